@@ -1,0 +1,17 @@
+# ASan + UBSan for the whole build (CHEESE_SANITIZE), libFuzzer instrumentation (CHEESE_FUZZ).
+add_library(cheese_sanitizers INTERFACE)
+if(CHEESE_SANITIZE)
+  set(_san -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    # clang 14's UBSan "function" check rejects coroutine resume calls.
+    list(APPEND _san -fno-sanitize=function)
+  endif()
+  target_compile_options(cheese_sanitizers INTERFACE ${_san})
+  target_link_options(cheese_sanitizers INTERFACE ${_san})
+endif()
+if(CHEESE_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "CHEESE_FUZZ needs clang: configure with -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  target_compile_options(cheese_sanitizers INTERFACE -fsanitize=fuzzer-no-link)
+endif()
