@@ -172,6 +172,13 @@ Verdict connect_block_transactions(const Block& b, std::uint64_t height, const C
   if (coinbase.nonce != height) return Verdict::fail(Reject::kBlockBadCoinbaseHeight);
 
   DeltaView state(view, delta);
+  // The matured reward is credited first, so the block's own transfers may already spend it.
+  if (matured && matured->amount > 0) {
+    Account& miner = state.get(matured->miner);
+    auto credited = add_amounts(miner.balance, matured->amount);
+    if (!credited) return Verdict::fail(Reject::kTxBalanceOverflow);
+    miner.balance = *credited;
+  }
   Amount fees = 0;
   for (std::size_t i = 1; i < b.txs.size(); ++i) {
     const Transaction& tx = b.txs[i];
@@ -191,12 +198,6 @@ Verdict connect_block_transactions(const Block& b, std::uint64_t height, const C
   auto expected = add_amounts(block_subsidy(height, p), fees);
   if (!expected || coinbase.amount != *expected) return Verdict::fail(Reject::kBlockBadCoinbaseAmount);
 
-  if (matured && matured->amount > 0) {
-    Account& miner = state.get(matured->miner);
-    auto credited = add_amounts(miner.balance, matured->amount);
-    if (!credited) return Verdict::fail(Reject::kTxBalanceOverflow);
-    miner.balance = *credited;
-  }
   return {};
 }
 

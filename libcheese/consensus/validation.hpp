@@ -125,9 +125,10 @@ struct HeaderContext {
 Verdict check_header_contextual(const BlockHeader& h, const HeaderContext& ctx, std::int64_t now,
                                 const ChainParams& p);
 
-//! Applies a block's transactions in order against `view`, checking coinbase height, nonces,
-//! balances and the coinbase amount (subsidy + fees), and crediting `matured` (the coinbase of
-//! block height - maturity). Fills `delta`; on failure `delta` is unspecified.
+//! Applies a block to `view`: first credits `matured` (the coinbase of block height - maturity,
+//! so the block's own transfers may spend it), then the transfers in order, checking coinbase
+//! height, nonces, balances and that the coinbase pays exactly subsidy + fees.
+//! Fills `delta`; on failure `delta` is unspecified.
 Verdict connect_block_transactions(const Block& b, std::uint64_t height, const ChainParams& p,
                                    const AccountView& view, std::optional<MaturingReward> matured,
                                    StateDelta& delta);

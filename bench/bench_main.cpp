@@ -1,0 +1,237 @@
+// cheese-bench: measures the hot paths and, in the same run, the bounds they are compared with.
+//   cheese-bench [all|sha256|sig|connect] [--blocks N] [--txs-per-block N]
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chain/chainstate.hpp"
+#include "chain/sig_verifier.hpp"
+#include "consensus/params.hpp"
+#include "consensus/pow.hpp"
+#include "primitives/keys.hpp"
+#include "primitives/sha256.hpp"
+
+using namespace cheese;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+void bench_sha256() {
+  fmt::print("== SHA-256 (one thread)\n");
+  std::vector<std::uint8_t> blocks(64 * 1024, 0x5a);
+  std::array<std::uint8_t, 80> header{};
+  for (std::size_t i = 0; i < header.size(); ++i) header[i] = static_cast<std::uint8_t>(i * 7);
+  for (auto backend : {Sha256Backend::kPortable, Sha256Backend::kShaNi}) {
+    if (!sha256_select_backend(backend)) {
+      fmt::print("  {:<8} not available on this CPU\n", "sha-ni");
+      continue;
+    }
+    const char* name = backend == Sha256Backend::kShaNi ? "sha-ni" : "portable";
+    std::uint32_t state[8] = {};
+    std::uint64_t compressions = 0;
+    auto t0 = Clock::now();
+    while (seconds_since(t0) < 1.0) {
+      sha256_compress(state, blocks.data(), blocks.size() / 64);
+      compressions += blocks.size() / 64;
+    }
+    const double comp_rate = static_cast<double>(compressions) / seconds_since(t0);
+
+    const auto mid = header_midstate(header);
+    std::uint64_t hashes = 0;
+    std::uint32_t nonce = 0;
+    t0 = Clock::now();
+    while (seconds_since(t0) < 1.0) {
+      for (int i = 0; i < 4096; ++i) (void)header_hash(mid, nonce++);
+      hashes += 4096;
+    }
+    const double one_rate = static_cast<double>(hashes) / seconds_since(t0);
+    hashes = 0;
+    t0 = Clock::now();
+    Hash256 a, b;
+    while (seconds_since(t0) < 1.0) {
+      for (int i = 0; i < 2048; ++i, nonce += 2) header_hash_2way(mid, nonce, nonce + 1, a, b);
+      hashes += 4096;
+    }
+    const double two_rate = static_cast<double>(hashes) / seconds_since(t0);
+    fmt::print("  {:<8} compress {:7.2f} M blocks/s ({:6.1f} MB/s)  header hash {:6.2f} MH/s  2-way {:6.2f} MH/s\n",
+               name, comp_rate / 1e6, comp_rate * 64 / 1e6, one_rate / 1e6, two_rate / 1e6);
+  }
+  sha256_select_backend(sha256_shani_supported() ? Sha256Backend::kShaNi : Sha256Backend::kPortable);
+}
+
+//! Ed25519 verifications per second on one thread and on the verifier pool (all cores).
+std::pair<double, double> bench_signatures(std::size_t count) {
+  const auto& p = chain_params(Network::kRegtest);
+  auto key = SecretKey::from_seed(std::array<std::uint8_t, 32>{7});
+  Block b;
+  b.txs.push_back(make_coinbase(PublicKey{}, 0, 1));
+  for (std::size_t i = 0; i < count; ++i) {
+    Transaction tx;
+    tx.recipient[0] = static_cast<std::uint8_t>(i);
+    tx.amount = 1 + i;
+    tx.fee = 1000;
+    tx.nonce = i;
+    sign_transaction(tx, key, p.magic);
+    b.txs.push_back(tx);
+  }
+  auto t0 = Clock::now();
+  if (!check_block_signatures(b, p.magic, 1, b.txs.size())) std::abort();
+  const double one = static_cast<double>(count) / seconds_since(t0);
+  SignatureVerifier pool;
+  t0 = Clock::now();
+  if (!pool.verify_block(b, p.magic)) std::abort();
+  const double all = static_cast<double>(count) / seconds_since(t0);
+  fmt::print("== Ed25519 verification (libsodium)\n  1 thread: {:8.0f} /s   all {} threads: {:8.0f} /s\n", one,
+             pool.threads(), all);
+  return {one, all};
+}
+
+//! Builds a regtest chain: 10 empty blocks (maturity), one funding block, then `blocks` blocks of
+//! `per_block` signed transfers from `per_block` senders.
+std::vector<Block> build_chain(std::size_t blocks, std::size_t per_block) {
+  const auto& p = chain_params(Network::kRegtest);
+  auto funder = SecretKey::from_seed(std::array<std::uint8_t, 32>{1});
+  std::vector<SecretKey> senders;
+  for (std::size_t i = 0; i < per_block; ++i) {
+    std::array<std::uint8_t, 32> seed{};
+    seed[0] = 2;
+    seed[1] = static_cast<std::uint8_t>(i);
+    seed[2] = static_cast<std::uint8_t>(i >> 8);
+    senders.push_back(SecretKey::from_seed(seed));
+  }
+  std::vector<Block> chain;
+  Hash256 prev = p.genesis_hash;
+  std::uint32_t time = p.genesis.header.time;
+  auto finish = [&](Block& b, std::uint64_t height, Amount fees) {
+    b.txs.insert(b.txs.begin(), make_coinbase(funder.public_key(), block_subsidy(height, p) + fees, height));
+    b.header.prev_hash = prev;
+    b.header.time = ++time;
+    b.header.bits = p.pow_limit_bits;
+    b.header.merkle_root = merkle_root(b);
+    while (!check_proof_of_work(b.hash(), b.header.bits, p.pow_limit)) ++b.header.nonce;
+    prev = b.hash();
+    chain.push_back(std::move(b));
+  };
+  const std::uint64_t first = p.coinbase_maturity + 1;  // funder's first reward is credited here
+  for (std::uint64_t h = 1; h < first; ++h) {
+    Block b;
+    finish(b, h, 0);
+  }
+  const Amount fee = 1000;
+  // Each sender needs blocks * (amount + fee); the funder has 50 CHZ at this height.
+  const Amount amount = 1000;
+  const Amount each = static_cast<Amount>(blocks) * (amount + fee);
+  if (per_block * (each + fee) > 50 * kCoin) throw std::runtime_error("too many transactions to fund");
+  {
+    Block b;
+    for (std::size_t i = 0; i < per_block; ++i) {
+      Transaction tx;
+      tx.recipient = senders[i].public_key();
+      tx.amount = each;
+      tx.fee = fee;
+      tx.nonce = i;
+      sign_transaction(tx, funder, p.magic);
+      b.txs.push_back(tx);
+    }
+    finish(b, first, fee * per_block);
+  }
+  for (std::size_t k = 0; k < blocks; ++k) {
+    Block b;
+    for (std::size_t i = 0; i < per_block; ++i) {
+      Transaction tx;
+      tx.recipient = senders[(i + k + 1) % per_block].public_key();
+      tx.recipient[31] ^= 1;  // fresh recipient accounts, as in real traffic
+      tx.amount = amount;
+      tx.fee = fee;
+      tx.nonce = k;
+      sign_transaction(tx, senders[i], p.magic);
+      b.txs.push_back(tx);
+    }
+    finish(b, first + 1 + k, fee * per_block);
+  }
+  return chain;
+}
+
+void bench_connect(std::size_t blocks, std::size_t per_block, double verify_bound) {
+  const auto& p = chain_params(Network::kRegtest);
+  fmt::print("== Connect {} blocks x {} transfers from a fresh database\n", blocks, per_block);
+  auto t0 = Clock::now();
+  auto chain = build_chain(blocks, per_block);
+  std::size_t total_txs = 0;
+  for (const auto& b : chain) total_txs += b.txs.size() - 1;
+  fmt::print("  built and signed {} transactions in {:.1f} s (not measured)\n", total_txs, seconds_since(t0));
+
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("cheese-bench-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  {
+    Chainstate chain_state(dir / "chain.sqlite", p);
+    const std::int64_t now = chain.back().header.time;
+    // Pipeline as the node does: signatures of the next blocks are checked on the worker pool
+    // while the caller connects the current one.
+    constexpr std::size_t kAhead = 4;
+    std::vector<std::shared_ptr<const Block>> shared;
+    shared.reserve(chain.size());
+    for (auto& b : chain) shared.push_back(std::make_shared<const Block>(std::move(b)));
+    std::vector<std::future<Verdict>> pending(shared.size());
+    t0 = Clock::now();
+    for (std::size_t i = 0; i < std::min(kAhead, shared.size()); ++i) {
+      pending[i] = chain_state.verifier().verify_block_async(shared[i], p.magic);
+    }
+    for (std::size_t i = 0; i < shared.size(); ++i) {
+      if (i + kAhead < shared.size()) {
+        pending[i + kAhead] = chain_state.verifier().verify_block_async(shared[i + kAhead], p.magic);
+      }
+      if (!pending[i].get()) throw std::runtime_error("benchmark block has a bad signature");
+      auto r = chain_state.process_block(*shared[i], now, true);
+      if (!r.verdict || !r.tip_changed) {
+        throw std::runtime_error(fmt::format("block {} rejected: {}", i, to_string(r.verdict.reason)));
+      }
+    }
+    const double secs = seconds_since(t0);
+    const double rate = static_cast<double>(total_txs) / secs;
+    fmt::print("  connected {} blocks, {} transactions in {:.2f} s: {:.0f} tx/s\n", shared.size(), total_txs,
+               secs, rate);
+    fmt::print("  bound (Ed25519 verification on all cores): {:.0f} /s -> {:.0f}% of the bound\n", verify_bound,
+               100.0 * rate / verify_bound);
+    fmt::print("  database size {:.1f} MB\n", static_cast<double>(chain_state.size_on_disk()) / 1e6);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string what = "all";
+  std::size_t blocks = 1000;
+  std::size_t per_block = 100;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--blocks" && i + 1 < argc) {
+      blocks = std::stoul(argv[++i]);
+    } else if (arg == "--txs-per-block" && i + 1 < argc) {
+      per_block = std::stoul(argv[++i]);
+    } else if (arg == "all" || arg == "sha256" || arg == "sig" || arg == "connect") {
+      what = arg;
+    } else {
+      fmt::print(stderr, "usage: cheese-bench [all|sha256|sig|connect] [--blocks N] [--txs-per-block N]\n");
+      return 1;
+    }
+  }
+  fmt::print("cheese-bench on {} hardware threads\n", std::thread::hardware_concurrency());
+  if (what == "all" || what == "sha256") bench_sha256();
+  if (what == "all" || what == "sig" || what == "connect") {
+    auto [one, all] = bench_signatures(20000);
+    if (what == "all" || what == "connect") bench_connect(blocks, per_block, all);
+  }
+  return 0;
+}
