@@ -98,7 +98,14 @@ Chainstate::Chainstate(const std::filesystem::path& db_file, const ChainParams& 
   create_schema();
   stmt_ = std::make_unique<Statements>(*db_);
   load_index();
-  if (index_.empty()) init_genesis();
+  if (index_.empty()) {
+    init_genesis();
+  } else {
+    // A crash between storing a block and connecting it, or in the middle of a reorg, leaves a
+    // stored chain with more work than the tip: finish connecting it now.
+    ProcessBlockResult ignored;
+    activate_best_chain(ignored, nullptr);
+  }
 }
 
 Chainstate::~Chainstate() {
@@ -111,6 +118,20 @@ Chainstate::~Chainstate() {
 }
 
 void Chainstate::create_schema() {
+  // One transaction: a crash while creating the database cannot leave a half-made schema that
+  // the next start would mistake for another program's database.
+  DbTransaction txn(*db_);
+  auto tables = db_->prepare(
+      "SELECT COUNT(*), COALESCE(SUM(name = 'meta'), 0) FROM sqlite_master WHERE type = 'table'");
+  if (!tables.step()) throw StorageError("cannot list the tables of " + db_->path().string());
+  const bool is_new = tables.column_int(0) == 0;
+  const bool has_meta = tables.column_int(1) > 0;
+  tables.reset();
+  if (!is_new && !has_meta) {
+    throw StorageError(fmt::format(
+        "database {} is not a cheesechain database (it holds another program's tables)",
+        db_->path().string()));
+  }
   db_->exec(
       "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
       "CREATE TABLE IF NOT EXISTS block_index(hash BLOB PRIMARY KEY, height INTEGER NOT NULL, "
@@ -127,9 +148,16 @@ void Chainstate::create_schema() {
   auto get = db_->prepare("SELECT value FROM meta WHERE key = ?1");
   get.bind(1, std::string_view{"schema_version"});
   if (!get.step()) {
+    get.reset();
+    if (!is_new) {
+      throw StorageError(fmt::format(
+          "database {} is not a cheesechain database (its meta table has no schema version)",
+          db_->path().string()));
+    }
     auto put = db_->prepare("INSERT INTO meta(key, value) VALUES(?1, ?2)");
     put.bind(1, std::string_view{"schema_version"}).bind(2, kChainSchemaVersion).run();
     put.bind(1, std::string_view{"network"}).bind(2, ByteSpan{params_.magic}).run();
+    txn.commit();
     return;
   }
   const auto version = get.column_int(0);
@@ -149,6 +177,7 @@ void Chainstate::create_schema() {
                                    db_->path().string(), params_.name));
   }
   get.reset();
+  txn.commit();
 }
 
 BlockIndex* Chainstate::add_index(const BlockHeader& h, std::uint64_t sequence, std::uint32_t status) {
@@ -377,18 +406,29 @@ void Chainstate::mark_failed(BlockIndex* idx) {
 }
 
 ProcessBlockResult Chainstate::process_block(const Block& b, std::int64_t now, bool signatures_checked) {
+  const Verdict ok;
+  return process_block_impl(b, now, signatures_checked ? &ok : nullptr);
+}
+
+ProcessBlockResult Chainstate::process_block_with_signatures(const Block& b, std::int64_t now,
+                                                             Verdict signatures) {
+  return process_block_impl(b, now, &signatures);
+}
+
+ProcessBlockResult Chainstate::process_block_impl(const Block& b, std::int64_t now, const Verdict* signatures) {
   ProcessBlockResult result;
   const Hash256 hash = b.hash();
   BlockIndex* idx = nullptr;
   if (auto it = index_.find(hash); it != index_.end()) idx = it->second.get();
-  if (idx && idx->have_data()) {
-    result.duplicate = true;
-    return result;
-  }
+  // Known invalid first: a block that failed when connected has its body stored too.
   if (idx && idx->failed()) {
     result.duplicate = true;
     result.verdict = Verdict::fail((idx->status & kStatusFailed) ? Reject::kBlockKnownInvalid
                                                                  : Reject::kBlockParentInvalid);
+    return result;
+  }
+  if (idx && idx->have_data()) {
+    result.duplicate = true;
     return result;
   }
 
@@ -401,7 +441,7 @@ ProcessBlockResult Chainstate::process_block(const Block& b, std::int64_t now, b
   }
 
   result.verdict = check_block(b, params_);
-  if (result.verdict && !signatures_checked) result.verdict = verifier_.verify_block(b, params_.magic);
+  if (result.verdict) result.verdict = signatures ? *signatures : verifier_.verify_block(b, params_.magic);
   if (!result.verdict) {
     if (is_permanent_failure(result.verdict.reason)) mark_failed(idx);
     return result;
@@ -427,12 +467,17 @@ ProcessBlockResult Chainstate::process_block(const Block& b, std::int64_t now, b
 }
 
 void Chainstate::activate_best_chain(ProcessBlockResult& result, const Block* just_received) {
+  // After a block failed to connect, the tip may be a prefix of the failed branch that only ties
+  // the chain we left: then the first seen of the equal-work chains (CandidateOrder) wins again,
+  // as if the invalid block had been refused on arrival.
+  bool after_failure = false;
   for (;;) {
     if (candidates_.empty()) return;
     BlockIndex* best = *candidates_.begin();
     BlockIndex* current = active_.back();
+    if (best == current || best->chain_work < current->chain_work) return;
     // Equal work keeps the chain we had first.
-    if (best == current || best->chain_work <= current->chain_work) return;
+    if (best->chain_work == current->chain_work && !after_failure) return;
 
     // Walk both back to the fork point.
     const BlockIndex* fork = best;
@@ -457,7 +502,15 @@ void Chainstate::activate_best_chain(ProcessBlockResult& result, const Block* ju
       if (!v) {
         mark_failed(step);
         result.invalidated.emplace_back(step->hash, v);
-        if (just_received && step->hash == just_received->hash()) result.verdict = v;
+        after_failure = true;
+        if (just_received && result.verdict) {
+          if (step->hash == just_received->hash()) {
+            result.verdict = v;
+          } else if (const BlockIndex* j = lookup(just_received->hash()); j && j->failed()) {
+            // The submitted block descends from the block that just failed.
+            result.verdict = Verdict::fail(Reject::kBlockParentInvalid);
+          }
+        }
         break;  // pick the best remaining candidate
       }
       result.connected.push_back(*body);

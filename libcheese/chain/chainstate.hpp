@@ -87,6 +87,9 @@ class Chainstate final : public AccountView {
   //! Validates and stores a block, then moves the active chain to the most-work valid chain.
   //! `signatures_checked` tells it the caller already verified every signature (off-thread).
   ProcessBlockResult process_block(const Block& b, std::int64_t now, bool signatures_checked = false);
+  //! The same, with the verdict of a signature check the caller ran off-thread
+  //! (SignatureVerifier::verify_block_async); a failed verdict marks the block invalid.
+  ProcessBlockResult process_block_with_signatures(const Block& b, std::int64_t now, Verdict signatures);
 
   const BlockIndex* tip() const { return active_.back(); }
   std::uint64_t height() const { return active_.size() - 1; }
@@ -137,6 +140,7 @@ class Chainstate final : public AccountView {
   Verdict connect_tip(BlockIndex* idx, const Block& b);
   void disconnect_tip(ProcessBlockResult& result);
   void update_best_header(BlockIndex* idx);
+  ProcessBlockResult process_block_impl(const Block& b, std::int64_t now, const Verdict* signatures);
 
   const ChainParams& params_;
   std::unique_ptr<Database> db_;

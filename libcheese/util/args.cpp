@@ -56,12 +56,31 @@ std::optional<std::string> Args::set(std::map<std::string, std::vector<std::stri
   if (!found) return fmt::format("unknown option -{} ({})", name, origin);
   const OptionSpec* const spec = found;
   if (negated) {
-    if (value) return fmt::format("-no{} takes no value ({})", spec->name, origin);
-    if (spec->kind == OptionSpec::Kind::kList) {
-      into[spec->name].clear();  // -noaddnode: none, even if the config file lists some
+    // -nofoo and -nofoo=1 switch foo off; a config file can only say it as nofoo=1 (or nofoo=).
+    // -nofoo=0 is bitcoind's double negative: foo on, which only means something for a flag.
+    bool off = true;
+    if (value && !parse_bool(*value, off)) {
+      return fmt::format("invalid value for -no{}: '{}' (expected 0 or 1) ({})", spec->name, *value, origin);
+    }
+    if (!off) {
+      if (spec->kind != OptionSpec::Kind::kFlag) {
+        return fmt::format("-no{}=0 is meaningless; write -{}=<value> ({})", spec->name, spec->name, origin);
+      }
+      into[spec->name] = {"1"};
       return std::nullopt;
     }
-    into[spec->name] = {"0"};
+    switch (spec->kind) {
+      case OptionSpec::Kind::kList:
+        into[spec->name].clear();  // -noaddnode: none, even if the config file lists some
+        break;
+      case OptionSpec::Kind::kString:
+        into[spec->name] = {""};  // -nopid: empty (off), not a file named "0"
+        break;
+      case OptionSpec::Kind::kFlag:
+      case OptionSpec::Kind::kInt:
+        into[spec->name] = {"0"};
+        break;
+    }
     return std::nullopt;
   }
   switch (spec->kind) {

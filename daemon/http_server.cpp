@@ -1,0 +1,264 @@
+#include "http_server.hpp"
+
+#include <fmt/format.h>
+
+#include "log.hpp"
+
+namespace cheese {
+
+namespace {
+
+http::response<http::string_body> make_response(unsigned status, unsigned version, std::string content_type,
+                                                 std::string body, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(status), version};
+  res.set(http::field::server, "cheesed");
+  if (!content_type.empty()) res.set(http::field::content_type, content_type);
+  res.keep_alive(keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+std::string plain_error(unsigned status, std::string_view what) {
+  return fmt::format("{} {}\n", status, what);
+}
+
+}  // namespace
+
+std::string basic_auth_header(std::string_view user, std::string_view password) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const std::string in = std::string(user) + ":" + std::string(password);
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const auto n = (std::uint32_t{static_cast<std::uint8_t>(in[i])} << 16) |
+                   (std::uint32_t{static_cast<std::uint8_t>(in[i + 1])} << 8) | static_cast<std::uint8_t>(in[i + 2]);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+    out += kAlphabet[n & 63];
+  }
+  if (const std::size_t rest = in.size() - i; rest > 0) {
+    std::uint32_t n = std::uint32_t{static_cast<std::uint8_t>(in[i])} << 16;
+    if (rest == 2) n |= std::uint32_t{static_cast<std::uint8_t>(in[i + 1])} << 8;
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return "Basic " + out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+HttpServer::HttpServer(asio::io_context& io, Handler handler, AuthCheck auth)
+    : io_(io), handler_(std::move(handler)), auth_(std::move(auth)) {}
+
+void HttpServer::listen(const std::string& address, std::uint16_t port) {
+  boost::system::error_code ec;
+  const auto addr = asio::ip::make_address(address, ec);
+  if (ec) throw std::runtime_error(fmt::format("invalid RPC bind address '{}'", address));
+  auto acceptor = std::make_shared<tcp::acceptor>(io_);
+  const tcp::endpoint ep(addr, port);
+  acceptor->open(ep.protocol(), ec);
+  if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor->bind(ep, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error(fmt::format("cannot listen for RPC on {}:{}: {} (is another cheesed running?)", address,
+                                         port, ec.message()));
+  }
+  acceptors_.push_back(acceptor);
+  asio::co_spawn(io_, accept_loop(acceptor), [](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        log_info("RPC accept loop ended: {}", ex.what());
+      }
+    }
+  });
+}
+
+void HttpServer::allow(const std::vector<std::string>& subnets) {
+  for (const auto& s : subnets) {
+    const auto slash = s.find('/');
+    boost::system::error_code ec;
+    const auto addr = asio::ip::make_address(s.substr(0, slash), ec);
+    if (ec) throw std::runtime_error(fmt::format("invalid -rpcallowip '{}'", s));
+    int prefix = addr.is_v4() ? 32 : 128;
+    if (slash != std::string::npos) {
+      try {
+        prefix = std::stoi(s.substr(slash + 1));
+      } catch (...) {
+        throw std::runtime_error(fmt::format("invalid -rpcallowip '{}'", s));
+      }
+      if (prefix < 0 || prefix > (addr.is_v4() ? 32 : 128)) {
+        throw std::runtime_error(fmt::format("invalid -rpcallowip '{}'", s));
+      }
+    }
+    allowed_.emplace_back(addr, prefix);
+  }
+}
+
+bool HttpServer::allowed(const asio::ip::address& a) const {
+  if (a.is_loopback()) return true;
+  if (a.is_v6() && a.to_v6().is_v4_mapped() &&
+      asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback()) {
+    return true;
+  }
+  for (const auto& [net, prefix] : allowed_) {
+    if (net.is_v4() && a.is_v4()) {
+      const std::uint32_t mask = prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
+      if ((net.to_v4().to_uint() & mask) == (a.to_v4().to_uint() & mask)) return true;
+    } else if (net.is_v6() && a.is_v6()) {
+      const auto x = net.to_v6().to_bytes();
+      const auto y = a.to_v6().to_bytes();
+      bool match = true;
+      for (int bit = 0; bit < prefix && match; ++bit) {
+        const auto i = static_cast<std::size_t>(bit / 8);
+        const auto m = static_cast<std::uint8_t>(0x80 >> (bit % 8));
+        match = (x[i] & m) == (y[i] & m);
+      }
+      if (match) return true;
+    }
+  }
+  return false;
+}
+
+void HttpServer::stop() {
+  stopping_ = true;
+  for (auto& a : acceptors_) {
+    boost::system::error_code ec;
+    a->close(ec);
+  }
+  for (const auto& s : sockets_) {
+    boost::system::error_code ec;
+    s->socket().shutdown(tcp::socket::shutdown_both, ec);
+    s->socket().close(ec);
+  }
+}
+
+std::vector<tcp::endpoint> HttpServer::endpoints() const {
+  std::vector<tcp::endpoint> out;
+  for (const auto& a : acceptors_) {
+    boost::system::error_code ec;
+    auto ep = a->local_endpoint(ec);
+    if (!ec) out.push_back(ep);
+  }
+  return out;
+}
+
+asio::awaitable<void> HttpServer::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
+  while (!stopping_) {
+    auto [ec, socket] = co_await acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) co_return;
+      // Out of descriptors and the like: back off a little instead of spinning.
+      asio::steady_timer t(io_, std::chrono::milliseconds(100));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+    asio::co_spawn(io_, session(stream), [](std::exception_ptr e) {
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log_debug("rpc", "HTTP session ended: {}", ex.what());
+        }
+      }
+    });
+  }
+}
+
+asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> stream) {
+  boost::system::error_code ec;
+  const auto remote = stream->socket().remote_endpoint(ec);
+  if (ec) co_return;
+  auto reject_and_close = [&](unsigned status, std::string_view why) -> asio::awaitable<void> {
+    auto res = make_response(status, 11, "text/plain", plain_error(status, why), false);
+    stream->expires_after(kRpcWriteTimeout);
+    co_await http::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));
+    stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+  };
+  if (!allowed(remote.address())) {
+    log_info("RPC connection from {} refused (not in -rpcallowip)", remote.address().to_string());
+    co_await reject_and_close(403, "Forbidden");
+    co_return;
+  }
+  if (sockets_.size() >= kMaxRpcConnections) {
+    co_await reject_and_close(503, "Too many connections");
+    co_return;
+  }
+  sockets_.insert(stream);
+  struct Unregister {
+    HttpServer* self;
+    std::shared_ptr<beast::tcp_stream> s;
+    ~Unregister() { self->sockets_.erase(s); }
+  } unregister{this, stream};
+
+  beast::flat_buffer buffer;
+  bool first = true;
+  while (!stopping_) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(kMaxRpcHeaderBytes);
+    parser.body_limit(kMaxRpcBodyBytes);
+    // Between requests a keep-alive connection may idle; once a request starts it must finish
+    // within the request deadline (a slow client cannot hold the connection forever).
+    stream->expires_after(first ? kRpcRequestTimeout : kRpcIdleTimeout);
+    auto [hec, hn] = co_await http::async_read_header(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (!hec && !parser.is_done()) {
+      stream->expires_after(kRpcRequestTimeout);
+      auto [bec, bn] = co_await http::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      hec = bec;
+    }
+    first = false;
+    if (hec) {
+      if (hec == http::error::body_limit) {
+        co_await reject_and_close(413, "Request body too large");
+      } else if (hec == http::error::header_limit) {
+        co_await reject_and_close(431, "Request header fields too large");
+      } else if (hec == http::error::end_of_stream || hec == beast::error::timeout ||
+                 hec == asio::error::operation_aborted || hec == asio::error::connection_reset ||
+                 hec == asio::error::eof) {
+        // The client went away or went quiet: nothing to answer.
+      } else {
+        co_await reject_and_close(400, "Bad request");
+      }
+      co_return;
+    }
+    auto req = parser.release();
+    const bool keep_alive = req.keep_alive();
+    HttpResult result;
+    const std::string target(req.target());
+    const auto auth = req[http::field::authorization];
+    if (!auth_(std::string_view(auth.data(), auth.size()), target)) {
+      log_info("RPC request from {} with wrong or missing credentials", remote.address().to_string());
+      asio::steady_timer delay(io_, kAuthFailureDelay);
+      co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
+      result.status = 401;
+      result.content_type = "text/plain";
+      result.body = plain_error(401, "Unauthorized: use the cookie file or -rpcuser/-rpcpassword");
+      result.headers.emplace_back("WWW-Authenticate", "Basic realm=\"jsonrpc\"");
+    } else {
+      HttpRequestInfo info{req.method(), target, std::move(req.body()),
+                           std::string(req[http::field::content_type])};
+      result = co_await handler_(info);
+    }
+    auto res = make_response(result.status, req.version(), result.content_type, std::move(result.body), keep_alive);
+    for (const auto& [k, v] : result.headers) res.set(k, v);
+    stream->expires_after(kRpcWriteTimeout);
+    auto [wec, wn] = co_await http::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));
+    if (wec || !keep_alive) break;
+  }
+  stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
+}  // namespace cheese

@@ -1,0 +1,213 @@
+#include "node.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <random>
+
+#include "log.hpp"
+#include "util/json.hpp"
+
+namespace cheese {
+
+namespace {
+
+//! Runs `fn` on the worker pool and resumes the coroutine on the io thread with its result.
+template <typename T, typename Fn>
+asio::awaitable<T> on_pool(SignatureVerifier& pool, Fn fn) {
+  auto executor = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, T)>(
+      [&pool, executor, fn = std::move(fn)](auto handler) mutable {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        pool.post([executor, fn = std::move(fn), shared]() mutable {
+          std::exception_ptr error;
+          T value{};
+          try {
+            value = fn();
+          } catch (...) {
+            error = std::current_exception();
+          }
+          asio::post(executor, [shared, error, value = std::move(value)]() mutable {
+            (*shared)(error, std::move(value));
+          });
+        });
+      },
+      asio::use_awaitable);
+}
+
+std::string random_hex(std::size_t bytes) {
+  Bytes b(bytes);
+  std::random_device rd;
+  for (auto& x : b) x = static_cast<std::uint8_t>(rd());
+  return to_hex(b);
+}
+
+}  // namespace
+
+Node::Node(NodeOptions options) : options_(std::move(options)) {
+  started_ = std::chrono::steady_clock::now();
+  const auto db_file = options_.datadir / "chain.sqlite";
+  chain_ = std::make_unique<Chainstate>(db_file, params());
+  if (options_.reindex_chainstate) {
+    log_info("Rebuilding account state from {} stored blocks (-reindex-chainstate)", chain_->height());
+    chain_->rebuild_account_state();
+  }
+  MempoolLimits limits;
+  limits.max_bytes = static_cast<std::size_t>(options_.max_mempool_mb) * 1024 * 1024;
+  limits.expiry_seconds = options_.mempool_expiry_hours * 3600;
+  mempool_ = std::make_unique<Mempool>(params(), limits);
+  http_ = std::make_unique<HttpServer>(
+      io_, [this](const HttpRequestInfo& r) { return handle_http(r); },
+      [this](std::string_view auth, std::string_view target) { return check_auth(auth, target); });
+  http_->allow(options_.rpc_allow_ip);
+  register_rpc_methods();
+  log_info("Chain {}: height {}, tip {}", params().name, chain_->height(), chain_->tip()->hash.to_display_hex());
+}
+
+Node::~Node() {
+  std::error_code ec;
+  if (options_.rpc_password.empty()) std::filesystem::remove(cookie_path(), ec);
+}
+
+std::int64_t Node::now() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void Node::write_cookie() {
+  if (!options_.rpc_password.empty()) {
+    rpc_auth_ = basic_auth_header(options_.rpc_user, options_.rpc_password);
+    return;
+  }
+  const std::string password = random_hex(32);
+  const std::string content = "__cookie__:" + password;
+  const auto path = cookie_path();
+  const auto tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error(fmt::format("cannot write RPC cookie {}", tmp));
+  const auto written = ::write(fd, content.data(), content.size());
+  ::fchmod(fd, 0600);
+  ::close(fd);
+  if (written != static_cast<ssize_t>(content.size())) throw std::runtime_error("cannot write RPC cookie");
+  std::filesystem::rename(tmp, path);
+  rpc_auth_ = basic_auth_header("__cookie__", password);
+}
+
+bool Node::check_auth(std::string_view authorization, std::string_view /*target*/) const {
+  return !rpc_auth_.empty() && constant_time_equal(authorization, rpc_auth_);
+}
+
+asio::awaitable<HttpResult> Node::handle_http(const HttpRequestInfo& req) {
+  HttpResult out;
+  std::string_view path = req.target;
+  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  if (req.method == http::verb::post && (path == "/" || path.starts_with("/wallet/"))) {
+    const std::string wallet = path.starts_with("/wallet/") ? std::string(path.substr(8)) : std::string();
+    auto reply = co_await handle_jsonrpc(rpc_, req.body, wallet);
+    out.status = static_cast<unsigned>(reply.http_status);
+    out.body = std::move(reply.body);
+    if (out.status == 204) out.content_type.clear();
+    co_return out;
+  }
+  if (req.method == http::verb::get && path == "/") {
+    out.status = 404;
+    out.content_type = "text/plain";
+    out.body = "404 the web UI is not part of this build yet; use JSON-RPC (POST /)\n";
+    co_return out;
+  }
+  out.status = req.method == http::verb::post || req.method == http::verb::get ? 404 : 405;
+  out.content_type = "text/plain";
+  out.body = out.status == 404 ? "404 Not found\n" : "405 Method not allowed\n";
+  co_return out;
+}
+
+void Node::register_rpc_methods() {
+  register_control_rpcs(*this, rpc_);
+  register_chain_rpcs(*this, rpc_);
+}
+
+int Node::run() {
+  write_cookie();
+  for (const auto& addr : options_.rpc_bind) http_->listen(addr, options_.rpc_port);
+  for (const auto& ep : http_->endpoints()) {
+    log_info("JSON-RPC listening on {}:{}", ep.address().to_string(), ep.port());
+  }
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log_info("Received signal {}, shutting down", sig);
+    request_stop();
+  });
+  io_.run();
+  log_info("Shutdown complete");
+  return 0;
+}
+
+void Node::request_stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  // Let a reply to the `stop` RPC go out before the connections close.
+  auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(50));
+  timer->async_wait([this, timer](const boost::system::error_code&) {
+    boost::system::error_code ec;
+    signals_.cancel(ec);
+    http_->stop();
+  });
+}
+
+asio::awaitable<BlockSubmission> Node::submit_block(std::shared_ptr<const Block> block) {
+  BlockSubmission out;
+  // Cheap checks first, on this thread: a block we already have or whose header cannot be
+  // accepted costs no signature checks.
+  const BlockIndex* known = chain_->lookup(block->hash());
+  if (known && known->have_data()) {
+    out.result.duplicate = true;
+    co_return out;
+  }
+  const auto magic = params().magic;
+  auto executor = co_await asio::this_coro::executor;
+  const Verdict verdict = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Verdict)>(
+      [this, block, magic, executor](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        chain_->verifier().verify_block_async(block, magic, [shared, executor](Verdict v) {
+          asio::post(executor, [shared, v]() mutable { (*shared)(v); });
+        });
+      },
+      asio::use_awaitable);
+  out.result = chain_->process_block_with_signatures(*block, now(), verdict);
+  after_block(out.result);
+  co_return out;
+}
+
+void Node::after_block(const ProcessBlockResult& r) {
+  for (const auto& b : r.disconnected) mempool_->block_disconnected(b, *chain_, now());
+  for (const auto& b : r.connected) mempool_->block_connected(b, *chain_);
+  if (r.tip_changed) {
+    log_info("New tip {} at height {} ({} tx in mempool)", chain_->tip()->hash.to_display_hex(), chain_->height(),
+             mempool_->size());
+  }
+  for (const auto& [hash, v] : r.invalidated) {
+    log_info("Block {} is invalid: {}", hash.to_display_hex(), to_string(v.reason));
+  }
+}
+
+asio::awaitable<MempoolAccept> Node::submit_transaction(Transaction tx) {
+  const auto magic = params().magic;
+  auto shared = std::make_shared<const Transaction>(std::move(tx));
+  const bool sig_ok = co_await on_pool<bool>(chain_->verifier(), [shared, magic] {
+    return !shared->is_coinbase() && verify_transaction_signature(*shared, magic);
+  });
+  if (!sig_ok && !shared->is_coinbase()) {
+    MempoolAccept r;
+    r.reason = MempoolReject::kConsensus;
+    r.consensus = Reject::kTxBadSignature;
+    co_return r;
+  }
+  co_return mempool_->accept(*shared, *chain_, now(), /*signature_checked=*/true);
+}
+
+}  // namespace cheese

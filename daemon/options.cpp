@@ -1,0 +1,116 @@
+#include "options.hpp"
+
+#include <fmt/format.h>
+
+namespace cheese {
+
+std::vector<OptionSpec> node_option_specs() {
+  using K = OptionSpec::Kind;
+  return {
+      {"help", K::kFlag, "", "Print this help and exit (also -h, -?)"},
+      {"h", K::kFlag, "", "Same as -help"},
+      {"?", K::kFlag, "", "Same as -help"},
+      {"version", K::kFlag, "", "Print the version and exit"},
+      {"datadir", K::kString, "dir", "Data directory (default: ~/.cheesechain)"},
+      {"conf", K::kString, "file", "Config file, relative to -datadir (default: cheese.conf)"},
+      {"chain", K::kString, "name", "Network: main, test or regtest (default: main)"},
+      {"regtest", K::kFlag, "", "Use the regtest network (same as -chain=regtest)"},
+      {"testnet", K::kFlag, "", "Use the test network (same as -chain=test)"},
+      {"port", K::kInt, "port", "P2P port (default: 8433, test 18433, regtest 28433)"},
+      {"rpcport", K::kInt, "port", "JSON-RPC and web UI port (default: 8432, test 18432, regtest 28432)"},
+      {"rpcbind", K::kList, "addr", "Listen for JSON-RPC on this address (repeatable; default: 127.0.0.1)"},
+      {"rpcallowip", K::kList, "ip", "Allow JSON-RPC clients from this IP or subnet besides loopback (repeatable)"},
+      {"rpcuser", K::kString, "user", "Username for JSON-RPC (with -rpcpassword; default: cookie auth)"},
+      {"rpcpassword", K::kString, "pw", "Password for JSON-RPC"},
+      {"listen", K::kFlag, "1", "Accept incoming P2P connections"},
+      {"tracker", K::kList, "host:port", "Tracker to register with and ask for peers (repeatable; regtest default: 127.0.0.1:9999)"},
+      {"connect", K::kList, "host:port", "Connect only to these peers (repeatable)"},
+      {"addnode", K::kList, "host:port", "Also connect to this peer and keep the connection open (repeatable)"},
+      {"maxconnections", K::kInt, std::to_string(kDefaultMaxConnections), "Maximum P2P connections, inbound and outbound"},
+      {"debug", K::kList, "category", "Log a category: net, rpc, mempool, validation, tracker, mining, or all (repeatable)"},
+      {"printtoconsole", K::kFlag, "0", "Also write the log to standard output"},
+      {"daemon", K::kFlag, "0", "Run in the background"},
+      {"pid", K::kString, "file", "PID file, relative to the network's data directory (default: cheesed.pid)"},
+      {"genthreads", K::kInt, "0", "Mining threads (0: one per core)"},
+      {"wallet", K::kList, "name", "Load this wallet at start (repeatable)"},
+      {"reindex-chainstate", K::kFlag, "0", "Rebuild account state from the stored blocks at start"},
+      {"maxmempool", K::kInt, std::to_string(kDefaultMaxMempoolMb), "Mempool size limit in megabytes"},
+      {"mempoolexpiry", K::kInt, std::to_string(kDefaultMempoolExpiryHours), "Hours a transaction may stay in the mempool"},
+  };
+}
+
+std::optional<std::string> parse_node_options(int argc, const char* const* argv, NodeOptions& out, bool& help,
+                                              bool& version) {
+  Args args(node_option_specs());
+  if (auto err = args.parse_command_line(argc, argv)) return err;
+  for (const auto& p : args.positional()) {
+    return fmt::format("unexpected argument '{}' (options start with '-'; see cheesed -help)", p);
+  }
+  help = args.get_bool("help") || args.get_bool("h") || args.get_bool("?");
+  version = args.get_bool("version");
+  if (help || version) return std::nullopt;
+
+  const std::filesystem::path base = args.is_set("datadir") ? std::filesystem::path(args.get_string("datadir"))
+                                                            : default_data_dir();
+  if (args.is_set("datadir") && !std::filesystem::is_directory(base)) {
+    return fmt::format("data directory {} does not exist", base.string());
+  }
+  const std::filesystem::path conf = base / args.get_string("conf", "cheese.conf");
+  if (auto err = args.read_config_file(conf, args.is_set("conf"))) return err;
+  out.conf_file = conf;
+
+  std::string network;
+  if (auto err = args.select_network(network)) return err;
+  args.use_network(network);
+  out.params = &chain_params(*parse_network(network));
+  out.datadir = out.params->data_subdir.empty() ? base : base / out.params->data_subdir;
+
+  auto port_option = [&](const char* name, std::uint16_t fallback, std::uint16_t& into) -> std::optional<std::string> {
+    const std::int64_t v = args.get_int(name, fallback);
+    if (v < 0 || v > 65535) return fmt::format("invalid -{}={}: a port is 0..65535", name, v);
+    into = static_cast<std::uint16_t>(v);
+    return std::nullopt;
+  };
+  if (auto err = port_option("port", out.params->default_p2p_port, out.port)) return err;
+  if (auto err = port_option("rpcport", out.params->default_rpc_port, out.rpc_port)) return err;
+  out.rpc_bind = args.get_list("rpcbind");
+  if (out.rpc_bind.empty()) out.rpc_bind = {"127.0.0.1"};
+  out.rpc_allow_ip = args.get_list("rpcallowip");
+  out.rpc_user = args.get_string("rpcuser");
+  out.rpc_password = args.get_string("rpcpassword");
+  if (out.rpc_user.empty() != out.rpc_password.empty()) {
+    return std::string("-rpcuser and -rpcpassword go together: give both or neither (cookie auth)");
+  }
+  out.listen = args.get_bool("listen", true);
+  out.trackers = args.get_list("tracker");
+  if (!args.is_set("tracker") && out.params->network == Network::kRegtest) out.trackers = {"127.0.0.1:9999"};
+  out.connect = args.get_list("connect");
+  out.addnode = args.get_list("addnode");
+  out.max_connections = static_cast<int>(args.get_int("maxconnections", kDefaultMaxConnections));
+  if (out.max_connections < 0 || out.max_connections > 10000) {
+    return fmt::format("invalid -maxconnections={}: use 0..10000", out.max_connections);
+  }
+  out.debug = args.get_list("debug");
+  for (const auto& c : out.debug) {
+    static const char* kCategories[] = {"net", "rpc", "mempool", "validation", "tracker", "mining", "all", "1"};
+    if (std::find(std::begin(kCategories), std::end(kCategories), c) == std::end(kCategories)) {
+      return fmt::format("unknown -debug category '{}': use net, rpc, mempool, validation, tracker, mining or all", c);
+    }
+  }
+  out.print_to_console = args.get_bool("printtoconsole");
+  out.daemon = args.get_bool("daemon");
+  out.pid_file = out.datadir / args.get_string("pid", "cheesed.pid");
+  out.gen_threads = static_cast<int>(args.get_int("genthreads", 0));
+  if (out.gen_threads < 0 || out.gen_threads > 1024) return fmt::format("invalid -genthreads={}", out.gen_threads);
+  out.wallets = args.get_list("wallet");
+  out.reindex_chainstate = args.get_bool("reindex-chainstate");
+  out.max_mempool_mb = args.get_int("maxmempool", kDefaultMaxMempoolMb);
+  if (out.max_mempool_mb < 1 || out.max_mempool_mb > 1'000'000) {
+    return fmt::format("invalid -maxmempool={}: use 1..1000000 (megabytes)", out.max_mempool_mb);
+  }
+  out.mempool_expiry_hours = args.get_int("mempoolexpiry", kDefaultMempoolExpiryHours);
+  if (out.mempool_expiry_hours < 1) return fmt::format("invalid -mempoolexpiry={}", out.mempool_expiry_hours);
+  return std::nullopt;
+}
+
+}  // namespace cheese

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "consensus/params.hpp"
+#include "util/args.hpp"
+
+namespace cheese {
+
+//! Default limits of the node, each a named constant (documented in cheesed -help).
+inline constexpr int kDefaultMaxConnections = 64;
+inline constexpr int kDefaultMaxOutbound = 8;
+inline constexpr std::int64_t kDefaultMaxMempoolMb = 64;
+inline constexpr std::int64_t kDefaultMempoolExpiryHours = 336;
+
+//! Everything cheesed was told, resolved and checked.
+struct NodeOptions {
+  const ChainParams* params = nullptr;
+  std::filesystem::path datadir;  //!< the network's folder (e.g. ~/.cheesechain/regtest)
+  std::filesystem::path conf_file;
+  std::uint16_t port = 0;
+  std::uint16_t rpc_port = 0;
+  std::vector<std::string> rpc_bind;       //!< addresses the RPC port listens on
+  std::vector<std::string> rpc_allow_ip;   //!< extra client subnets allowed besides loopback
+  std::string rpc_user;
+  std::string rpc_password;
+  bool listen = true;
+  std::vector<std::string> trackers;
+  std::vector<std::string> connect;
+  std::vector<std::string> addnode;
+  int max_connections = kDefaultMaxConnections;
+  std::vector<std::string> debug;
+  bool print_to_console = false;
+  bool daemon = false;
+  std::filesystem::path pid_file;
+  int gen_threads = 0;  //!< 0: all cores
+  std::vector<std::string> wallets;
+  bool reindex_chainstate = false;
+  std::int64_t max_mempool_mb = kDefaultMaxMempoolMb;
+  std::int64_t mempool_expiry_hours = kDefaultMempoolExpiryHours;
+};
+
+//! Every option cheesed accepts, with its default and help.
+std::vector<OptionSpec> node_option_specs();
+
+//! Parses argv and the config file into options; returns an error message for anything wrong
+//! (unknown option, bad value, unusable data directory). `help`/`version` are set when asked.
+std::optional<std::string> parse_node_options(int argc, const char* const* argv, NodeOptions& out,
+                                              bool& help, bool& version);
+
+}  // namespace cheese

@@ -1,0 +1,321 @@
+#include "rpc.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "util/json.hpp"
+
+namespace cheese {
+
+namespace {
+
+std::string_view type_name(RpcType t) {
+  switch (t) {
+    case RpcType::kString: return "a string";
+    case RpcType::kInt: return "an integer";
+    case RpcType::kBool: return "a boolean";
+    case RpcType::kAmount: return "an amount in CHZ (number or string, at most 8 decimals)";
+    case RpcType::kHash: return "a 64-character hex hash";
+    case RpcType::kAny: return "a value";
+    case RpcType::kObject: return "an object";
+  }
+  return "a value";
+}
+
+bool type_matches(RpcType t, const json::value& v) {
+  switch (t) {
+    case RpcType::kString: return v.is_string() && !as_raw_number(v);
+    case RpcType::kInt: return v.is_int64() || (v.is_uint64() && v.get_uint64() <= INT64_MAX);
+    case RpcType::kBool: return v.is_bool();
+    case RpcType::kAmount: return v.is_string() || v.is_int64() || v.is_uint64();
+    case RpcType::kHash: return v.is_string() && v.get_string().size() == 64;
+    case RpcType::kAny: return true;
+    case RpcType::kObject: return v.is_object();
+  }
+  return false;
+}
+
+json::object error_object(int code, std::string_view message) {
+  return json::object{{"code", code}, {"message", message}};
+}
+
+int legacy_http_status(int code) {
+  if (code == kRpcInvalidRequest) return 400;
+  if (code == kRpcMethodNotFound) return 404;
+  return 500;
+}
+
+struct Outcome {
+  std::optional<json::value> response;  //!< nullopt: a notification, nothing to send
+  int legacy_status = 200;
+};
+
+json::value make_response(bool v2, const json::value& id, const json::value* result, const json::object* error) {
+  json::object out;
+  if (v2) {
+    out["jsonrpc"] = "2.0";
+    if (error) {
+      out["error"] = *error;
+    } else {
+      out["result"] = *result;
+    }
+  } else {
+    out["result"] = result ? *result : json::value(nullptr);
+    out["error"] = error ? json::value(*error) : json::value(nullptr);
+  }
+  out["id"] = id;
+  return out;
+}
+
+boost::asio::awaitable<Outcome> process_one(const RpcTable& table, const json::value& req,
+                                            std::string_view wallet) {
+  Outcome outcome;
+  if (!req.is_object()) {
+    auto err = error_object(kRpcInvalidRequest, "Invalid Request: a request must be an object");
+    outcome.response = make_response(true, nullptr, nullptr, &err);
+    outcome.legacy_status = 400;
+    co_return outcome;
+  }
+  const auto& obj = req.get_object();
+  const json::value* version = obj.if_contains("jsonrpc");
+  const bool v2 = version != nullptr;
+  const json::value* id_ptr = obj.if_contains("id");
+  const bool notification = v2 && id_ptr == nullptr;
+  const json::value id = id_ptr ? *id_ptr : json::value(nullptr);
+
+  auto fail = [&](int code, std::string_view message) {
+    auto err = error_object(code, message);
+    Outcome o;
+    o.legacy_status = legacy_http_status(code);
+    if (!notification) o.response = make_response(v2, id, nullptr, &err);
+    return o;
+  };
+
+  if (v2 && !(version->is_string() && version->get_string() == "2.0")) {
+    co_return fail(kRpcInvalidRequest, "Invalid Request: \"jsonrpc\" must be \"2.0\"");
+  }
+  if (id_ptr && !(id.is_string() || id.is_number() || id.is_null())) {
+    auto err = error_object(kRpcInvalidRequest, "Invalid Request: id must be a string, number or null");
+    outcome.response = make_response(v2, nullptr, nullptr, &err);
+    outcome.legacy_status = 400;
+    co_return outcome;
+  }
+  const json::value* method_v = obj.if_contains("method");
+  if (!method_v || !method_v->is_string()) {
+    co_return fail(kRpcInvalidRequest, "Invalid Request: method must be a string");
+  }
+  const std::string_view method_name(method_v->get_string().data(), method_v->get_string().size());
+  const RpcMethod* method = table.find(method_name);
+  if (!method) co_return fail(kRpcMethodNotFound, fmt::format("Method not found: {}", method_name));
+
+  RpcRequest request;
+  request.method = method;
+  request.wallet = std::string(wallet);
+  const json::value* params = obj.if_contains("params");
+  if (params && !params->is_null()) {
+    if (params->is_array()) {
+      const auto& arr = params->get_array();
+      if (arr.size() > method->params.size()) {
+        co_return fail(kRpcInvalidParams,
+                       fmt::format("Invalid params: {} takes at most {} parameter{}, got {}", method->name,
+                                   method->params.size(), method->params.size() == 1 ? "" : "s", arr.size()));
+      }
+      for (const auto& v : arr) request.params.emplace_back(v);
+    } else if (params->is_object()) {
+      request.params.resize(method->params.size());
+      for (const auto& kv : params->get_object()) {
+        const auto it = std::find_if(method->params.begin(), method->params.end(),
+                                     [&](const RpcParam& p) { return p.name == kv.key(); });
+        if (it == method->params.end()) {
+          co_return fail(kRpcInvalidParams,
+                         fmt::format("Invalid params: unknown named parameter '{}'", std::string_view(kv.key())));
+        }
+        request.params[static_cast<std::size_t>(it - method->params.begin())] = kv.value();
+      }
+    } else {
+      co_return fail(kRpcInvalidRequest, "Invalid Request: params must be an array or an object");
+    }
+  }
+  for (std::size_t i = 0; i < method->params.size(); ++i) {
+    const RpcParam& p = method->params[i];
+    if (!request.has(i)) {
+      if (p.required) {
+        co_return fail(kRpcInvalidParams,
+                       fmt::format("Invalid params: missing required parameter '{}' ({})", p.name, type_name(p.type)));
+      }
+      continue;
+    }
+    if (!type_matches(p.type, *request.params[i])) {
+      co_return fail(kRpcInvalidParams,
+                     fmt::format("Invalid params: parameter '{}' must be {}", p.name, type_name(p.type)));
+    }
+  }
+
+  try {
+    json::value result = co_await method->handler(request);
+    if (!notification) outcome.response = make_response(v2, id, &result, nullptr);
+  } catch (const RpcError& e) {
+    co_return fail(e.code, e.what());
+  } catch (const std::exception& e) {
+    co_return fail(kRpcInternalError, fmt::format("Internal error: {}", e.what()));
+  }
+  co_return outcome;
+}
+
+}  // namespace
+
+const json::value& RpcRequest::at(std::size_t i) const {
+  if (!has(i)) throw RpcError(kRpcInvalidParams, fmt::format("missing parameter {}", i + 1));
+  return *params[i];
+}
+
+std::string RpcRequest::get_string(std::size_t i, std::string_view fallback) const {
+  if (!has(i)) return std::string(fallback);
+  const auto& v = at(i);
+  if (!v.is_string()) throw RpcError(kRpcInvalidParams, "expected a string");
+  return std::string(v.get_string());
+}
+
+std::int64_t RpcRequest::get_int(std::size_t i, std::int64_t fallback) const {
+  if (!has(i)) return fallback;
+  const auto& v = at(i);
+  if (v.is_int64()) return v.get_int64();
+  if (v.is_uint64() && v.get_uint64() <= INT64_MAX) return static_cast<std::int64_t>(v.get_uint64());
+  throw RpcError(kRpcInvalidParams, "expected an integer");
+}
+
+bool RpcRequest::get_bool(std::size_t i, bool fallback) const {
+  if (!has(i)) return fallback;
+  const auto& v = at(i);
+  if (!v.is_bool()) throw RpcError(kRpcInvalidParams, "expected true or false");
+  return v.get_bool();
+}
+
+Amount RpcRequest::get_amount(std::size_t i) const { return parse_rpc_amount(at(i)); }
+
+Hash256 RpcRequest::get_hash(std::size_t i) const {
+  const std::string s = get_string(i);
+  auto h = Hash256::from_display_hex(s);
+  if (!h) throw RpcError(kRpcInvalidParameter, fmt::format("'{}' is not a 64-character hex hash", s));
+  return *h;
+}
+
+json::value amount_value(Amount crumbs) { return raw_number(format_amount(crumbs)); }
+
+Amount parse_rpc_amount(const json::value& v) {
+  std::string text;
+  if (auto raw = as_raw_number(v)) {
+    text = *raw;
+  } else if (v.is_string()) {
+    text = v.get_string();
+  } else if (v.is_int64()) {
+    if (v.get_int64() < 0) throw RpcError(kRpcTypeError, "Invalid amount: amounts cannot be negative");
+    text = std::to_string(v.get_int64());
+  } else if (v.is_uint64()) {
+    text = std::to_string(v.get_uint64());
+  } else {
+    throw RpcError(kRpcTypeError, "Invalid amount: expected a number or a string of CHZ");
+  }
+  if (text.starts_with('-')) throw RpcError(kRpcTypeError, "Invalid amount: amounts cannot be negative");
+  auto parsed = parse_amount(text);
+  if (!parsed) throw RpcError(kRpcTypeError, fmt::format("Invalid amount '{}': {}", text, to_string(parsed.error())));
+  return *parsed;
+}
+
+void RpcTable::add(RpcMethod m) { methods_.push_back(std::move(m)); }
+
+const RpcMethod* RpcTable::find(std::string_view name) const {
+  for (const auto& m : methods_) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+std::vector<const RpcMethod*> RpcTable::sorted() const {
+  std::vector<const RpcMethod*> out;
+  for (const auto& m : methods_) out.push_back(&m);
+  std::sort(out.begin(), out.end(), [](auto* a, auto* b) {
+    return a->category != b->category ? a->category < b->category : a->name < b->name;
+  });
+  return out;
+}
+
+std::string RpcTable::help_text(std::string_view name) const {
+  auto signature = [](const RpcMethod& m) {
+    std::string s = m.name;
+    for (const auto& p : m.params) s += p.required ? " " + p.name : " ( " + p.name + " )";
+    return s;
+  };
+  if (!name.empty()) {
+    const RpcMethod* m = find(name);
+    if (!m) throw RpcError(kRpcInvalidParameter, fmt::format("help: unknown command: {}", name));
+    std::string out = signature(*m) + "\n\n" + m->help + "\n";
+    if (!m->params.empty()) {
+      out += "\nArguments:\n";
+      for (std::size_t i = 0; i < m->params.size(); ++i) {
+        const auto& p = m->params[i];
+        out += fmt::format("{}. {} ({}, {}) {}\n", i + 1, p.name, type_name(p.type),
+                           p.required ? "required" : "optional", p.help);
+      }
+    }
+    if (!m->example.empty()) out += "\nExample:\n" + m->example + "\n";
+    return out;
+  }
+  std::string out;
+  std::string category;
+  for (const RpcMethod* m : sorted()) {
+    if (m->category != category) {
+      if (!category.empty()) out += "\n";
+      category = m->category;
+      out += "== " + category + " ==\n";
+    }
+    out += signature(*m) + "\n";
+  }
+  return out;
+}
+
+boost::asio::awaitable<RpcReply> handle_jsonrpc(const RpcTable& table, std::string_view body,
+                                                std::string_view wallet) {
+  RpcReply reply;
+  std::string error;
+  auto parsed = parse_json_exact(body, &error);
+  if (!parsed) {
+    auto err = error_object(kRpcParseError, "Parse error: " + error);
+    reply.http_status = 500;
+    reply.body = serialize_json(make_response(true, nullptr, nullptr, &err)) + "\n";
+    co_return reply;
+  }
+  if (parsed->is_array()) {
+    const auto& batch = parsed->get_array();
+    if (batch.empty()) {
+      auto err = error_object(kRpcInvalidRequest, "Invalid Request: empty batch");
+      reply.body = serialize_json(make_response(true, nullptr, nullptr, &err)) + "\n";
+      co_return reply;
+    }
+    json::array responses;
+    for (const auto& req : batch) {
+      Outcome o = co_await process_one(table, req, wallet);
+      if (o.response) responses.push_back(std::move(*o.response));
+    }
+    if (responses.empty()) {
+      reply.http_status = 204;
+      co_return reply;
+    }
+    reply.body = serialize_json(responses) + "\n";
+    co_return reply;
+  }
+  Outcome o = co_await process_one(table, *parsed, wallet);
+  if (!o.response) {
+    reply.http_status = 204;
+    co_return reply;
+  }
+  const bool v2 = parsed->is_object() && parsed->get_object().contains("jsonrpc");
+  const bool is_error = o.response->as_object().contains("error") && !o.response->as_object().at("error").is_null();
+  reply.http_status = (!v2 && is_error) ? o.legacy_status : 200;
+  reply.body = serialize_json(*o.response) + "\n";
+  co_return reply;
+}
+
+}  // namespace cheese
