@@ -212,10 +212,10 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
     parser.body_limit(kMaxRpcBodyBytes);
     // Between requests a keep-alive connection may idle; once a request starts it must finish
     // within the request deadline (a slow client cannot hold the connection forever).
-    stream->expires_after(first ? kRpcRequestTimeout : kRpcIdleTimeout);
+    stream->expires_after(first ? request_timeout_ : kRpcIdleTimeout);
     auto [hec, hn] = co_await http::async_read_header(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (!hec && !parser.is_done()) {
-      stream->expires_after(kRpcRequestTimeout);
+      stream->expires_after(request_timeout_);
       auto [bec, bn] = co_await http::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
       hec = bec;
     }

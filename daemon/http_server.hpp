@@ -23,7 +23,7 @@ using tcp = asio::ip::tcp;
 inline constexpr std::size_t kMaxRpcBodyBytes = 4 * 1024 * 1024;  //!< 413 above (a 1 MB block is 2 MB of hex)
 inline constexpr std::size_t kMaxRpcHeaderBytes = 16 * 1024;      //!< 431 above
 inline constexpr std::size_t kMaxRpcConnections = 64;             //!< 503 above
-inline constexpr auto kRpcRequestTimeout = std::chrono::seconds(30);  //!< to receive one whole request
+inline constexpr auto kDefaultRpcRequestTimeout = std::chrono::seconds(30);  //!< to receive one whole request
 inline constexpr auto kRpcIdleTimeout = std::chrono::seconds(120);    //!< keep-alive between requests
 inline constexpr auto kRpcWriteTimeout = std::chrono::seconds(30);
 inline constexpr auto kAuthFailureDelay = std::chrono::milliseconds(250);
@@ -55,6 +55,7 @@ class HttpServer {
   void listen(const std::string& address, std::uint16_t port);
   //! Extra client addresses allowed besides loopback ("1.2.3.4", "10.0.0.0/8", "::1").
   void allow(const std::vector<std::string>& subnets);
+  void set_request_timeout(std::chrono::seconds t) { request_timeout_ = t; }
   //! Closes the listeners and every open connection.
   void stop();
   std::vector<tcp::endpoint> endpoints() const;
@@ -72,6 +73,7 @@ class HttpServer {
   std::set<std::shared_ptr<beast::tcp_stream>> sockets_;
   std::vector<std::pair<asio::ip::address, int>> allowed_;  //!< address, prefix length
   bool stopping_ = false;
+  std::chrono::seconds request_timeout_ = kDefaultRpcRequestTimeout;
 };
 
 //! "Basic base64(user:password)" for the given credentials.

@@ -64,6 +64,7 @@ Node::Node(NodeOptions options) : options_(std::move(options)) {
       io_, [this](const HttpRequestInfo& r) { return handle_http(r); },
       [this](std::string_view auth, std::string_view target) { return check_auth(auth, target); });
   http_->allow(options_.rpc_allow_ip);
+  http_->set_request_timeout(std::chrono::seconds(options_.rpc_server_timeout));
   register_rpc_methods();
   log_info("Chain {}: height {}, tip {}", params().name, chain_->height(), chain_->tip()->hash.to_display_hex());
 }

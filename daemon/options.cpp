@@ -20,6 +20,7 @@ std::vector<OptionSpec> node_option_specs() {
       {"rpcport", K::kInt, "port", "JSON-RPC and web UI port (default: 8432, test 18432, regtest 28432)"},
       {"rpcbind", K::kList, "addr", "Listen for JSON-RPC on this address (repeatable; default: 127.0.0.1)"},
       {"rpcallowip", K::kList, "ip", "Allow JSON-RPC clients from this IP or subnet besides loopback (repeatable)"},
+      {"rpcservertimeout", K::kInt, "30", "Seconds a client has to send a whole HTTP request"},
       {"rpcuser", K::kString, "user", "Username for JSON-RPC (with -rpcpassword; default: cookie auth)"},
       {"rpcpassword", K::kString, "pw", "Password for JSON-RPC"},
       {"listen", K::kFlag, "1", "Accept incoming P2P connections"},
@@ -76,6 +77,10 @@ std::optional<std::string> parse_node_options(int argc, const char* const* argv,
   out.rpc_bind = args.get_list("rpcbind");
   if (out.rpc_bind.empty()) out.rpc_bind = {"127.0.0.1"};
   out.rpc_allow_ip = args.get_list("rpcallowip");
+  out.rpc_server_timeout = args.get_int("rpcservertimeout", 30);
+  if (out.rpc_server_timeout < 1 || out.rpc_server_timeout > 3600) {
+    return fmt::format("invalid -rpcservertimeout={}: use 1..3600 seconds", out.rpc_server_timeout);
+  }
   out.rpc_user = args.get_string("rpcuser");
   out.rpc_password = args.get_string("rpcpassword");
   if (out.rpc_user.empty() != out.rpc_password.empty()) {

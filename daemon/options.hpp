@@ -42,6 +42,7 @@ struct NodeOptions {
   bool reindex_chainstate = false;
   std::int64_t max_mempool_mb = kDefaultMaxMempoolMb;
   std::int64_t mempool_expiry_hours = kDefaultMempoolExpiryHours;
+  std::int64_t rpc_server_timeout = 30;  //!< seconds to receive a whole request
 };
 
 //! Every option cheesed accepts, with its default and help.
