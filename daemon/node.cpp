@@ -63,6 +63,17 @@ Node::Node(NodeOptions options) : options_(std::move(options)) {
   http_ = std::make_unique<HttpServer>(
       io_, [this](const HttpRequestInfo& r) { return handle_http(r); },
       [this](std::string_view auth, std::string_view target) { return check_auth(auth, target); });
+  NetManager::Options net_options;
+  net_options.port = options_.port;
+  net_options.listen = options_.listen;
+  net_options.connect = options_.connect;
+  net_options.addnode = options_.addnode;
+  net_options.max_connections = options_.max_connections;
+  net_options.handshake_timeout = std::chrono::seconds(options_.handshake_timeout);
+  net_options.idle_timeout = std::chrono::seconds(options_.peer_timeout);
+  net_options.stall_timeout = std::chrono::seconds(options_.block_stall_timeout);
+  net_options.datadir = options_.datadir;
+  net_ = std::make_unique<NetManager>(*this, net_options);
   http_->allow(options_.rpc_allow_ip);
   http_->set_request_timeout(std::chrono::seconds(options_.rpc_server_timeout));
   register_rpc_methods();
@@ -128,6 +139,7 @@ asio::awaitable<HttpResult> Node::handle_http(const HttpRequestInfo& req) {
 void Node::register_rpc_methods() {
   register_control_rpcs(*this, rpc_);
   register_chain_rpcs(*this, rpc_);
+  register_net_rpcs(*this, rpc_);
 }
 
 int Node::run() {
@@ -136,6 +148,7 @@ int Node::run() {
   for (const auto& ep : http_->endpoints()) {
     log_info("JSON-RPC listening on {}:{}", ep.address().to_string(), ep.port());
   }
+  net_->start();
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
@@ -157,10 +170,11 @@ void Node::request_stop() {
     boost::system::error_code ec;
     signals_.cancel(ec);
     http_->stop();
+    net_->stop();
   });
 }
 
-asio::awaitable<BlockSubmission> Node::submit_block(std::shared_ptr<const Block> block) {
+asio::awaitable<BlockSubmission> Node::submit_block(std::shared_ptr<const Block> block, std::uint64_t source_peer) {
   BlockSubmission out;
   // Cheap checks first, on this thread: a block we already have or whose header cannot be
   // accepted costs no signature checks.
@@ -180,11 +194,11 @@ asio::awaitable<BlockSubmission> Node::submit_block(std::shared_ptr<const Block>
       },
       asio::use_awaitable);
   out.result = chain_->process_block_with_signatures(*block, now(), verdict);
-  after_block(out.result);
+  after_block(out.result, source_peer);
   co_return out;
 }
 
-void Node::after_block(const ProcessBlockResult& r) {
+void Node::after_block(const ProcessBlockResult& r, std::uint64_t source_peer) {
   for (const auto& b : r.disconnected) mempool_->block_disconnected(b, *chain_, now());
   for (const auto& b : r.connected) mempool_->block_connected(b, *chain_);
   if (r.tip_changed) {
@@ -194,9 +208,10 @@ void Node::after_block(const ProcessBlockResult& r) {
   for (const auto& [hash, v] : r.invalidated) {
     log_info("Block {} is invalid: {}", hash.to_display_hex(), to_string(v.reason));
   }
+  if (net_) net_->blocks_connected(r.connected, source_peer);
 }
 
-asio::awaitable<MempoolAccept> Node::submit_transaction(Transaction tx) {
+asio::awaitable<MempoolAccept> Node::submit_transaction(Transaction tx, std::uint64_t source_peer) {
   const auto magic = params().magic;
   auto shared = std::make_shared<const Transaction>(std::move(tx));
   const bool sig_ok = co_await on_pool<bool>(chain_->verifier(), [shared, magic] {
@@ -208,7 +223,12 @@ asio::awaitable<MempoolAccept> Node::submit_transaction(Transaction tx) {
     r.consensus = Reject::kTxBadSignature;
     co_return r;
   }
-  co_return mempool_->accept(*shared, *chain_, now(), /*signature_checked=*/true);
+  MempoolAccept r = mempool_->accept(*shared, *chain_, now(), /*signature_checked=*/true);
+  if (r.ok()) {
+    log_debug("mempool", "accepted tx {} ({} in mempool)", txid(*shared).to_display_hex(), mempool_->size());
+    if (net_) net_->transaction_accepted(txid(*shared), source_peer);
+  }
+  co_return r;
 }
 
 }  // namespace cheese

@@ -12,6 +12,7 @@
 #include "chain/chainstate.hpp"
 #include "chain/mempool.hpp"
 #include "http_server.hpp"
+#include "net_manager.hpp"
 #include "options.hpp"
 #include "rpc.hpp"
 
@@ -52,22 +53,24 @@ class Node {
 
   //! Checks signatures on the worker pool (off the io thread), then validates and connects the
   //! block on the io thread, updates the mempool and announces a new tip.
-  asio::awaitable<BlockSubmission> submit_block(std::shared_ptr<const Block> block);
+  asio::awaitable<BlockSubmission> submit_block(std::shared_ptr<const Block> block, std::uint64_t source_peer = 0);
   //! Checks the signature on the worker pool, then offers the transaction to the mempool.
-  asio::awaitable<MempoolAccept> submit_transaction(Transaction tx);
+  asio::awaitable<MempoolAccept> submit_transaction(Transaction tx, std::uint64_t source_peer = 0);
+  NetManager& net() { return *net_; }
 
  private:
   void write_cookie();
   void register_rpc_methods();
   bool check_auth(std::string_view authorization, std::string_view target) const;
   asio::awaitable<HttpResult> handle_http(const HttpRequestInfo& req);
-  void after_block(const ProcessBlockResult& r);
+  void after_block(const ProcessBlockResult& r, std::uint64_t source_peer);
 
   NodeOptions options_;
   asio::io_context io_{1};
   std::unique_ptr<Chainstate> chain_;
   std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<NetManager> net_;
   RpcTable rpc_;
   std::string rpc_auth_;  //!< the expected "Basic ..." header value
   std::chrono::steady_clock::time_point started_;
@@ -78,5 +81,6 @@ class Node {
 //! Registers the RPC methods of each area (rpc_*.cpp).
 void register_control_rpcs(Node& node, RpcTable& table);
 void register_chain_rpcs(Node& node, RpcTable& table);
+void register_net_rpcs(Node& node, RpcTable& table);
 
 }  // namespace cheese

@@ -20,6 +20,9 @@ std::vector<OptionSpec> node_option_specs() {
       {"rpcport", K::kInt, "port", "JSON-RPC and web UI port (default: 8432, test 18432, regtest 28432)"},
       {"rpcbind", K::kList, "addr", "Listen for JSON-RPC on this address (repeatable; default: 127.0.0.1)"},
       {"rpcallowip", K::kList, "ip", "Allow JSON-RPC clients from this IP or subnet besides loopback (repeatable)"},
+      {"handshaketimeout", K::kInt, "60", "Seconds a peer has to complete the version handshake"},
+      {"peertimeout", K::kInt, "1200", "Seconds of silence after which a peer is disconnected"},
+      {"blockstalltimeout", K::kInt, "120", "Seconds a peer may take to deliver a requested block"},
       {"rpcservertimeout", K::kInt, "30", "Seconds a client has to send a whole HTTP request"},
       {"rpcuser", K::kString, "user", "Username for JSON-RPC (with -rpcpassword; default: cookie auth)"},
       {"rpcpassword", K::kString, "pw", "Password for JSON-RPC"},
@@ -80,6 +83,11 @@ std::optional<std::string> parse_node_options(int argc, const char* const* argv,
   out.rpc_server_timeout = args.get_int("rpcservertimeout", 30);
   if (out.rpc_server_timeout < 1 || out.rpc_server_timeout > 3600) {
     return fmt::format("invalid -rpcservertimeout={}: use 1..3600 seconds", out.rpc_server_timeout);
+  }
+  for (auto [name, into] : {std::pair{"handshaketimeout", &out.handshake_timeout}, std::pair{"peertimeout", &out.peer_timeout},
+                            std::pair{"blockstalltimeout", &out.block_stall_timeout}}) {
+    *into = args.get_int(name, *into);
+    if (*into < 1 || *into > 86400) return fmt::format("invalid -{}={}: use 1..86400 seconds", name, *into);
   }
   out.rpc_user = args.get_string("rpcuser");
   out.rpc_password = args.get_string("rpcpassword");

@@ -43,6 +43,9 @@ struct NodeOptions {
   std::int64_t max_mempool_mb = kDefaultMaxMempoolMb;
   std::int64_t mempool_expiry_hours = kDefaultMempoolExpiryHours;
   std::int64_t rpc_server_timeout = 30;  //!< seconds to receive a whole request
+  std::int64_t handshake_timeout = 60;   //!< seconds for a peer to complete version/verack
+  std::int64_t peer_timeout = 1200;      //!< seconds of silence before a peer is dropped
+  std::int64_t block_stall_timeout = 120;  //!< seconds a requested block may take
 };
 
 //! Every option cheesed accepts, with its default and help.

@@ -49,6 +49,7 @@ int legacy_http_status(int code) {
 
 struct Outcome {
   std::optional<json::value> response;  //!< nullopt: a notification, nothing to send
+  bool legacy = false;                  //!< answered as JSON-RPC 1.0 (bitcoind's HTTP statuses apply)
   int legacy_status = 200;
 };
 
@@ -80,21 +81,28 @@ boost::asio::awaitable<Outcome> process_one(const RpcTable& table, const json::v
   }
   const auto& obj = req.get_object();
   const json::value* version = obj.if_contains("jsonrpc");
-  const bool v2 = version != nullptr;
+  // A legacy request has no "jsonrpc" member, or "1.0" as bitcoind's documentation long showed.
+  // An object with neither "jsonrpc" nor "method" is no request of any version: it is answered
+  // as the 2.0 specification says.
+  const bool says_v1 = version && version->is_string() && version->get_string() == "1.0";
+  const bool v2 = version ? !says_v1 : !obj.contains("method");
+  outcome.legacy = !v2;
   const json::value* id_ptr = obj.if_contains("id");
+  // Only a valid request can be a notification: an invalid one is always answered.
   const bool notification = v2 && id_ptr == nullptr;
   const json::value id = id_ptr ? *id_ptr : json::value(nullptr);
 
   auto fail = [&](int code, std::string_view message) {
     auto err = error_object(code, message);
     Outcome o;
+    o.legacy = !v2;
     o.legacy_status = legacy_http_status(code);
-    if (!notification) o.response = make_response(v2, id, nullptr, &err);
+    if (!notification || code == kRpcInvalidRequest) o.response = make_response(v2, id, nullptr, &err);
     return o;
   };
 
-  if (v2 && !(version->is_string() && version->get_string() == "2.0")) {
-    co_return fail(kRpcInvalidRequest, "Invalid Request: \"jsonrpc\" must be \"2.0\"");
+  if (version && !says_v1 && !(version->is_string() && version->get_string() == "2.0")) {
+    co_return fail(kRpcInvalidRequest, "Invalid Request: \"jsonrpc\" must be \"2.0\" (or \"1.0\" for legacy replies)");
   }
   if (id_ptr && !(id.is_string() || id.is_number() || id.is_null())) {
     auto err = error_object(kRpcInvalidRequest, "Invalid Request: id must be a string, number or null");
@@ -311,9 +319,8 @@ boost::asio::awaitable<RpcReply> handle_jsonrpc(const RpcTable& table, std::stri
     reply.http_status = 204;
     co_return reply;
   }
-  const bool v2 = parsed->is_object() && parsed->get_object().contains("jsonrpc");
   const bool is_error = o.response->as_object().contains("error") && !o.response->as_object().at("error").is_null();
-  reply.http_status = (!v2 && is_error) ? o.legacy_status : 200;
+  reply.http_status = (o.legacy && is_error) ? o.legacy_status : 200;
   reply.body = serialize_json(*o.response) + "\n";
   co_return reply;
 }
