@@ -74,6 +74,7 @@ Node::Node(NodeOptions options) : options_(std::move(options)) {
   net_options.stall_timeout = std::chrono::seconds(options_.block_stall_timeout);
   net_options.datadir = options_.datadir;
   net_ = std::make_unique<NetManager>(*this, net_options);
+  miner_ = std::make_unique<Miner>(*this, static_cast<unsigned>(options_.gen_threads));
   http_->allow(options_.rpc_allow_ip);
   http_->set_request_timeout(std::chrono::seconds(options_.rpc_server_timeout));
   register_rpc_methods();
@@ -140,6 +141,7 @@ void Node::register_rpc_methods() {
   register_control_rpcs(*this, rpc_);
   register_chain_rpcs(*this, rpc_);
   register_net_rpcs(*this, rpc_);
+  register_mining_rpcs(*this, rpc_);
 }
 
 int Node::run() {
@@ -171,6 +173,7 @@ void Node::request_stop() {
     signals_.cancel(ec);
     http_->stop();
     net_->stop();
+    miner_->stop();
   });
 }
 
@@ -209,6 +212,7 @@ void Node::after_block(const ProcessBlockResult& r, std::uint64_t source_peer) {
     log_info("Block {} is invalid: {}", hash.to_display_hex(), to_string(v.reason));
   }
   if (net_) net_->blocks_connected(r.connected, source_peer);
+  if (miner_ && r.tip_changed) miner_->tip_changed();
 }
 
 asio::awaitable<MempoolAccept> Node::submit_transaction(Transaction tx, std::uint64_t source_peer) {

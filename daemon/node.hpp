@@ -12,6 +12,7 @@
 #include "chain/chainstate.hpp"
 #include "chain/mempool.hpp"
 #include "http_server.hpp"
+#include "miner.hpp"
 #include "net_manager.hpp"
 #include "options.hpp"
 #include "rpc.hpp"
@@ -57,6 +58,7 @@ class Node {
   //! Checks the signature on the worker pool, then offers the transaction to the mempool.
   asio::awaitable<MempoolAccept> submit_transaction(Transaction tx, std::uint64_t source_peer = 0);
   NetManager& net() { return *net_; }
+  Miner& miner() { return *miner_; }
 
  private:
   void write_cookie();
@@ -71,6 +73,7 @@ class Node {
   std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<NetManager> net_;
+  std::unique_ptr<Miner> miner_;
   RpcTable rpc_;
   std::string rpc_auth_;  //!< the expected "Basic ..." header value
   std::chrono::steady_clock::time_point started_;
@@ -82,5 +85,6 @@ class Node {
 void register_control_rpcs(Node& node, RpcTable& table);
 void register_chain_rpcs(Node& node, RpcTable& table);
 void register_net_rpcs(Node& node, RpcTable& table);
+void register_mining_rpcs(Node& node, RpcTable& table);
 
 }  // namespace cheese

@@ -1,0 +1,124 @@
+#include "miner.hpp"
+
+#include "log.hpp"
+#include "node.hpp"
+
+namespace cheese {
+
+Miner::Miner(Node& node, unsigned threads)
+    : node_(node),
+      threads_(threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads),
+      hashes_(std::make_shared<std::atomic<std::uint64_t>>(0)) {}
+
+Miner::~Miner() { stop(); }
+
+void Miner::stop() {
+  stopped_ = true;
+  generating_ = false;
+  ++generation_;
+  if (cancel_) cancel_->store(true);
+  jobs_.clear();  // jthread joins
+}
+
+void Miner::tip_changed() {
+  if (cancel_) cancel_->store(true);
+}
+
+double Miner::hashrate() const {
+  if (rate_samples_.size() < 2) return 0;
+  const auto& [t0, h0] = rate_samples_.front();
+  const auto& [t1, h1] = rate_samples_.back();
+  const double secs = std::chrono::duration<double>(t1 - t0).count();
+  return secs > 0 ? static_cast<double>(h1 - h0) / secs : 0;
+}
+
+asio::awaitable<std::optional<Hash256>> Miner::mine_one(const PublicKey& to, std::uint64_t max_tries,
+                                                        unsigned threads, std::optional<std::uint64_t> generation) {
+  auto executor = co_await asio::this_coro::executor;
+  std::uint64_t tried = 0;
+  while (!stopped_ && tried < max_tries && (!generation || *generation == generation_)) {
+    auto tmpl = std::make_shared<BlockTemplate>(
+        create_block_template(node_.chain(), node_.mempool(), to, node_.now(), ++extra_nonce_));
+    const Hash256 prev = tmpl->block.header.prev_hash;
+    auto cancel = std::make_shared<std::atomic<bool>>(false);
+    cancel_ = cancel;
+    auto hashes = hashes_;
+    const std::uint64_t budget = max_tries - tried;
+    const std::uint64_t before = hashes->load();
+    // The search runs on its own threads; the result comes back to the io thread.
+    const std::optional<std::uint32_t> nonce =
+        co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::optional<std::uint32_t>)>(
+            [this, tmpl, cancel, hashes, budget, threads, executor](auto handler) {
+              auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+              // Finished search threads are joined (instantly) before a new one starts.
+              std::erase_if(jobs_, [](const Job& j) { return j.done->load(); });
+              auto done = std::make_shared<std::atomic<bool>>(false);
+              jobs_.push_back({std::jthread([tmpl, cancel, hashes, budget, threads, executor, shared, done] {
+                                 auto n = solve_header(tmpl->block.header, tmpl->target, threads, *cancel, *hashes,
+                                                       budget);
+                                 asio::post(executor, [shared, n]() mutable { (*shared)(n); });
+                                 done->store(true);
+                               }),
+                               done});
+            },
+            asio::use_awaitable);
+    tried += hashes->load() - before;
+    rate_samples_.emplace_back(std::chrono::steady_clock::now(), hashes->load());
+    if (rate_samples_.size() > 32) rate_samples_.erase(rate_samples_.begin());
+    if (stopped_) co_return std::nullopt;
+    if (!nonce) {
+      if (node_.chain().tip()->hash != prev || cancel->load()) continue;  // new tip or template: start over
+      continue;  // nonce space (or budget) used up: a new extra-nonce gives a new space
+    }
+    tmpl->block.header.nonce = *nonce;
+    auto block = std::make_shared<const Block>(std::move(tmpl->block));
+    const Hash256 hash = block->hash();
+    const auto submitted = co_await node_.submit_block(block);
+    if (submitted.result.verdict && node_.chain().is_active(node_.chain().lookup(hash))) {
+      ++blocks_found_;
+      log_debug("mining", "mined block {} at height {}", hash.to_display_hex(), node_.chain().height());
+      co_return hash;
+    }
+    if (!submitted.result.verdict) {
+      log_info("Mined block {} was rejected: {}", hash.to_display_hex(), to_string(submitted.result.verdict.reason));
+    }
+  }
+  co_return std::nullopt;
+}
+
+asio::awaitable<std::vector<Hash256>> Miner::generate(PublicKey to, std::uint64_t n, std::uint64_t max_tries) {
+  std::vector<Hash256> out;
+  for (std::uint64_t i = 0; i < n && !stopped_; ++i) {
+    auto h = co_await mine_one(to, max_tries, threads_, std::nullopt);
+    if (!h) break;
+    out.push_back(*h);
+  }
+  co_return out;
+}
+
+void Miner::set_generate(bool on, PublicKey to, unsigned threads) {
+  ++generation_;
+  if (cancel_) cancel_->store(true);
+  generating_ = on;
+  if (!on) return;
+  if (threads > 0) threads_ = threads;
+  generate_to_ = to;
+  const std::uint64_t gen = generation_;
+  asio::co_spawn(node_.io(), background_loop(gen), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log_info("Background mining stopped: {}", ex.what());
+    }
+  });
+  log_info("Mining started on {} thread{}", threads_, threads_ == 1 ? "" : "s");
+}
+
+asio::awaitable<void> Miner::background_loop(std::uint64_t gen) {
+  while (generation_ == gen && !stopped_) {
+    (void)co_await mine_one(generate_to_, ~std::uint64_t{0}, threads_, gen);
+  }
+}
+
+}  // namespace cheese

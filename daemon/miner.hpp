@@ -1,0 +1,65 @@
+#pragma once
+
+#include <coroutine>
+
+#include <boost/asio.hpp>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "chain/miner.hpp"
+#include "primitives/keys.hpp"
+
+namespace cheese {
+
+namespace asio = boost::asio;
+class Node;
+
+//! The node's miner: proof-of-work search on worker threads (never the io thread), blocks
+//! through the same validation as a peer's, a new tip cancels the search promptly.
+class Miner {
+ public:
+  Miner(Node& node, unsigned threads);
+  ~Miner();
+
+  //! Mines `n` blocks to `to`; returns their hashes. Stops early after `max_tries` hashes per block.
+  asio::awaitable<std::vector<Hash256>> generate(PublicKey to, std::uint64_t n, std::uint64_t max_tries);
+  //! Starts (or stops) mining continuously in the background.
+  void set_generate(bool on, PublicKey to, unsigned threads);
+  bool generating() const { return generating_; }
+  unsigned threads() const { return threads_; }
+  //! Hashes per second over the last few seconds of work.
+  double hashrate() const;
+  std::uint64_t blocks_found() const { return blocks_found_; }
+  //! Called when the tip changes: the current search (on an old tip) is abandoned.
+  void tip_changed();
+  void stop();
+
+ private:
+  //! One block: template, search on threads, submit. nullopt when cancelled or out of tries.
+  asio::awaitable<std::optional<Hash256>> mine_one(const PublicKey& to, std::uint64_t max_tries, unsigned threads,
+                                                   std::optional<std::uint64_t> generation);
+  asio::awaitable<void> background_loop(std::uint64_t generation);
+
+  Node& node_;
+  unsigned threads_;
+  bool generating_ = false;
+  PublicKey generate_to_{};
+  std::uint64_t generation_ = 0;  //!< bumped to end a background loop
+  std::uint64_t extra_nonce_ = 0;
+  std::shared_ptr<std::atomic<bool>> cancel_;
+  std::shared_ptr<std::atomic<std::uint64_t>> hashes_;
+  std::vector<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> rate_samples_;
+  std::uint64_t blocks_found_ = 0;
+  struct Job {
+    std::jthread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Job> jobs_;
+  bool stopped_ = false;
+};
+
+}  // namespace cheese
