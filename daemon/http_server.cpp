@@ -212,10 +212,16 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
     parser.body_limit(kMaxRpcBodyBytes);
     // Between requests a keep-alive connection may idle; once a request starts it must finish
     // within the request deadline (a slow client cannot hold the connection forever).
-    stream->expires_after(first ? request_timeout_ : kRpcIdleTimeout);
+    if (!first && buffer.size() == 0) {
+      stream->expires_after(kRpcIdleTimeout);
+      auto [iec, in] = co_await stream->async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+      buffer.commit(in);
+      if (iec) break;  // closed, idle too long, or shutting down: nothing to answer
+    }
+    stream->expires_after(request_timeout_);
     auto [hec, hn] = co_await http::async_read_header(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (!hec && !parser.is_done()) {
-      stream->expires_after(request_timeout_);
+      // Same deadline as the header: the whole request must arrive within request_timeout_.
       auto [bec, bn] = co_await http::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
       hec = bec;
     }

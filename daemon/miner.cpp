@@ -46,22 +46,22 @@ asio::awaitable<std::optional<Hash256>> Miner::mine_one(const PublicKey& to, std
     const std::uint64_t budget = max_tries - tried;
     const std::uint64_t before = hashes->load();
     // The search runs on its own threads; the result comes back to the io thread.
-    const std::optional<std::uint32_t> nonce =
-        co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::optional<std::uint32_t>)>(
-            [this, tmpl, cancel, hashes, budget, threads, executor](auto handler) {
-              auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-              // Finished search threads are joined (instantly) before a new one starts.
-              std::erase_if(jobs_, [](const Job& j) { return j.done->load(); });
-              auto done = std::make_shared<std::atomic<bool>>(false);
-              jobs_.push_back({std::jthread([tmpl, cancel, hashes, budget, threads, executor, shared, done] {
-                                 auto n = solve_header(tmpl->block.header, tmpl->target, threads, *cancel, *hashes,
-                                                       budget);
-                                 asio::post(executor, [shared, n]() mutable { (*shared)(n); });
-                                 done->store(true);
-                               }),
-                               done});
-            },
-            asio::use_awaitable);
+    // GCC 12 destroys temporaries captured in a co_await expression twice: name the initiation.
+    auto initiation = [this, tmpl, cancel, hashes, budget, threads, executor](auto handler) {
+      auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+      // Finished search threads are joined (instantly) before a new one starts.
+      std::erase_if(jobs_, [](const Job& j) { return j.done->load(); });
+      auto done = std::make_shared<std::atomic<bool>>(false);
+      jobs_.push_back({std::jthread([tmpl, cancel, hashes, budget, threads, executor, shared, done] {
+                         auto n = solve_header(tmpl->block.header, tmpl->target, threads, *cancel, *hashes, budget);
+                         asio::post(executor, [shared, n]() mutable { (*shared)(n); });
+                         done->store(true);
+                       }),
+                       done});
+    };
+    auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(std::optional<std::uint32_t>)>(
+        initiation, asio::use_awaitable);
+    const std::optional<std::uint32_t> nonce = co_await std::move(pending);
     tried += hashes->load() - before;
     rate_samples_.emplace_back(std::chrono::steady_clock::now(), hashes->load());
     if (rate_samples_.size() > 32) rate_samples_.erase(rate_samples_.begin());

@@ -20,23 +20,24 @@ namespace {
 template <typename T, typename Fn>
 asio::awaitable<T> on_pool(SignatureVerifier& pool, Fn fn) {
   auto executor = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, T)>(
-      [&pool, executor, fn = std::move(fn)](auto handler) mutable {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        pool.post([executor, fn = std::move(fn), shared]() mutable {
-          std::exception_ptr error;
-          T value{};
-          try {
-            value = fn();
-          } catch (...) {
-            error = std::current_exception();
-          }
-          asio::post(executor, [shared, error, value = std::move(value)]() mutable {
-            (*shared)(error, std::move(value));
-          });
-        });
-      },
-      asio::use_awaitable);
+  // GCC 12 destroys temporaries captured in a co_await expression twice: name the initiation.
+  auto initiation = [&pool, executor, fn = std::move(fn)](auto handler) mutable {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    pool.post([executor, fn = std::move(fn), shared]() mutable {
+      std::exception_ptr error;
+      T value{};
+      try {
+        value = fn();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      asio::post(executor, [shared, error, value = std::move(value)]() mutable { (*shared)(error, std::move(value)); });
+    });
+  };
+  auto pending =
+      asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, T)>(initiation, asio::use_awaitable);
+  T result = co_await std::move(pending);
+  co_return result;
 }
 
 std::string random_hex(std::size_t bytes) {
@@ -188,14 +189,15 @@ asio::awaitable<BlockSubmission> Node::submit_block(std::shared_ptr<const Block>
   }
   const auto magic = params().magic;
   auto executor = co_await asio::this_coro::executor;
-  const Verdict verdict = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Verdict)>(
-      [this, block, magic, executor](auto handler) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        chain_->verifier().verify_block_async(block, magic, [shared, executor](Verdict v) {
-          asio::post(executor, [shared, v]() mutable { (*shared)(v); });
-        });
-      },
-      asio::use_awaitable);
+  // GCC 12 destroys temporaries captured in a co_await expression twice: name the initiation.
+  auto initiation = [this, block, magic, executor](auto handler) {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    chain_->verifier().verify_block_async(block, magic, [shared, executor](Verdict v) {
+      asio::post(executor, [shared, v]() mutable { (*shared)(v); });
+    });
+  };
+  auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(Verdict)>(initiation, asio::use_awaitable);
+  const Verdict verdict = co_await std::move(pending);
   out.result = chain_->process_block_with_signatures(*block, now(), verdict);
   after_block(out.result, source_peer);
   co_return out;
