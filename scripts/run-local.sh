@@ -1,10 +1,37 @@
 #!/usr/bin/env bash
-# `make run`: starts what exists of the product locally. Today that is the benchmark of the
-# ledger and hashing paths; once cheesed exists this starts a tracker and a regtest node.
+# `make run`: a local cheese-tracker and a regtest cheesed (data in ./run-data), until Ctrl-C.
 set -euo pipefail
 build=${1:-build}
-if [[ -x "$build/daemon/cheesed" ]]; then
-  exec "$build/daemon/cheesed" -regtest -printtoconsole
+data=${CHEESE_RUN_DATA:-$PWD/run-data}
+mkdir -p "$data"
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "Stopping..."
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  echo "Stopped. Data stays in $data"
+}
+trap cleanup INT TERM EXIT
+
+if [[ -x "$build/tracker/cheese-tracker" ]]; then
+  "$build/tracker/cheese-tracker" -port=9999 >"$data/tracker.log" 2>&1 &
+  pids+=($!)
+  echo "cheese-tracker listening on 127.0.0.1:9999 (log: $data/tracker.log)"
 fi
-echo "cheesed is not built yet; running cheese-bench instead"
-exec "$build/bench/cheese-bench" all --blocks 200
+"$build/daemon/cheesed" -regtest -datadir="$data" -printtoconsole &
+pids+=($!)
+cli="$build/cli/cheese-cli -regtest -datadir=$data"
+sleep 1
+cat <<MSG
+
+cheesed is running on regtest (data directory $data/regtest).
+Talk to it from another terminal:
+  $cli -rpcwait getblockchaininfo
+  $cli help
+  $cli generatetoaddress 11 <address>
+Press Ctrl-C to stop the node and the tracker.
+
+MSG
+wait "${pids[@]}"
