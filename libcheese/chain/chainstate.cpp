@@ -95,6 +95,12 @@ Chainstate::Chainstate(const std::filesystem::path& db_file, const ChainParams& 
                        std::size_t verify_threads)
     : params_(params), verifier_(verify_threads) {
   db_ = std::make_unique<Database>(db_file, Database::Sync::kNormal);
+  // One process owns the chain database (the data directory is locked): no file locks per
+  // transaction, a bigger page cache, and checkpoints (the only fsyncs in WAL/NORMAL) every
+  // 32 MB of WAL rather than every 4 MB.
+  db_->exec("PRAGMA locking_mode=EXCLUSIVE");
+  db_->exec("PRAGMA cache_size=-65536");
+  db_->exec("PRAGMA wal_autocheckpoint=8192");
   create_schema();
   stmt_ = std::make_unique<Statements>(*db_);
   load_index();
