@@ -221,6 +221,12 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
     stream->expires_after(request_timeout_);
     auto [hec, hn] = co_await http::async_read_header(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (!hec && !parser.is_done()) {
+      // curl sends large bodies only after "100 Continue" (or after waiting a second for it).
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
+        auto [cec, cn] = co_await http::async_write(*stream, go_on, asio::as_tuple(asio::use_awaitable));
+        if (cec) break;
+      }
       // Same deadline as the header: the whole request must arrive within request_timeout_.
       auto [bec, bn] = co_await http::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
       hec = bec;

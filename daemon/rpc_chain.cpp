@@ -232,7 +232,12 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
                const Hash256 hash = shared->hash();
                auto submitted = co_await node.submit_block(shared);
                const auto& res = submitted.result;
-               if (res.duplicate) co_return json::value(res.verdict ? "duplicate" : "duplicate-invalid");
+               if (res.duplicate) {
+                 // A block that failed when connected has its data stored: known, but invalid.
+                 const BlockIndex* known = node.chain().lookup(hash);
+                 const bool invalid = !res.verdict || (known && known->failed());
+                 co_return json::value(invalid ? "duplicate-invalid" : "duplicate");
+               }
                if (!res.verdict) co_return json::value(std::string(to_string(res.verdict.reason)));
                if (!node.chain().is_active(node.chain().lookup(hash))) {
                  co_return json::value("inconclusive");
