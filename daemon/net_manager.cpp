@@ -15,6 +15,8 @@ namespace cheese {
 namespace {
 
 constexpr std::string_view kUserAgent = "/cheesed:0.1.0/";
+//! Entries an `addr` may carry when it is not the reply to our `getaddr`.
+constexpr std::size_t kMaxUnsolicitedAddr = 10;
 
 net::NetAddress to_net_address(const tcp::endpoint& ep) {
   net::NetAddress a;
@@ -368,6 +370,12 @@ asio::awaitable<void> NetManager::connection_loop() {
 void NetManager::peer_closed(const std::shared_ptr<Peer>& peer) {
   peers_.erase(peer->id);
   for (const auto& [hash, t] : peer->blocks_in_flight) blocks_in_flight_.erase(hash);
+  // Transactions asked of this peer are asked of the next peer that announced them.
+  std::vector<Hash256> orphaned;
+  for (const auto& [hash, r] : txs_requested_) {
+    if (r.peer == peer->id) orphaned.push_back(hash);
+  }
+  for (const auto& hash : orphaned) retry_tx_request(hash);
   if (!peer->disconnect_reason.empty()) {
     log_debug("net", "peer {} ({}) gone: {}", peer->id, peer->address.to_string(), peer->disconnect_reason);
   }
@@ -409,7 +417,13 @@ void NetManager::send_version(Peer& peer) {
 
 void NetManager::request_headers(Peer& peer, const Hash256& stop) {
   net::GetHeadersMsg m;
-  m.locator = node_.chain().locator(node_.chain().best_header());
+  // Start at the parent of our best header (as Bitcoin Core does), so that a peer with nothing
+  // newer still answers with one header and we learn what it has: a node whose headers are ahead
+  // of its blocks (after a restart, or after the peer that sent them left) must learn that this
+  // peer can serve those blocks, and an empty `headers` would not tell it.
+  const BlockIndex* from = node_.chain().best_header();
+  if (from->prev) from = from->prev;
+  m.locator = node_.chain().locator(from);
   if (m.locator.size() > net::kMaxLocatorHashes) m.locator.resize(net::kMaxLocatorHashes);
   m.stop_hash = stop;
   peer.send(m);
@@ -420,8 +434,12 @@ void NetManager::on_handshake(Peer& peer) {
   log_info("Connected to peer {} ({} {}, {}, height {})", peer.id, peer.inbound ? "inbound" : "outbound",
            peer.address.to_string(), peer.version->user_agent, peer.version->best_height);
   if (!peer.inbound) {
+    // A peer we dialed (-addnode, -connect, onetry, the book) goes into the address book, so a
+    // restarted node finds it again from peers.json alone.
+    addresses_.add(peer.address, "outbound", now());
     addresses_.mark_success(peer.address, now());
     peer.send(net::GetAddrMsg{});
+    peer.getaddr_pending = true;
   } else if (peer.version->listen_port != 0) {
     net::NetAddress listen = peer.address;
     listen.port = peer.version->listen_port;
@@ -467,7 +485,11 @@ asio::awaitable<void> NetManager::handle_message(std::shared_ptr<Peer> peer, net
   } else if (auto* m5 = std::get_if<net::NotFoundMsg>(&msg)) {
     for (const auto& item : m5->items) {
       if (item.type == net::InvType::kBlock && p.blocks_in_flight.erase(item.hash)) blocks_in_flight_.erase(item.hash);
-      if (item.type == net::InvType::kTx) txs_requested_.erase(item.hash);
+      if (item.type == net::InvType::kTx) {
+        if (auto it = txs_requested_.find(item.hash); it != txs_requested_.end() && it->second.peer == p.id) {
+          retry_tx_request(item.hash);
+        }
+      }
     }
     download_blocks();
   } else if (auto* m6 = std::get_if<net::GetHeadersMsg>(&msg)) {
@@ -529,11 +551,19 @@ asio::awaitable<void> NetManager::on_inv(Peer& p, const net::InvMsg& m) {
   for (const auto& item : m.items) {
     p.add_known(item.hash);
     if (item.type == net::InvType::kTx) {
-      if (node_.mempool().contains(item.hash) || recent_rejects_.contains(item.hash) ||
-          txs_requested_.contains(item.hash)) {
+      if (node_.mempool().contains(item.hash) || recent_rejects_.contains(item.hash)) continue;
+      if (auto it = txs_requested_.find(item.hash); it != txs_requested_.end()) {
+        // Asked of someone else already: remember this peer in case that one does not deliver.
+        auto& alternatives = it->second.alternatives;
+        if (it->second.peer != p.id && alternatives.size() < kMaxTxAnnouncers &&
+            std::find(alternatives.begin(), alternatives.end(), p.id) == alternatives.end()) {
+          alternatives.push_back(p.id);
+        }
         continue;
       }
-      txs_requested_.insert(item.hash);
+      if (p.txs_in_flight >= kMaxTxRequestsPerPeer) continue;
+      txs_requested_.emplace(item.hash, TxRequest{p.id, std::chrono::steady_clock::now(), {}});
+      ++p.txs_in_flight;
       want.items.push_back(item);
     } else {
       const BlockIndex* idx = chain.lookup(item.hash);
@@ -582,6 +612,12 @@ void NetManager::on_getheaders(Peer& p, const net::GetHeadersMsg& m) {
   auto& chain = node_.chain();
   const BlockIndex* fork = chain.find_fork(m.locator);
   net::HeadersMsg reply;
+  if (!m.locator.empty() && std::find(m.locator.begin(), m.locator.end(), fork->hash) == m.locator.end()) {
+    // No hash of the locator is on our chain, not even genesis: the asker is on another chain
+    // (docs/protocol.md 7.2). An empty locator means genesis.
+    p.send(reply);
+    return;
+  }
   for (std::uint64_t h = fork->height + 1; h <= chain.height() && reply.headers.size() < net::kMaxHeadersPerMessage;
        ++h) {
     const BlockIndex* idx = chain.at_height(h);
@@ -616,8 +652,11 @@ asio::awaitable<void> NetManager::on_headers(Peer& p, const net::HeadersMsg& m) 
   }
   if (last && (!p.best_known || last->chain_work > p.best_known->chain_work)) p.best_known = last;
   if (last && m.headers.size() == net::kMaxHeadersPerMessage) {
+    // A whole locator from the last header (not just its hash): if the peer's chain moved
+    // meanwhile, it still finds the fork point.
     net::GetHeadersMsg more;
-    more.locator = {last->hash};
+    more.locator = chain.locator(last);
+    if (more.locator.size() > net::kMaxLocatorHashes) more.locator.resize(net::kMaxLocatorHashes);
     p.send(more);
   }
   download_blocks();
@@ -650,6 +689,7 @@ void NetManager::download_blocks() {
 }
 
 void NetManager::check_stalls() {
+  expire_tx_requests();
   const auto t = std::chrono::steady_clock::now();
   for (auto& [id, peer] : peers_) {
     for (const auto& [hash, since] : peer->blocks_in_flight) {
@@ -688,7 +728,7 @@ asio::awaitable<void> NetManager::on_tx(std::shared_ptr<Peer> peer, net::TxMsg m
   Peer& p = *peer;
   const Hash256 id = txid(m.tx);
   p.add_known(id);
-  txs_requested_.erase(id);
+  tx_request_done(id);
   if (node_.mempool().contains(id) || recent_rejects_.contains(id)) co_return;
   const MempoolAccept r = co_await node_.submit_transaction(std::move(m.tx), p.id);
   if (r.ok() || r.reason == MempoolReject::kAlreadyKnown) co_return;
@@ -702,6 +742,14 @@ asio::awaitable<void> NetManager::on_tx(std::shared_ptr<Peer> peer, net::TxMsg m
 }
 
 void NetManager::on_addr(Peer& p, const net::AddrMsg& m) {
+  // docs/protocol.md 7.3: more than 10 entries only as the one reply to our getaddr.
+  if (m.addresses.size() > kMaxUnsolicitedAddr) {
+    if (!p.getaddr_pending) {
+      log_debug("net", "peer {} sent an unsolicited addr of {} entries (ignored)", p.id, m.addresses.size());
+      return;
+    }
+    p.getaddr_pending = false;
+  }
   const std::int64_t t = now();
   for (auto a : m.addresses) {
     if (a.port == 0 || a.is_unspecified()) continue;
@@ -710,6 +758,45 @@ void NetManager::on_addr(Peer& p, const net::AddrMsg& m) {
     addresses_.add(a, "gossip", t);
   }
   log_debug("net", "peer {} sent {} addresses (book has {})", p.id, m.addresses.size(), addresses_.size());
+}
+
+void NetManager::tx_request_done(const Hash256& h) {
+  auto it = txs_requested_.find(h);
+  if (it == txs_requested_.end()) return;
+  if (auto p = peers_.find(it->second.peer); p != peers_.end() && p->second->txs_in_flight > 0) {
+    --p->second->txs_in_flight;
+  }
+  txs_requested_.erase(it);
+}
+
+void NetManager::retry_tx_request(const Hash256& h) {
+  auto it = txs_requested_.find(h);
+  if (it == txs_requested_.end()) return;
+  TxRequest& r = it->second;
+  if (auto p = peers_.find(r.peer); p != peers_.end() && p->second->txs_in_flight > 0) --p->second->txs_in_flight;
+  while (!r.alternatives.empty()) {
+    const std::uint64_t next = r.alternatives.front();
+    r.alternatives.erase(r.alternatives.begin());
+    auto p = peers_.find(next);
+    if (p == peers_.end() || !p->second->connected() || !p->second->handshake_done) continue;
+    if (p->second->txs_in_flight >= kMaxTxRequestsPerPeer) continue;
+    r.peer = next;
+    r.since = std::chrono::steady_clock::now();
+    ++p->second->txs_in_flight;
+    log_debug("net", "asking peer {} for tx {} (the first announcer did not deliver)", next, h.to_display_hex());
+    p->second->send(net::GetDataMsg{{{net::InvType::kTx, h}}});
+    return;
+  }
+  txs_requested_.erase(it);
+}
+
+void NetManager::expire_tx_requests() {
+  const auto limit = std::chrono::steady_clock::now() - kTxRequestTimeout;
+  std::vector<Hash256> late;
+  for (const auto& [hash, r] : txs_requested_) {
+    if (r.since < limit) late.push_back(hash);
+  }
+  for (const auto& hash : late) retry_tx_request(hash);
 }
 
 void NetManager::remember_reject(const Hash256& h) {

@@ -38,6 +38,14 @@ inline constexpr std::size_t kMaxRecentRejects = 20'000;
 inline constexpr std::chrono::seconds kDiscourageDuration{24 * 60 * 60};
 inline constexpr std::chrono::seconds kConnectTimeout{5};
 inline constexpr std::chrono::seconds kAddrBookSaveInterval{60};
+//! Announced transactions asked of one peer and not delivered yet; its further announcements
+//! are ignored until it delivers (bounds what a flood of `inv` can make us remember).
+inline constexpr std::size_t kMaxTxRequestsPerPeer = 5'000;
+//! A transaction asked of a peer that does not deliver it in this time is asked of the next peer
+//! that announced it.
+inline constexpr std::chrono::seconds kTxRequestTimeout{30};
+//! Other announcers remembered per requested transaction.
+inline constexpr std::size_t kMaxTxAnnouncers = 16;
 
 //! One connection to another node: a reader, a writer and a watchdog coroutine.
 class Peer : public std::enable_shared_from_this<Peer> {
@@ -59,6 +67,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   bool verack_received = false;
   bool handshake_done = false;
   bool getaddr_answered = false;
+  bool getaddr_pending = false;  //!< we sent getaddr; a large addr is accepted once, as its reply
   std::int64_t connected_at = 0;
   std::chrono::steady_clock::time_point last_recv;
   std::chrono::steady_clock::time_point last_send;
@@ -69,6 +78,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   std::optional<double> ping_seconds;
   const BlockIndex* best_known = nullptr;  //!< most-work header we know this peer has
   std::map<Hash256, std::chrono::steady_clock::time_point> blocks_in_flight;
+  std::size_t txs_in_flight = 0;  //!< transactions asked of this peer (NetManager::txs_requested_)
   std::string disconnect_reason;
 
   bool knows(const Hash256& h) const { return known_.contains(h); }
@@ -97,7 +107,7 @@ class AddressBook {
     std::int64_t last_try = 0;
     std::int64_t last_success = 0;
     int failures = 0;
-    std::string source;  //!< "tracker", "gossip", "addnode", "inbound"
+    std::string source;  //!< "tracker", "gossip", "addnode", "inbound", "outbound"
   };
   void add(const net::NetAddress& a, std::string_view source, std::int64_t now);
   void mark_attempt(const net::NetAddress& a, std::int64_t now);
@@ -190,6 +200,12 @@ class NetManager {
   std::string ban_key(const net::NetAddress& a) const;
   std::set<std::string> connected_endpoints() const;
   void remember_reject(const Hash256& h);
+  //! A requested transaction arrived (from anyone): forget the request.
+  void tx_request_done(const Hash256& h);
+  //! The peer asked for a transaction will not deliver it (notfound, gone, timed out): ask the
+  //! next peer that announced it, or forget the request.
+  void retry_tx_request(const Hash256& h);
+  void expire_tx_requests();
 
   asio::awaitable<void> on_version(Peer& p, net::VersionMsg m);
   asio::awaitable<void> on_inv(Peer& p, const net::InvMsg& m);
@@ -215,7 +231,12 @@ class NetManager {
   std::map<Hash256, std::uint64_t> blocks_in_flight_;  //!< block -> peer id
   std::unordered_set<Hash256, Hash256Hasher> recent_rejects_;
   std::deque<Hash256> recent_rejects_order_;
-  std::unordered_set<Hash256, Hash256Hasher> txs_requested_;
+  struct TxRequest {
+    std::uint64_t peer = 0;  //!< asked of this peer
+    std::chrono::steady_clock::time_point since;
+    std::vector<std::uint64_t> alternatives;  //!< other peers that announced it, asked next
+  };
+  std::unordered_map<Hash256, TxRequest, Hash256Hasher> txs_requested_;
   std::uint64_t total_sent_ = 0;
   std::uint64_t total_recv_ = 0;
   bool stopping_ = false;
