@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
-  libsodium-dev libfmt-dev catch2 libsqlite3-dev sqlite3 python3 curl
+  libsodium-dev libfmt-dev catch2 libsqlite3-dev sqlite3 python3 python3-mnemonic curl
 )
 if [[ "${CHEESE_WEB_TESTS:-1}" == "1" && -f "$(dirname "$0")/../tests/web/package.json" ]]; then
   packages+=(chromium nodejs npm)
