@@ -1,0 +1,495 @@
+#include "tracker_server.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <random>
+
+namespace cheese::tracker {
+
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr std::array<Network, 3> kNetworks = {Network::kMain, Network::kTest, Network::kRegtest};
+
+net::NetAddress to_net_address(const tcp::endpoint& ep) {
+  net::NetAddress a;
+  auto ip = ep.address();
+  if (ip.is_v6() && ip.to_v6().is_v4_mapped()) ip = asio::ip::make_address_v4(asio::ip::v4_mapped, ip.to_v6());
+  if (ip.is_v4()) return net::NetAddress::from_ipv4(ip.to_v4().to_bytes(), ep.port());
+  a.ip = ip.to_v6().to_bytes();
+  a.port = ep.port();
+  return a;
+}
+
+template <typename F>
+void spawn(asio::io_context& io, asio::awaitable<void> work, F on_error) {
+  asio::co_spawn(io, std::move(work), [on_error = std::move(on_error)](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      on_error(ex.what());
+    }
+  });
+}
+
+std::string hex_id(std::uint64_t id) { return fmt::format("{:016x}", id); }
+
+}  // namespace
+
+// ---------------------------------------------------------------- options
+
+std::chrono::seconds TrackerOptions::heartbeat_interval() const {
+  return std::max(std::chrono::seconds(1), heartbeat_timeout / net::kTrackerMissedHeartbeats);
+}
+
+std::vector<OptionSpec> tracker_option_specs() {
+  using K = OptionSpec::Kind;
+  return {
+      {"help", K::kFlag, "", "Print this help and exit (also -h, -?)"},
+      {"h", K::kFlag, "", "Same as -help"},
+      {"?", K::kFlag, "", "Same as -help"},
+      {"port", K::kInt, std::to_string(net::kDefaultTrackerPort), "TCP port to listen on (0: any free port)"},
+      {"bind", K::kString, "0.0.0.0", "Address to listen on (IPv4 or IPv6, e.g. 127.0.0.1 or ::)"},
+      {"heartbeattimeout", K::kInt, std::to_string(kDefaultHeartbeatTimeoutSeconds),
+       "Seconds without a heartbeat after which a node is forgotten; nodes are asked to send one every "
+       "timeout/3 seconds"},
+      {"idletimeout", K::kInt, std::to_string(kDefaultIdleTimeoutSeconds),
+       "Seconds a connection may stay silent before it is closed (must exceed the heartbeat interval)"},
+      {"maxentries", K::kInt, std::to_string(kDefaultMaxEntries), "Maximum registered nodes, all networks together"},
+      {"maxperip", K::kInt, std::to_string(kDefaultMaxPerIp), "Maximum registered nodes per source IP"},
+      {"trustclaimedaddr", K::kFlag, "0",
+       "Trust a PROXY protocol v1 line at the start of a connection (sent by a fronting proxy) as the node's "
+       "source address; off: the address the connection comes from is always used"},
+      {"printtoconsole", K::kFlag, "1", "Write the log to standard output"},
+      {"debug", K::kFlag, "0", "Log every message received"},
+  };
+}
+
+std::optional<std::string> parse_tracker_options(int argc, const char* const* argv, TrackerOptions& out, bool& help) {
+  Args args(tracker_option_specs());
+  if (auto err = args.parse_command_line(argc, argv)) return err;
+  for (const auto& p : args.positional()) {
+    return fmt::format("unexpected argument '{}' (options start with '-'; see cheese-tracker -help)", p);
+  }
+  help = args.get_bool("help") || args.get_bool("h") || args.get_bool("?");
+  if (help) return std::nullopt;
+  const std::int64_t port = args.get_int("port", net::kDefaultTrackerPort);
+  if (port < 0 || port > 65535) return fmt::format("invalid -port={}: a port is 0..65535", port);
+  out.port = static_cast<std::uint16_t>(port);
+  out.bind = args.get_string("bind", "0.0.0.0");
+  boost::system::error_code ec;
+  asio::ip::make_address(out.bind, ec);
+  if (ec) return fmt::format("invalid -bind={}: give a numeric IPv4 or IPv6 address", out.bind);
+  const std::int64_t hb = args.get_int("heartbeattimeout", kDefaultHeartbeatTimeoutSeconds);
+  if (hb < 1 || hb > 86400) return fmt::format("invalid -heartbeattimeout={}: use 1..86400 seconds", hb);
+  out.heartbeat_timeout = std::chrono::seconds(hb);
+  const std::int64_t idle = args.get_int("idletimeout", kDefaultIdleTimeoutSeconds);
+  if (idle < 1 || idle > 86400) return fmt::format("invalid -idletimeout={}: use 1..86400 seconds", idle);
+  out.idle_timeout = std::chrono::seconds(idle);
+  if (out.idle_timeout <= out.heartbeat_interval()) {
+    return fmt::format("-idletimeout={} must exceed the heartbeat interval ({} s = -heartbeattimeout/3), or live "
+                       "nodes would be dropped between heartbeats",
+                       idle, out.heartbeat_interval().count());
+  }
+  const std::int64_t max_entries = args.get_int("maxentries", static_cast<std::int64_t>(kDefaultMaxEntries));
+  if (max_entries < 1 || max_entries > 10'000'000) return fmt::format("invalid -maxentries={}", max_entries);
+  out.max_entries = static_cast<std::size_t>(max_entries);
+  const std::int64_t per_ip = args.get_int("maxperip", static_cast<std::int64_t>(kDefaultMaxPerIp));
+  if (per_ip < 1 || per_ip > 10'000'000) return fmt::format("invalid -maxperip={}", per_ip);
+  out.max_per_ip = static_cast<std::size_t>(per_ip);
+  out.trust_claimed_addr = args.get_bool("trustclaimedaddr");
+  out.print_to_console = args.get_bool("printtoconsole", true);
+  out.debug = args.get_bool("debug");
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------- connection
+
+struct Tracker::Connection {
+  Connection(tcp::socket s, std::uint64_t connection_id, net::NetAddress addr)
+      : socket(std::move(s)), id(connection_id), remote(addr), timer(socket.get_executor()) {}
+
+  tcp::socket socket;
+  const std::uint64_t id;
+  net::NetAddress remote;        //!< source ip:port (from PROXY when trusted)
+  net::IpBytes counted_ip{};     //!< the ip counted in connections_per_ip_ (the socket's)
+  asio::steady_timer timer;      //!< the watchdog's; close() cancels it
+  Clock::time_point deadline;    //!< the watchdog closes the connection after this
+  std::uint64_t node_id = 0;     //!< registration made on this connection (0: none)
+  std::uint64_t nonce = 0;
+  bool closed = false;
+  std::string close_reason;
+};
+
+// ---------------------------------------------------------------- tracker
+
+Tracker::Tracker(asio::io_context& io, TrackerOptions options, LogSink log)
+    : io_(io),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      registry_(Registry::Limits{options_.max_entries, options_.max_per_ip}, std::random_device{}()) {}
+
+Tracker::~Tracker() = default;
+
+void Tracker::log(std::string_view line) const {
+  if (log_) log_(line);
+}
+
+std::int64_t Tracker::unix_now() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void Tracker::start() {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(options_.bind, ec);
+  if (ec) throw std::runtime_error(fmt::format("invalid bind address {}", options_.bind));
+  const tcp::endpoint ep(address, options_.port);
+  acceptor_ = std::make_shared<tcp::acceptor>(io_);
+  acceptor_->open(ep.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && address.is_v6()) acceptor_->set_option(asio::ip::v6_only(false), ec);
+  if (!ec) acceptor_->bind(ep, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error(fmt::format("cannot listen on {}:{}: {} (use -port=<n> or -bind=<addr>)", options_.bind,
+                                         options_.port, ec.message()));
+  }
+  const auto bound = local_endpoint();
+  logf("cheese-tracker listening on {}:{} (heartbeat every {} s, timeout {} s, idle timeout {} s, max {} nodes, {} "
+       "per IP)",
+       bound.address().to_string(), bound.port(), options_.heartbeat_interval().count(),
+       options_.heartbeat_timeout.count(), options_.idle_timeout.count(), options_.max_entries, options_.max_per_ip);
+  spawn(io_, accept_loop(), [this](const std::string& e) { logf("accept loop ended: {}", e); });
+  spawn(io_, sweep_loop(), [this](const std::string& e) { logf("expiry loop ended: {}", e); });
+}
+
+void Tracker::stop() {
+  if (stopping_) return;
+  stopping_ = true;
+  boost::system::error_code ec;
+  if (acceptor_) acceptor_->close(ec);
+  if (sweep_timer_) sweep_timer_->cancel();
+  auto copy = connections_;
+  for (auto& [id, c] : copy) close(*c, "shutting down");
+  log("cheese-tracker stopping");
+}
+
+tcp::endpoint Tracker::local_endpoint() const {
+  boost::system::error_code ec;
+  if (!acceptor_) return {};
+  auto ep = acceptor_->local_endpoint(ec);
+  return ec ? tcp::endpoint{} : ep;
+}
+
+net::StatusMsg Tracker::status() const {
+  net::StatusMsg s;
+  for (Network n : kNetworks) {
+    s.networks.push_back({chain_params(n).name, static_cast<std::uint32_t>(registry_.count(n))});
+  }
+  return s;
+}
+
+std::string Tracker::status_json() const {
+  std::string networks;
+  for (Network n : kNetworks) {
+    if (!networks.empty()) networks += ',';
+    networks += fmt::format("\"{}\":{}", chain_params(n).name, registry_.count(n));
+  }
+  return fmt::format("{{\"networks\":{{{}}},\"peers\":{}}}", networks, registry_.size());
+}
+
+asio::awaitable<void> Tracker::accept_loop() {
+  auto acceptor = acceptor_;
+  while (!stopping_) {
+    auto [ec, socket] = co_await acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) co_return;
+      // E.g. out of file descriptors: back off instead of spinning.
+      asio::steady_timer t(io_, std::chrono::milliseconds(100));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    boost::system::error_code rec;
+    const auto remote = socket.remote_endpoint(rec);
+    if (rec) continue;
+    const auto addr = to_net_address(remote);
+    if (connections_.size() >= options_.max_entries + kConnectionSlack) {
+      if (options_.debug) logf("refused connection from {}: too many connections", addr.to_string());
+      continue;
+    }
+    if (auto it = connections_per_ip_.find(addr.ip);
+        it != connections_per_ip_.end() && it->second >= options_.max_per_ip + kPerIpConnectionSlack) {
+      if (options_.debug) logf("refused connection from {}: too many connections from this IP", addr.to_string());
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), rec);
+    auto c = std::make_shared<Connection>(std::move(socket), next_connection_id_++, addr);
+    c->counted_ip = addr.ip;
+    c->deadline = Clock::now() + options_.idle_timeout;
+    connections_.emplace(c->id, c);
+    ++connections_per_ip_[addr.ip];
+    spawn(io_, serve(c), [this](const std::string& e) {
+      if (options_.debug) logf("connection ended: {}", e);
+    });
+  }
+}
+
+asio::awaitable<void> Tracker::sweep_loop() {
+  sweep_timer_ = std::make_shared<asio::steady_timer>(io_);
+  auto timer = sweep_timer_;
+  const auto period = std::min<Clock::duration>(std::chrono::seconds(1), options_.heartbeat_timeout / 4);
+  while (!stopping_) {
+    for (const auto& e : registry_.expire(Clock::now(), options_.heartbeat_timeout)) {
+      logf("leave {} {} id {} (timeout)", chain_params(e.network).name, e.address.to_string(), hex_id(e.node_id));
+    }
+    timer->expires_after(period);
+    co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+void Tracker::close(Connection& c, std::string_view reason) {
+  if (c.closed) return;
+  c.closed = true;
+  c.close_reason = std::string(reason);
+  boost::system::error_code ec;
+  c.socket.shutdown(tcp::socket::shutdown_both, ec);
+  c.socket.close(ec);
+  c.timer.cancel();
+}
+
+void Tracker::connection_finished(const std::shared_ptr<Connection>& c) {
+  if (c->node_id != 0) {
+    if (auto e = registry_.remove_connection_entry(c->node_id, c->id)) {
+      logf("leave {} {} id {} (closed: {})", chain_params(e->network).name, e->address.to_string(),
+           hex_id(e->node_id), c->close_reason);
+    }
+  }
+  if (options_.debug) logf("connection {} from {} closed: {}", c->id, c->remote.to_string(), c->close_reason);
+  connections_.erase(c->id);
+  if (auto it = connections_per_ip_.find(c->counted_ip); it != connections_per_ip_.end() && --it->second == 0) {
+    connections_per_ip_.erase(it);
+  }
+}
+
+asio::awaitable<void> Tracker::serve(std::shared_ptr<Connection> c) {
+  try {
+    co_await (reader(c) && watchdog(c));
+  } catch (const std::exception& e) {
+    close(*c, e.what());
+  }
+  close(*c, "closed");
+  connection_finished(c);
+}
+
+asio::awaitable<void> Tracker::watchdog(std::shared_ptr<Connection> c) {
+  while (!c->closed) {
+    c->timer.expires_after(std::chrono::milliseconds(250));
+    co_await c->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (c->closed) co_return;
+    if (Clock::now() > c->deadline) {
+      close(*c, "idle timeout");
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> Tracker::reader(std::shared_ptr<Connection> c) {
+  std::array<std::uint8_t, net::kFrameHeaderSize> header_bytes{};
+  auto read_exact = [&c](std::uint8_t* data, std::size_t n) -> asio::awaitable<bool> {
+    auto [ec, got] = co_await asio::async_read(c->socket, asio::buffer(data, n), asio::as_tuple(asio::use_awaitable));
+    (void)got;
+    co_return !ec;
+  };
+  auto fail = [this, &c](std::string_view reason) { close(*c, reason); };
+
+  // The first 4 bytes tell HTTP ("GET "), a proxy's PROXY line, or a frame's magic apart.
+  if (!co_await read_exact(header_bytes.data(), 4)) co_return fail("peer closed the connection");
+  if (std::memcmp(header_bytes.data(), "GET ", 4) == 0) {
+    co_await serve_http(c);
+    co_return;
+  }
+  if (std::memcmp(header_bytes.data(), "PROX", 4) == 0) {
+    if (!options_.trust_claimed_addr) co_return fail("PROXY line without -trustclaimedaddr");
+    if (!co_await read_proxy_line(c)) co_return;
+    if (!co_await read_exact(header_bytes.data(), 4)) co_return fail("peer closed the connection");
+  }
+  if (!co_await read_exact(header_bytes.data() + 4, header_bytes.size() - 4)) {
+    co_return fail("peer closed the connection");
+  }
+
+  const auto magics = net::all_network_magics();
+  Bytes payload;
+  while (!c->closed) {
+    auto header = net::decode_frame_header(header_bytes, std::span<const NetworkMagic>(magics));
+    if (!header) co_return fail(fmt::format("bad frame header: {}", net::to_string(header.error())));
+    if (header->length > kMaxTrackerPayload) {
+      co_return fail(fmt::format("{} frame of {} bytes exceeds the tracker's limit of {}", header->command,
+                                 header->length, kMaxTrackerPayload));
+    }
+    payload.resize(header->length);
+    if (header->length > 0 && !co_await read_exact(payload.data(), payload.size())) {
+      co_return fail("peer closed the connection");
+    }
+    if (!net::checksum_matches(*header, payload)) co_return fail("bad checksum");
+    c->deadline = Clock::now() + options_.idle_timeout;
+    const auto network = net::network_of_magic(header->magic);
+    if (!network) co_return fail("unknown network");
+    auto msg = net::decode_message(header->command, payload);
+    if (!msg) {
+      if (msg.error().kind == net::MessageError::kUnknownCommand) {
+        if (options_.debug) logf("connection {}: unknown command '{}' ignored", c->id, header->command);
+      } else {
+        co_return fail(fmt::format("malformed {}: {}", header->command, net::to_string(msg.error())));
+      }
+    } else {
+      if (options_.debug) logf("connection {} ({}) -> {}", c->id, c->remote.to_string(), header->command);
+      const Bytes answer = handle(*c, *network, header->magic, *msg);
+      if (c->closed) co_return;
+      if (!answer.empty()) {
+        auto [wec, wn] = co_await asio::async_write(c->socket, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
+        (void)wn;
+        if (wec) co_return fail(wec.message());
+      }
+    }
+    if (!co_await read_exact(header_bytes.data(), header_bytes.size())) co_return fail("peer closed the connection");
+  }
+}
+
+Bytes Tracker::handle(Connection& c, Network network, const NetworkMagic& magic, const net::Message& msg) {
+  const std::string_view net_name = chain_params(network).name;
+  if (const auto* reg = std::get_if<net::RegisterMsg>(&msg)) {
+    net::NetAddress where = c.remote;
+    where.port = reg->listen_port;
+    auto r = registry_.register_node(network, where, reg->node_nonce, c.id, Clock::now(), unix_now());
+    for (const auto& old : r.replaced) {
+      logf("leave {} {} id {} (replaced)", chain_params(old.network).name, old.address.to_string(), hex_id(old.node_id));
+    }
+    c.node_id = 0;
+    if (r.error) {
+      logf("refused registration of {} {}: {}", net_name, where.to_string(), to_string(*r.error));
+      close(c, to_string(*r.error));
+      return {};
+    }
+    c.node_id = r.entry->node_id;
+    c.nonce = reg->node_nonce;
+    logf("join {} {} id {}", net_name, where.to_string(), hex_id(c.node_id));
+    net::RegisteredMsg out;
+    out.node_id = c.node_id;
+    out.heartbeat_interval = static_cast<std::uint32_t>(options_.heartbeat_interval().count());
+    out.observed = c.remote;
+    out.observed.time = 0;
+    out.observed.services = 0;
+    return net::encode_frame(magic, out);
+  }
+  if (const auto* hb = std::get_if<net::HeartbeatMsg>(&msg)) {
+    if (!registry_.heartbeat(hb->node_id, Clock::now(), unix_now())) {
+      // The tracker restarted or the entry expired: closing tells the node to register again.
+      if (options_.debug) logf("connection {}: heartbeat for unknown id {}", c.id, hex_id(hb->node_id));
+      close(c, "heartbeat for an unknown node id");
+    }
+    return {};
+  }
+  if (std::holds_alternative<net::GetPeersMsg>(msg)) {
+    net::PeersMsg out;
+    for (const auto& e : registry_.sample(network, net::kMaxTrackerPeers, c.node_id, c.nonce)) {
+      net::NetAddress a = e.address;
+      a.time = e.last_seen_unix;
+      a.services = net::kServiceNetwork;  // every cheesed serves full blocks
+      out.peers.push_back(a);
+    }
+    return net::encode_frame(magic, out);
+  }
+  if (std::holds_alternative<net::GetStatusMsg>(msg)) return net::encode_frame(magic, status());
+  // P2P messages and tracker replies sent to a tracker are ignored (docs/protocol.md 4.7).
+  return {};
+}
+
+asio::awaitable<bool> Tracker::read_proxy_line(std::shared_ptr<Connection> c) {
+  // PROXY protocol v1: "PROXY TCP4 <src> <dst> <sport> <dport>\r\n", at most 107 bytes. Read byte
+  // by byte so that not one byte of the first frame is consumed.
+  std::string line = "PROX";
+  while (line.size() < 107 && !line.ends_with("\r\n")) {
+    char ch = 0;
+    auto [ec, n] = co_await asio::async_read(c->socket, asio::buffer(&ch, 1), asio::as_tuple(asio::use_awaitable));
+    (void)n;
+    if (ec) {
+      close(*c, "peer closed the connection");
+      co_return false;
+    }
+    line += ch;
+  }
+  if (!line.ends_with("\r\n")) {
+    close(*c, "malformed PROXY line");
+    co_return false;
+  }
+  line.resize(line.size() - 2);
+  std::vector<std::string> parts;
+  for (std::size_t pos = 0; pos <= line.size();) {
+    const auto space = line.find(' ', pos);
+    const auto end = space == std::string::npos ? line.size() : space;
+    parts.push_back(line.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  if (parts.size() >= 2 && parts[0] == "PROXY" && parts[1] == "UNKNOWN") co_return true;
+  if (parts.size() != 6 || parts[0] != "PROXY" || (parts[1] != "TCP4" && parts[1] != "TCP6")) {
+    close(*c, "malformed PROXY line");
+    co_return false;
+  }
+  unsigned long port = 0;
+  try {
+    port = std::stoul(parts[4]);
+  } catch (const std::exception&) {
+    port = 70000;
+  }
+  auto src = port <= 65535 ? net::NetAddress::parse_ip(parts[2], static_cast<std::uint16_t>(port)) : std::nullopt;
+  if (!src) {
+    close(*c, "malformed PROXY line");
+    co_return false;
+  }
+  if (options_.debug) logf("connection {} from {} is proxied for {}", c->id, c->remote.to_string(), src->to_string());
+  c->remote = *src;
+  co_return true;
+}
+
+asio::awaitable<void> Tracker::serve_http(std::shared_ptr<Connection> c) {
+  c->deadline = Clock::now() + kHttpRequestTimeout;
+  std::string request = "GET ";
+  auto [ec, n] = co_await asio::async_read_until(c->socket, asio::dynamic_buffer(request, kMaxHttpRequestBytes),
+                                                 "\r\n\r\n", asio::as_tuple(asio::use_awaitable));
+  (void)n;
+  if (ec) {
+    close(*c, ec == asio::error::not_found ? "HTTP request too large" : "HTTP request incomplete");
+    co_return;
+  }
+  const auto line_end = request.find("\r\n");
+  const std::string_view line = std::string_view(request).substr(0, line_end);
+  // "GET <target> HTTP/1.x"
+  const auto sp1 = line.find(' ');
+  const auto sp2 = line.find(' ', sp1 + 1);
+  std::string_view target = sp2 == std::string_view::npos ? line.substr(sp1 + 1) : line.substr(sp1 + 1, sp2 - sp1 - 1);
+  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  std::string status = "200 OK";
+  std::string type = "application/json";
+  std::string body;
+  if (target == "/status") {
+    body = status_json() + "\n";
+  } else {
+    status = "404 Not Found";
+    type = "text/plain";
+    body = "404 Not found: this tracker serves GET /status\n";
+  }
+  const std::string response = fmt::format(
+      "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{}",
+      status, type, body.size(), body);
+  auto [wec, wn] = co_await asio::async_write(c->socket, asio::buffer(response), asio::as_tuple(asio::use_awaitable));
+  (void)wn;
+  if (options_.debug) logf("connection {}: HTTP {} -> {}", c->id, target, status);
+  close(*c, wec ? wec.message() : "HTTP reply sent");
+}
+
+}  // namespace cheese::tracker
