@@ -143,6 +143,7 @@ void Node::register_rpc_methods() {
   register_chain_rpcs(*this, rpc_);
   register_net_rpcs(*this, rpc_);
   register_mining_rpcs(*this, rpc_);
+  register_tracker_rpcs(*this, rpc_);
 }
 
 int Node::run() {
@@ -152,6 +153,10 @@ int Node::run() {
     log_info("JSON-RPC listening on {}:{}", ep.address().to_string(), ep.port());
   }
   net_->start();
+  if (!options_.trackers.empty()) {
+    tracker_ = std::make_unique<TrackerClient>(*this, options_.trackers);
+    tracker_->start();
+  }
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
   signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
@@ -174,6 +179,7 @@ void Node::request_stop() {
     signals_.cancel(ec);
     http_->stop();
     net_->stop();
+    if (tracker_) tracker_->stop();
     miner_->stop();
   });
 }

@@ -16,6 +16,7 @@
 #include "net_manager.hpp"
 #include "options.hpp"
 #include "rpc.hpp"
+#include "tracker_client.hpp"
 
 namespace cheese {
 
@@ -58,6 +59,8 @@ class Node {
   //! Checks the signature on the worker pool, then offers the transaction to the mempool.
   asio::awaitable<MempoolAccept> submit_transaction(Transaction tx, std::uint64_t source_peer = 0);
   NetManager& net() { return *net_; }
+  //! The tracker client; nullptr when no tracker is configured.
+  TrackerClient* tracker() { return tracker_.get(); }
   Miner& miner() { return *miner_; }
 
  private:
@@ -73,6 +76,7 @@ class Node {
   std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<NetManager> net_;
+  std::unique_ptr<TrackerClient> tracker_;
   std::unique_ptr<Miner> miner_;
   RpcTable rpc_;
   std::string rpc_auth_;  //!< the expected "Basic ..." header value

@@ -1,0 +1,80 @@
+#pragma once
+
+// The node's side of the tracker conversation (docs/protocol.md section 8): one coroutine per
+// configured tracker registers, heartbeats, asks for peers while the node wants more outbound
+// connections, and reconnects with exponential backoff. Trackers are independent of each other.
+
+#include <coroutine>
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cheese {
+
+class Node;
+class RpcTable;
+
+//! Timing of the tracker client, each a named constant.
+inline constexpr std::chrono::seconds kTrackerConnectTimeout{5};
+inline constexpr std::chrono::seconds kTrackerReplyTimeout{10};
+//! How often the client checks whether the node wants more outbound peers (then sends getpeers).
+inline constexpr std::chrono::seconds kTrackerPeerCheckInterval{5};
+//! While answers bring no address it has not seen, the client asks less often, up to this.
+inline constexpr std::chrono::seconds kTrackerMaxPeerCheckInterval{60};
+inline constexpr std::chrono::seconds kTrackerMinBackoff{1};
+inline constexpr std::chrono::seconds kTrackerMaxBackoff{60};
+//! A tracker reply larger than this is a protocol violation (a full `peers` is 341 bytes).
+inline constexpr std::uint32_t kMaxTrackerReplyPayload = 64 * 1024;
+
+//! What gettrackerinfo shows for one configured tracker.
+struct TrackerStatus {
+  std::string address;  //!< as configured ("host:port")
+  bool connected = false;
+  bool registered = false;
+  std::uint64_t node_id = 0;  //!< of the current registration (0: none)
+  std::string last_error;     //!< why the last connection ended or failed ("" if never)
+  std::uint64_t peers_received = 0;
+  std::string observed;                 //!< our address as the tracker sees it
+  std::uint32_t heartbeat_interval = 0;  //!< seconds, from `registered`
+  std::int64_t registered_since = 0;     //!< unix time of the current registration
+  std::uint64_t registrations = 0;       //!< successful registrations since start
+};
+
+class TrackerClient {
+ public:
+  TrackerClient(Node& node, std::vector<std::string> trackers);
+  ~TrackerClient();
+  TrackerClient(const TrackerClient&) = delete;
+  TrackerClient& operator=(const TrackerClient&) = delete;
+
+  //! Starts one session per tracker on the node's io thread.
+  void start();
+  //! Closes every tracker connection and ends the sessions (the trackers see "closed").
+  void stop();
+  std::vector<TrackerStatus> status() const;
+
+ private:
+  struct Session;
+
+  boost::asio::awaitable<void> run(std::shared_ptr<Session> s);
+  //! One connection, from resolve to close; returns why it ended.
+  boost::asio::awaitable<std::string> converse(std::shared_ptr<Session> s);
+  boost::asio::awaitable<void> reader(std::shared_ptr<Session> s);
+  boost::asio::awaitable<void> driver(std::shared_ptr<Session> s);
+  boost::asio::awaitable<bool> send(std::shared_ptr<Session> s, const std::vector<std::uint8_t>& frame);
+  void end(Session& s, std::string reason);
+
+  Node& node_;
+  std::vector<std::shared_ptr<Session>> sessions_;
+  bool started_ = false;
+  bool stopping_ = false;
+};
+
+//! The gettrackerinfo RPC (rpc_tracker.cpp).
+void register_tracker_rpcs(Node& node, RpcTable& table);
+
+}  // namespace cheese
