@@ -86,7 +86,7 @@ TEST_CASE("the block reward halves every 210,000 blocks", "[consensus][params]")
   CHECK(total <= kMaxMoney);
 }
 
-TEST_CASE("difficulty follows ASERT anchored at genesis; regtest stays at the limit", "[consensus][params]") {
+TEST_CASE("difficulty follows ASERT anchored at genesis, regtest stays at the limit", "[consensus][params]") {
   const auto& p = chain_params(Network::kMain);
   const std::int64_t g = p.genesis.header.time;
   // On schedule: every block 60 s after the previous, the target stays the genesis target.

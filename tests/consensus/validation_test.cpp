@@ -286,7 +286,7 @@ TEST_CASE("check_block: a duplicate transaction is rejected", "[consensus][valid
   CHECK(check_block(adjacent, regtest()).reason == Reject::kBlockDuplicateTx);
 }
 
-TEST_CASE("check_block: a block above 1 MB is oversized; exactly 1 MB is not", "[consensus][validation]") {
+TEST_CASE("check_block: a block above 1 MB is oversized, exactly 1 MB is not", "[consensus][validation]") {
   // 6535 transfers and a coinbase with 12 extra bytes serialize to exactly 1,000,000 bytes.
   std::vector<Transaction> txs;
   txs.reserve(6600);

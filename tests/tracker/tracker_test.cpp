@@ -266,7 +266,7 @@ TEST_CASE("12 registrations: getpeers gives at most 10 distinct random peers, ne
   CHECK(seen_by_first.size() >= 10);
 }
 
-TEST_CASE("fewer than 10 live peers: all the others; non-listening nodes are never handed out", "[tracker]") {
+TEST_CASE("fewer than 10 live peers: all the others - non-listening nodes are never handed out", "[tracker]") {
   TrackerFixture t;
   std::vector<std::unique_ptr<Client>> clients;
   for (std::uint16_t i = 0; i < 4; ++i) {
@@ -331,7 +331,7 @@ TEST_CASE("an entry disappears when its connection closes", "[tracker]") {
   CHECK(t.log_contains("(closed"));
 }
 
-TEST_CASE("an entry that stops heartbeating is forgotten; its stale id closes the connection", "[tracker]") {
+TEST_CASE("an entry that stops heartbeating is forgotten - its stale id closes the connection", "[tracker]") {
   TrackerOptions o;
   o.heartbeat_timeout = 2s;  // heartbeat interval 1 s
   o.idle_timeout = 30s;
@@ -389,7 +389,7 @@ TEST_CASE("re-registering replaces the old entry", "[tracker]") {
   CHECK(get_status(t.port)["regtest"] == 1);
 }
 
-TEST_CASE("bad frames close the connection; the tracker keeps serving everyone else", "[tracker]") {
+TEST_CASE("bad frames close the connection - the tracker keeps serving everyone else", "[tracker]") {
   TrackerFixture t;
   Client good(t.port), other(t.port);
   const auto r = good.register_node(37001, 1);
