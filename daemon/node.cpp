@@ -221,6 +221,9 @@ void Node::after_block(const ProcessBlockResult& r, std::uint64_t source_peer) {
   }
   if (net_) net_->blocks_connected(r.connected, source_peer);
   if (miner_ && r.tip_changed) miner_->tip_changed();
+  if (!r.connected.empty() || !r.disconnected.empty()) {
+    for (const auto& f : chain_listeners_) f(r);
+  }
 }
 
 asio::awaitable<MempoolAccept> Node::submit_transaction(Transaction tx, std::uint64_t source_peer) {
@@ -237,8 +240,10 @@ asio::awaitable<MempoolAccept> Node::submit_transaction(Transaction tx, std::uin
   }
   MempoolAccept r = mempool_->accept(*shared, *chain_, now(), /*signature_checked=*/true);
   if (r.ok()) {
-    log_debug("mempool", "accepted tx {} ({} in mempool)", txid(*shared).to_display_hex(), mempool_->size());
-    if (net_) net_->transaction_accepted(txid(*shared), source_peer);
+    const Hash256 id = txid(*shared);
+    log_debug("mempool", "accepted tx {} ({} in mempool)", id.to_display_hex(), mempool_->size());
+    if (net_) net_->transaction_accepted(id, source_peer);
+    for (const auto& f : tx_listeners_) f(*shared, id);
   }
   co_return r;
 }

@@ -5,6 +5,7 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +64,14 @@ class Node {
   TrackerClient* tracker() { return tracker_.get(); }
   Miner& miner() { return *miner_; }
 
+  //! Called on the io thread after every block submission that changed the chain (blocks
+  //! connected or disconnected), after the mempool has been updated.
+  using ChainListener = std::function<void(const ProcessBlockResult&)>;
+  //! Called on the io thread after a transaction entered the mempool.
+  using TxListener = std::function<void(const Transaction&, const Hash256& txid)>;
+  void on_chain_change(ChainListener f) { chain_listeners_.push_back(std::move(f)); }
+  void on_transaction(TxListener f) { tx_listeners_.push_back(std::move(f)); }
+
  private:
   void write_cookie();
   void register_rpc_methods();
@@ -79,6 +88,8 @@ class Node {
   std::unique_ptr<TrackerClient> tracker_;
   std::unique_ptr<Miner> miner_;
   RpcTable rpc_;
+  std::vector<ChainListener> chain_listeners_;
+  std::vector<TxListener> tx_listeners_;
   std::string rpc_auth_;  //!< the expected "Basic ..." header value
   std::chrono::steady_clock::time_point started_;
   asio::signal_set signals_{io_};
