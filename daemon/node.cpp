@@ -76,6 +76,7 @@ Node::Node(NodeOptions options) : options_(std::move(options)) {
   net_options.datadir = options_.datadir;
   net_ = std::make_unique<NetManager>(*this, net_options);
   miner_ = std::make_unique<Miner>(*this, static_cast<unsigned>(options_.gen_threads));
+  wallets_ = std::make_unique<WalletManager>(*this);
   http_->allow(options_.rpc_allow_ip);
   http_->set_request_timeout(std::chrono::seconds(options_.rpc_server_timeout));
   register_rpc_methods();
@@ -144,9 +145,11 @@ void Node::register_rpc_methods() {
   register_net_rpcs(*this, rpc_);
   register_mining_rpcs(*this, rpc_);
   register_tracker_rpcs(*this, rpc_);
+  register_wallet_rpcs(*this, rpc_);
 }
 
 int Node::run() {
+  wallets_->start();
   write_cookie();
   for (const auto& addr : options_.rpc_bind) http_->listen(addr, options_.rpc_port);
   for (const auto& ep : http_->endpoints()) {
@@ -181,6 +184,7 @@ void Node::request_stop() {
     net_->stop();
     if (tracker_) tracker_->stop();
     miner_->stop();
+    wallets_->stop();
   });
 }
 

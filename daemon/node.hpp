@@ -18,6 +18,7 @@
 #include "options.hpp"
 #include "rpc.hpp"
 #include "tracker_client.hpp"
+#include "wallet_manager.hpp"
 
 namespace cheese {
 
@@ -63,6 +64,7 @@ class Node {
   //! The tracker client; nullptr when no tracker is configured.
   TrackerClient* tracker() { return tracker_.get(); }
   Miner& miner() { return *miner_; }
+  WalletManager& wallets() { return *wallets_; }
 
   //! Called on the io thread after every block submission that changed the chain (blocks
   //! connected or disconnected), after the mempool has been updated.
@@ -87,6 +89,7 @@ class Node {
   std::unique_ptr<NetManager> net_;
   std::unique_ptr<TrackerClient> tracker_;
   std::unique_ptr<Miner> miner_;
+  std::unique_ptr<WalletManager> wallets_;
   RpcTable rpc_;
   std::vector<ChainListener> chain_listeners_;
   std::vector<TxListener> tx_listeners_;

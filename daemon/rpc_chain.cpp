@@ -3,6 +3,7 @@
 #include "node.hpp"
 #include "primitives/bech32.hpp"
 #include "rpc_util.hpp"
+#include "wallet_manager.hpp"
 
 namespace cheese {
 
@@ -133,13 +134,17 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
              }});
   auto tx_lookup = [&node](RpcRequest& r) -> asio::awaitable<json::value> {
     const Hash256 id = r.get_hash(0);
-    const bool verbose = r.method->name == "gettransaction" || r.get_bool(1, false);
+    const bool wallet_view = r.method->name == "gettransaction";
+    const bool verbose = wallet_view || r.get_bool(1, false);
     if (const MempoolEntry* e = node.mempool().find(id)) {
       if (!verbose) co_return json::value(to_hex(serialize(e->tx)));
       json::object o = transaction_json(e->tx, node.params());
       o["confirmations"] = 0;
       o["in_mempool"] = true;
       o["time"] = e->time;
+      if (wallet_view) {
+        for (auto& kv : wallet_transaction_fields(node, r, id)) o[kv.key()] = kv.value();
+      }
       co_return o;
     }
     auto loc = node.chain().find_transaction(id);
@@ -154,6 +159,9 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
     o["confirmations"] = node.chain().height() - loc->height + 1;
     o["blocktime"] = node.chain().lookup(loc->block_hash)->header.time;
     o["in_mempool"] = false;
+    if (wallet_view) {
+      for (auto& kv : wallet_transaction_fields(node, r, id)) o[kv.key()] = kv.value();
+    }
     co_return o;
   };
   table.add({"getrawtransaction", "blockchain",
@@ -162,7 +170,8 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
              "A transaction of the mempool or the active chain.", "cheese-cli getrawtransaction <txid> true",
              tx_lookup});
   table.add({"gettransaction", "blockchain", {{"txid", RpcType::kHash, true, "the transaction id"}},
-             "A transaction of the mempool or the active chain as an object, with confirmations.",
+             "A transaction of the mempool or the active chain as an object, with confirmations; with the wallet's "
+             "view (net, wallet_fee, details) when the wallet knows it.",
              "cheese-cli gettransaction <txid>", tx_lookup});
   table.add({"getrawmempool", "mempool",
              {{"verbose", RpcType::kBool, false, "false (default): txids; true: an object per txid"}},

@@ -4,6 +4,7 @@
 #include "miner.hpp"
 #include "node.hpp"
 #include "rpc_util.hpp"
+#include "wallet_manager.hpp"
 
 namespace cheese {
 
@@ -28,7 +29,7 @@ json::value hashes_json(const std::vector<Hash256>& hashes) {
 
 }  // namespace
 
-PublicKey default_mining_address(Node& node, const RpcRequest& r, std::size_t i);
+asio::awaitable<PublicKey> default_mining_address(Node& node, const RpcRequest& r, std::size_t i);
 
 void register_mining_rpcs(Node& node, RpcTable& table) {
   table.add({"generatetoaddress", "mining",
@@ -49,7 +50,7 @@ void register_mining_rpcs(Node& node, RpcTable& table) {
              "Mines blocks now and returns their hashes (cheese-cli mine [n]).", "cheese-cli mine 5",
              [&node](RpcRequest& r) -> asio::awaitable<json::value> {
                const std::uint64_t n = blocks_param(r, 0, 1);
-               const PublicKey to = default_mining_address(node, r, 1);
+               const PublicKey to = co_await default_mining_address(node, r, 1);
                co_return hashes_json(co_await node.miner().generate(to, n, ~std::uint64_t{0}));
              }});
   table.add({"setgenerate", "mining",
@@ -62,7 +63,7 @@ void register_mining_rpcs(Node& node, RpcTable& table) {
                const std::int64_t threads = r.get_int(1, 0);
                if (threads < 0 || threads > 1024) throw RpcError(kRpcInvalidParameter, "genproclimit must be 0..1024");
                PublicKey to{};
-               if (on) to = default_mining_address(node, r, 2);
+               if (on) to = co_await default_mining_address(node, r, 2);
                node.miner().set_generate(on, to, static_cast<unsigned>(threads));
                co_return json::value(nullptr);
              }});
@@ -100,7 +101,7 @@ void register_mining_rpcs(Node& node, RpcTable& table) {
              "A block to mine: an external miner varies the header nonce (bytes 76..79 of blockhex) until "
              "the hash is at most target, then calls submitblock with the whole block.",
              "cheese-cli getblocktemplate rchz1...", [&node](RpcRequest& r) -> asio::awaitable<json::value> {
-               const PublicKey to = default_mining_address(node, r, 0);
+               const PublicKey to = co_await default_mining_address(node, r, 0);
                static std::uint64_t extra = 0;
                const BlockTemplate t = create_block_template(node.chain(), node.mempool(), to, node.now(), ++extra);
                json::object o;
@@ -132,9 +133,15 @@ namespace cheese {
 
 //! The address a mining RPC pays: the given parameter, else the default wallet's (once wallets
 //! exist), else an error that says what to pass.
-PublicKey default_mining_address(Node& node, const RpcRequest& r, std::size_t i) {
-  if (r.has(i)) return parse_address(r.get_string(i), node.params());
-  throw RpcError(kRpcWalletNotFound, "No wallet is loaded: give the address that receives the rewards");
+asio::awaitable<PublicKey> default_mining_address(Node& node, const RpcRequest& r, std::size_t i) {
+  if (r.has(i)) co_return parse_address(r.get_string(i), node.params());
+  if (r.wallet.empty() && node.wallets().loaded().empty()) {
+    throw RpcError(kRpcWalletNotFound,
+                   "No wallet is loaded: give the address that receives the rewards, or create a wallet "
+                   "(createwallet)");
+  }
+  auto e = co_await node.wallets().for_request(r);
+  co_return node.wallets().mining_address(*e);
 }
 
 }  // namespace cheese

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -26,6 +27,7 @@
 
 #include "consensus/params.hpp"
 #include "primitives/amount.hpp"
+#include "primitives/bytes.hpp"
 #include "primitives/hash.hpp"
 #include "primitives/keys.hpp"
 #include "primitives/result.hpp"
@@ -121,7 +123,16 @@ struct WalletTx {
   Amount fee = 0;                        //!< paid by us on a send, else 0
   std::optional<PublicKey> counterparty;  //!< recipient of a send, sender of a receive
   std::int64_t time = 0;                 //!< unix seconds (block time or first seen)
+  std::optional<PublicKey> own;          //!< our key: the sender of a send, the recipient otherwise
+  Bytes raw;                             //!< the serialized transaction (empty when not kept)
   friend bool operator==(const WalletTx&, const WalletTx&) = default;
+};
+
+//! The last block whose transactions the wallet has recorded.
+struct WalletBlockRef {
+  Hash256 hash;
+  std::uint64_t height = 0;
+  friend bool operator==(const WalletBlockRef&, const WalletBlockRef&) = default;
 };
 
 struct CreatedWallet;
@@ -206,6 +217,17 @@ class Wallet {
   //! Inserts a transaction record, or updates the record with the same txid and direction
   //! (a confirmation, a reorg back to the mempool).
   WalletStatus record_transaction(const WalletTx& tx);
+  //! Inserts or updates several records and, when given, the block the wallet is synced to, in one
+  //! SQLite transaction: after a crash either all of a block's records are there or none.
+  WalletStatus record_transactions(std::span<const WalletTx> txs, std::optional<WalletBlockRef> synced_to);
+  //! The block recorded by the last record_transactions(..., synced_to) (nullopt: never synced).
+  WalletResult<std::optional<WalletBlockRef>> synced_to() const;
+  //! Marks every record above `height` unconfirmed (blocks disconnected by a reorg, or a rescan)
+  //! and sets the synced-to block (nullopt: forget it), in one SQLite transaction.
+  WalletStatus unconfirm_above(std::uint64_t height, std::optional<WalletBlockRef> synced_to);
+  //! The records without a height, oldest first.
+  WalletResult<std::vector<WalletTx>> unconfirmed_transactions() const;
+  WalletResult<std::uint64_t> transaction_count() const;
   //! Forgets every record of a transaction (e.g. one that can never confirm).
   WalletStatus remove_transaction(const Hash256& txid);
   //! The records of one transaction (one per direction).

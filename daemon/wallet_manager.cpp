@@ -1,0 +1,735 @@
+#include "wallet_manager.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "log.hpp"
+#include "node.hpp"
+#include "rpc_util.hpp"
+
+namespace cheese {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kSettingsFile = "settings.json";
+
+//! What one transaction means to a wallet: zero, one or two records (a payment to ourselves is
+//! a send and a receive).
+std::vector<WalletTx> records_of(const Wallet& w, const Transaction& tx, const Hash256& id,
+                                 std::optional<std::uint64_t> height, std::int64_t time) {
+  std::vector<WalletTx> out;
+  if (tx.is_coinbase()) {
+    if (w.is_mine(tx.recipient)) {
+      WalletTx r;
+      r.txid = id;
+      r.direction = TxDirection::kGenerate;
+      r.height = height;
+      r.amount = tx.amount;
+      r.own = tx.recipient;
+      r.time = time;
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+  Bytes raw;
+  if (w.is_mine(tx.sender) || w.is_mine(tx.recipient)) raw = serialize(tx);
+  if (w.is_mine(tx.sender)) {
+    WalletTx r;
+    r.txid = id;
+    r.direction = TxDirection::kSend;
+    r.height = height;
+    r.amount = tx.amount;
+    r.fee = tx.fee;
+    r.counterparty = tx.recipient;
+    r.own = tx.sender;
+    r.time = time;
+    r.raw = raw;
+    out.push_back(std::move(r));
+  }
+  if (w.is_mine(tx.recipient)) {
+    WalletTx r;
+    r.txid = id;
+    r.direction = TxDirection::kReceive;
+    r.height = height;
+    r.amount = tx.amount;
+    r.counterparty = tx.sender;
+    r.own = tx.recipient;
+    r.time = time;
+    r.raw = std::move(raw);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+//! Hands out every keypool key a record uses (a restored wallet finds its addresses this way).
+void mark_used(Wallet& w, const std::vector<WalletTx>& records) {
+  for (const auto& r : records) {
+    if (r.own) {
+      if (auto st = w.mark_used(*r.own); !st) {
+        log_info("wallet {}: cannot mark address used: {}", w.name(), st.error().message);
+      }
+    }
+  }
+}
+
+void write_file_atomically(const fs::path& path, const std::string& content) {
+  const fs::path tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error(fmt::format("cannot write {}", tmp.string()));
+  const auto written = ::write(fd, content.data(), content.size());
+  const bool ok = written == static_cast<ssize_t>(content.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) throw std::runtime_error(fmt::format("cannot write {}", tmp.string()));
+  fs::rename(tmp, path);
+}
+
+}  // namespace
+
+void throw_wallet_error(const WalletError& e) { throw RpcError(rpc_error_code(e.code), e.message); }
+
+WalletManager::WalletManager(Node& node) : node_(node) {
+  options_.network = node.params().network;
+  options_.kdf = KdfLimits::for_network(node.params().network);
+}
+
+WalletManager::~WalletManager() {
+  kdf_thread_.join();
+  stop();
+}
+
+fs::path WalletManager::dir() const { return node_.options().datadir / "wallets"; }
+
+void WalletManager::start() {
+  if (started_) return;
+  started_ = true;
+  node_.on_chain_change([this](const ProcessBlockResult&) { chain_changed(); });
+  node_.on_transaction([this](const Transaction& tx, const Hash256& id) { transaction_added(tx, id); });
+  for (const auto& name : node_.options().wallets) {
+    if (wallets_.contains(name)) continue;
+    try {
+      load(name, false);
+    } catch (const RpcError& e) {
+      throw std::runtime_error(fmt::format("-wallet={}: {}", name, e.what()));
+    }
+  }
+  for (const auto& name : read_startup()) {
+    if (wallets_.contains(name)) continue;
+    try {
+      load(name, false);
+    } catch (const RpcError& e) {
+      log_info("Wallet {} (in {}) was not loaded: {}", name, kSettingsFile, e.what());
+    }
+  }
+}
+
+void WalletManager::stop() {
+  for (auto& [name, e] : wallets_) {
+    e->relock.cancel();
+    e->unloaded = true;
+  }
+  wallets_.clear();
+}
+
+std::vector<std::string> WalletManager::loaded() const {
+  std::vector<std::string> out;
+  for (const auto& [name, e] : wallets_) out.push_back(name);
+  return out;
+}
+
+std::vector<std::string> WalletManager::on_disk() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir(), ec)) {
+    const auto& p = entry.path();
+    if (p.extension() != ".wallet" || !entry.is_regular_file(ec)) continue;
+    const std::string name = p.stem().string();
+    if (auto file = wallet_file_path(dir(), name); file && *file == p) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> WalletManager::read_startup() const {
+  std::vector<std::string> out;
+  std::ifstream in(node_.options().datadir / kSettingsFile);
+  if (!in) return out;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  boost::system::error_code ec;
+  const json::value v = json::parse(ss.str(), ec);
+  if (ec || !v.is_object()) {
+    log_info("{} is not a JSON object; ignoring it", kSettingsFile);
+    return out;
+  }
+  if (const auto* list = v.as_object().if_contains("wallet"); list && list->is_array()) {
+    for (const auto& n : list->as_array()) {
+      if (n.is_string()) out.emplace_back(n.as_string());
+    }
+  }
+  return out;
+}
+
+void WalletManager::save_startup(const std::string& name, bool add) {
+  std::vector<std::string> names = read_startup();
+  const auto it = std::find(names.begin(), names.end(), name);
+  if (add == (it != names.end())) return;
+  if (add) {
+    names.push_back(name);
+  } else {
+    names.erase(it);
+  }
+  json::object o;
+  // Keep whatever else a newer version may have written.
+  {
+    std::ifstream in(node_.options().datadir / kSettingsFile);
+    if (in) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      boost::system::error_code ec;
+      json::value v = json::parse(ss.str(), ec);
+      if (!ec && v.is_object()) o = std::move(v.as_object());
+    }
+  }
+  json::array list;
+  for (const auto& n : names) list.emplace_back(n);
+  o["wallet"] = std::move(list);
+  try {
+    write_file_atomically(node_.options().datadir / kSettingsFile, json::serialize(o) + "\n");
+  } catch (const std::exception& e) {
+    log_info("Cannot update {}: {}", kSettingsFile, e.what());
+  }
+}
+
+std::shared_ptr<LoadedWallet> WalletManager::attach(Wallet w, bool load_on_startup) {
+  const std::string name = w.name();
+  if (w.network() != node_.params().network) {
+    throw RpcError(kRpcWalletError, fmt::format("wallet {} belongs to the {} network, not {}", name,
+                                                chain_params(w.network()).name, node_.params().name));
+  }
+  auto e = std::make_shared<LoadedWallet>(std::move(w), node_.io());
+  wallets_.emplace(name, e);
+  if (load_on_startup) save_startup(name, true);
+  sync(*e);
+  asio::co_spawn(node_.io(), resubmit(e), asio::detached);
+  log_info("Wallet {} loaded ({} addresses, {})", name, e->wallet.addresses().size(),
+           e->wallet.is_encrypted() ? "encrypted" : "not encrypted");
+  return e;
+}
+
+std::shared_ptr<LoadedWallet> WalletManager::load(const std::string& name, bool load_on_startup) {
+  const auto file = wallet_file_path(dir(), name);
+  if (!file) throw_wallet_error(file.error());
+  if (wallets_.contains(name)) throw RpcError(kRpcWalletError, fmt::format("Wallet \"{}\" is already loaded", name));
+  if (wallets_.size() >= kMaxLoadedWallets) {
+    throw RpcError(kRpcWalletError, fmt::format("at most {} wallets can be loaded at once", kMaxLoadedWallets));
+  }
+  auto opened = Wallet::open(*file);
+  if (!opened) {
+    if (opened.error().code == WalletErrc::kNotFound) {
+      throw RpcError(kRpcWalletNotFound,
+                     fmt::format("Wallet \"{}\" not found in {} (createwallet or restorewallet makes one)", name,
+                                 dir().string()));
+    }
+    throw_wallet_error(opened.error());
+  }
+  return attach(std::move(*opened), load_on_startup);
+}
+
+asio::awaitable<WalletManager::Created> WalletManager::create(const std::string& name,
+                                                              std::optional<std::string> passphrase,
+                                                              bool load_on_startup) {
+  const auto file = wallet_file_path(dir(), name);
+  if (!file) throw_wallet_error(file.error());
+  if (wallets_.contains(name)) throw RpcError(kRpcWalletError, fmt::format("Wallet \"{}\" is already loaded", name));
+  if (wallets_.size() >= kMaxLoadedWallets) {
+    throw RpcError(kRpcWalletError, fmt::format("at most {} wallets can be loaded at once", kMaxLoadedWallets));
+  }
+  if (passphrase && passphrase->empty()) throw RpcError(kRpcWalletError, "the passphrase must not be empty");
+  // Argon2id (for an encrypted wallet) runs on the wallet thread, not the io thread.
+  const WalletOptions options = options_;
+  const fs::path path = *file;
+  auto work = [path, name, passphrase, options]() { return Wallet::create(path, name, passphrase, options); };
+  auto executor = co_await asio::this_coro::executor;
+  auto initiation = [this, executor, work = std::move(work)](auto handler) mutable {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    asio::post(kdf_thread_, [executor, work = std::move(work), shared]() mutable {
+      auto result = std::make_shared<WalletResult<CreatedWallet>>(work());
+      asio::post(executor, [shared, result]() mutable { (*shared)(std::move(*result)); });
+    });
+  };
+  auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(WalletResult<CreatedWallet>)>(
+      initiation, asio::use_awaitable);
+  WalletResult<CreatedWallet> created = co_await std::move(pending);
+  if (!created) throw_wallet_error(created.error());
+  Created out;
+  out.mnemonic = std::move(created->mnemonic);
+  out.entry = attach(std::move(created->wallet), load_on_startup);
+  co_return out;
+}
+
+asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::restore(const std::string& name,
+                                                                      const std::string& phrase,
+                                                                      std::optional<std::string> passphrase,
+                                                                      bool load_on_startup) {
+  const auto file = wallet_file_path(dir(), name);
+  if (!file) throw_wallet_error(file.error());
+  if (wallets_.contains(name)) throw RpcError(kRpcWalletError, fmt::format("Wallet \"{}\" is already loaded", name));
+  if (wallets_.size() >= kMaxLoadedWallets) {
+    throw RpcError(kRpcWalletError, fmt::format("at most {} wallets can be loaded at once", kMaxLoadedWallets));
+  }
+  if (passphrase && passphrase->empty()) throw RpcError(kRpcWalletError, "the passphrase must not be empty");
+  const WalletOptions options = options_;
+  const fs::path path = *file;
+  auto work = [path, name, phrase, passphrase, options]() { return Wallet::restore(path, name, phrase, passphrase, options); };
+  auto executor = co_await asio::this_coro::executor;
+  auto initiation = [this, executor, work = std::move(work)](auto handler) mutable {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    asio::post(kdf_thread_, [executor, work = std::move(work), shared]() mutable {
+      auto result = std::make_shared<WalletResult<Wallet>>(work());
+      asio::post(executor, [shared, result]() mutable { (*shared)(std::move(*result)); });
+    });
+  };
+  auto pending =
+      asio::async_initiate<decltype(asio::use_awaitable), void(WalletResult<Wallet>)>(initiation, asio::use_awaitable);
+  WalletResult<Wallet> restored = co_await std::move(pending);
+  if (!restored) throw_wallet_error(restored.error());
+  co_return attach(std::move(*restored), load_on_startup);
+}
+
+asio::awaitable<void> WalletManager::unload(const std::string& name, bool remove_from_startup) {
+  auto it = wallets_.find(name);
+  if (it == wallets_.end()) throw RpcError(kRpcWalletNotFound, fmt::format("Wallet \"{}\" is not loaded", name));
+  auto e = it->second;
+  co_await wait_idle(e);
+  it = wallets_.find(name);
+  if (it == wallets_.end() || it->second != e) co_return;
+  e->relock.cancel();
+  e->unloaded = true;
+  wallets_.erase(it);
+  if (remove_from_startup) save_startup(name, false);
+  log_info("Wallet {} unloaded", name);
+}
+
+asio::awaitable<void> WalletManager::wait_idle(std::shared_ptr<LoadedWallet> e) {
+  const auto deadline = std::chrono::steady_clock::now() + kWalletBusyWait;
+  asio::steady_timer timer(node_.io());
+  while (e->busy) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw RpcError(kRpcWalletError, "the wallet is busy checking a passphrase; try again");
+    }
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  if (e->unloaded) throw RpcError(kRpcWalletNotFound, fmt::format("Wallet \"{}\" was unloaded", e->wallet.name()));
+}
+
+std::shared_ptr<LoadedWallet> WalletManager::default_wallet(const RpcRequest& r) const {
+  if (!r.wallet.empty()) {
+    const auto it = wallets_.find(r.wallet);
+    return it == wallets_.end() ? nullptr : it->second;
+  }
+  if (wallets_.size() == 1) return wallets_.begin()->second;
+  return nullptr;
+}
+
+asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::for_request(const RpcRequest& r) {
+  std::shared_ptr<LoadedWallet> e;
+  if (!r.wallet.empty()) {
+    const auto it = wallets_.find(r.wallet);
+    if (it == wallets_.end()) {
+      throw RpcError(kRpcWalletNotFound,
+                     fmt::format("Requested wallet does not exist or is not loaded: \"{}\"", r.wallet));
+    }
+    e = it->second;
+  } else if (wallets_.empty()) {
+    throw RpcError(kRpcWalletNotFound,
+                   "No wallet is loaded. Load a wallet using loadwallet or create a new one with createwallet.");
+  } else if (wallets_.size() > 1) {
+    throw RpcError(kRpcWalletNotSpecified,
+                   "Wallet file not specified (must request wallet RPC through /wallet/<filename> uri-path, "
+                   "or cheese-cli -rpcwallet=<name>).");
+  } else {
+    e = wallets_.begin()->second;
+  }
+  co_await wait_idle(e);
+  co_return e;
+}
+
+// ---- following the chain ------------------------------------------------------------------------
+
+void WalletManager::sync(LoadedWallet& e) {
+  if (e.busy) {
+    e.needs_sync = true;
+    return;
+  }
+  e.needs_sync = false;
+  Wallet& w = e.wallet;
+  const Chainstate& chain = node_.chain();
+  auto synced = w.synced_to();
+  if (!synced) {
+    log_info("wallet {}: {}", w.name(), synced.error().message);
+    return;
+  }
+  std::uint64_t from = 0;  // first height to scan
+  if (*synced) {
+    const BlockIndex* idx = chain.lookup((*synced)->hash);
+    if (idx && chain.is_active(idx)) {
+      from = idx->height + 1;
+    } else {
+      // A reorg (or a chain that no longer has the block): records above the fork are
+      // unconfirmed again until the blocks of the active chain are scanned.
+      std::uint64_t fork = 0;
+      const BlockIndex* f = idx;
+      while (f && !chain.is_active(f)) f = f->prev;
+      if (f) fork = f->height;
+      const BlockIndex* at = chain.at_height(fork);
+      if (auto st = w.unconfirm_above(fork, WalletBlockRef{at->hash, fork}); !st) {
+        log_info("wallet {}: {}", w.name(), st.error().message);
+        return;
+      }
+      from = fork + 1;
+      if (!f) from = 0;
+    }
+  }
+  std::size_t found = 0;
+  for (std::uint64_t h = from; h <= chain.height(); ++h) {
+    const BlockIndex* idx = chain.at_height(h);
+    auto block = chain.read_block(idx->hash);
+    if (!block) {
+      log_info("wallet {}: block {} at height {} is not stored; stopping the scan", w.name(),
+               idx->hash.to_display_hex(), h);
+      break;
+    }
+    std::vector<WalletTx> records;
+    for (const auto& tx : block->txs) {
+      auto r = records_of(w, tx, txid(tx), h, idx->header.time);
+      if (!r.empty()) {
+        mark_used(w, r);
+        records.insert(records.end(), std::make_move_iterator(r.begin()), std::make_move_iterator(r.end()));
+      }
+    }
+    // Blocks without our transactions only move the sync point; write it every so often.
+    if (records.empty() && h != chain.height() && h % 1000 != 0) continue;
+    found += records.size();
+    if (auto st = w.record_transactions(records, WalletBlockRef{idx->hash, h}); !st) {
+      log_info("wallet {}: {}", w.name(), st.error().message);
+      return;
+    }
+  }
+  if (from == 0 && chain.height() > 0) {
+    log_info("wallet {}: scanned {} blocks, {} records", w.name(), chain.height() + 1, found);
+  }
+  for (const auto* entry : node_.mempool().entries()) record_unconfirmed(e, entry->tx, entry->txid, entry->time);
+  drop_conflicted(e);
+}
+
+bool WalletManager::record_unconfirmed(LoadedWallet& e, const Transaction& tx, const Hash256& id, std::int64_t time) {
+  auto records = records_of(e.wallet, tx, id, std::nullopt, time);
+  if (records.empty()) return false;
+  // A record already confirmed stays confirmed; one already pooled keeps its first-seen time.
+  if (auto known = e.wallet.find_transaction(id); known && !known->empty()) {
+    for (auto& r : records) {
+      for (const auto& k : *known) {
+        if (k.direction == r.direction) {
+          r.height = k.height;
+          r.time = k.time;
+        }
+      }
+    }
+  }
+  mark_used(e.wallet, records);
+  if (auto st = e.wallet.record_transactions(records, std::nullopt); !st) {
+    log_info("wallet {}: {}", e.wallet.name(), st.error().message);
+  }
+  return true;
+}
+
+void WalletManager::drop_conflicted(LoadedWallet& e) {
+  auto pending = e.wallet.unconfirmed_transactions();
+  if (!pending) return;
+  for (const auto& r : *pending) {
+    if (node_.mempool().contains(r.txid) || r.raw.empty()) continue;
+    auto tx = decode_transaction(r.raw);
+    if (!tx || tx->is_coinbase()) continue;
+    if (node_.chain().account(tx->sender).nonce > tx->nonce) {
+      log_info("wallet {}: transaction {} can no longer confirm (nonce {} of its sender is used); forgetting it",
+               e.wallet.name(), r.txid.to_display_hex(), tx->nonce);
+      (void)e.wallet.remove_transaction(r.txid);
+    }
+  }
+}
+
+asio::awaitable<void> WalletManager::resubmit(std::shared_ptr<LoadedWallet> e) {
+  auto pending = e->wallet.unconfirmed_transactions();
+  if (!pending) co_return;
+  for (const auto& r : *pending) {
+    if (r.direction != TxDirection::kSend || r.raw.empty() || node_.mempool().contains(r.txid)) continue;
+    auto tx = decode_transaction(r.raw);
+    if (!tx) continue;
+    const MempoolAccept a = co_await node_.submit_transaction(std::move(*tx));
+    if (e->unloaded) co_return;
+    log_info("wallet {}: resubmitted {}: {}", e->wallet.name(), r.txid.to_display_hex(),
+             a.ok() ? "accepted" : "refused");
+  }
+  if (!e->busy && !e->unloaded) drop_conflicted(*e);
+}
+
+void WalletManager::chain_changed() {
+  for (auto& [name, e] : wallets_) {
+    sync(*e);
+    if (!e->busy) asio::co_spawn(node_.io(), resubmit(e), asio::detached);
+  }
+}
+
+void WalletManager::transaction_added(const Transaction& tx, const Hash256& id) {
+  for (auto& [name, e] : wallets_) {
+    if (e->busy) {
+      e->needs_sync = true;
+      continue;
+    }
+    record_unconfirmed(*e, tx, id, node_.now());
+  }
+}
+
+// ---- balances -----------------------------------------------------------------------------------
+
+WalletBalances WalletManager::balances(const LoadedWallet& e) const {
+  WalletBalances b;
+  const Chainstate& chain = node_.chain();
+  const Mempool& pool = node_.mempool();
+  for (const auto& a : e.wallet.addresses()) {
+    b.confirmed += chain.account(a.pubkey).balance;
+    b.pending_out += pool.pending_for(a.pubkey, chain).second;
+  }
+  for (const auto* entry : pool.entries()) {
+    if (e.wallet.is_mine(entry->tx.recipient)) b.pending_in += entry->tx.amount;
+  }
+  const std::uint64_t maturity = node_.params().coinbase_maturity;
+  const std::uint64_t tip = chain.height();
+  for (std::uint64_t h = tip >= maturity ? tip - maturity + 1 : 1; h <= tip && h > 0; ++h) {
+    const BlockIndex* idx = chain.at_height(h);
+    if (idx && e.wallet.is_mine(idx->coinbase_recipient)) b.immature += idx->coinbase_amount;
+  }
+  return b;
+}
+
+std::vector<WalletManager::AddressState> WalletManager::address_states(const LoadedWallet& e) const {
+  std::vector<AddressState> out;
+  const Chainstate& chain = node_.chain();
+  for (const auto& a : e.wallet.addresses()) {
+    AddressState s;
+    s.address = a;
+    s.balance = chain.account(a.pubkey).balance;
+    const auto [nonce, pending] = node_.mempool().pending_for(a.pubkey, chain);
+    s.next_nonce = nonce;
+    s.pending_out = pending;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+PublicKey WalletManager::mining_address(LoadedWallet& e) {
+  const auto addresses = e.wallet.addresses();
+  if (!addresses.empty()) return addresses.front().pubkey;
+  return wallet_value(e.wallet.new_address("mining")).pubkey;
+}
+
+Amount WalletManager::default_fee() const { return std::max(kDefaultWalletFee, node_.mempool().min_fee()); }
+
+// ---- sending ------------------------------------------------------------------------------------
+
+asio::awaitable<WalletSendResult> WalletManager::send(std::shared_ptr<LoadedWallet> e, const PublicKey& to,
+                                                      Amount amount, std::optional<Amount> fee_param, bool split) {
+  co_await wait_idle(e);
+  if (amount == 0 || !money_range(amount)) throw RpcError(kRpcTypeError, "Invalid amount: it must be above 0");
+  const Amount fee = fee_param ? *fee_param : default_fee();
+  if (fee > kMaxWalletFee) {
+    throw RpcError(kRpcInvalidParameter, fmt::format("fee must be between 0 and {} CHZ", format_amount(kMaxWalletFee)));
+  }
+  if (fee < node_.mempool().min_fee()) {
+    throw RpcError(kRpcInvalidParameter, fmt::format("fee {} CHZ is below what the mempool accepts now ({} CHZ)",
+                                                     format_amount(fee), format_amount(node_.mempool().min_fee())));
+  }
+  if (e->wallet.is_locked()) {
+    throw RpcError(kRpcUnlockNeeded, "Error: Please enter the wallet passphrase with walletpassphrase first.");
+  }
+  // What each address can spend now: confirmed balance minus its pending spends.
+  struct Source {
+    PublicKey key;
+    Amount available;
+    std::uint64_t nonce;
+  };
+  std::vector<Source> sources;
+  Amount total = 0;
+  for (const auto& s : address_states(*e)) {
+    if (s.balance <= s.pending_out) continue;
+    const Amount avail = s.balance - s.pending_out;
+    sources.push_back({s.address.pubkey, avail, s.next_nonce});
+    total += avail;
+  }
+  std::sort(sources.begin(), sources.end(), [](const Source& a, const Source& b) {
+    return a.available != b.available ? a.available > b.available : a.key < b.key;
+  });
+  std::vector<std::pair<Source, Amount>> plan;  // source, amount it pays
+  if (!sources.empty() && sources.front().available >= amount + fee) {
+    // The smallest balance that covers it alone, so large balances stay whole.
+    auto it = std::find_if(sources.rbegin(), sources.rend(), [&](const Source& s) { return s.available >= amount + fee; });
+    plan.emplace_back(*it, amount);
+  } else if (split) {
+    Amount left = amount;
+    for (const auto& s : sources) {
+      if (left == 0) break;
+      if (s.available <= fee) continue;
+      const Amount part = std::min(left, s.available - fee);
+      plan.emplace_back(s, part);
+      left -= part;
+    }
+    if (left > 0) plan.clear();
+  }
+  if (plan.empty()) {
+    const Amount largest = sources.empty() ? 0 : sources.front().available;
+    if (!split && total >= amount + fee) {
+      throw RpcError(kRpcInsufficientFunds,
+                     fmt::format("Insufficient funds in one address: the largest holds {} CHZ spendable, the payment "
+                                 "needs {} CHZ (amount + fee); `send` can split it over several addresses",
+                                 format_amount(largest), format_amount(amount + fee)));
+    }
+    throw RpcError(kRpcInsufficientFunds,
+                   fmt::format("Insufficient funds: {} CHZ spendable (confirmed, minus pending spends), {} CHZ needed "
+                               "(amount + fee)",
+                               format_amount(total), format_amount(amount + fee)));
+  }
+  // Sign everything first: a key problem then sends nothing.
+  std::vector<Transaction> txs;
+  for (const auto& [source, part] : plan) {
+    Transaction tx;
+    tx.kind = TxKind::kTransfer;
+    tx.sender = source.key;
+    tx.recipient = to;
+    tx.amount = part;
+    tx.fee = fee;
+    tx.nonce = source.nonce;
+    auto key = e->wallet.key_for(source.key);
+    if (!key) throw_wallet_error(key.error());
+    sign_transaction(tx, *key, node_.params().magic);
+    txs.push_back(std::move(tx));
+  }
+  WalletSendResult out;
+  for (auto& tx : txs) {
+    const Hash256 id = txid(tx);
+    const PublicKey sender = tx.sender;
+    const MempoolAccept a = co_await node_.submit_transaction(std::move(tx));
+    if (!a.ok()) {
+      std::string why = std::string(to_string(a.reason));
+      if (a.reason == MempoolReject::kConsensus) why = std::string(to_string(a.consensus));
+      throw RpcError(kRpcVerifyRejected,
+                     out.txids.empty()
+                         ? fmt::format("the mempool refused the transaction: {}", why)
+                         : fmt::format("the mempool refused transaction {} of {} ({}); already sent: {}",
+                                       out.txids.size() + 1, txs.size(), why, out.txids.front().to_display_hex()));
+    }
+    out.txids.push_back(id);
+    out.fee += fee;
+    out.senders.push_back(sender);
+  }
+  log_info("wallet {}: sent {} CHZ to {} in {} transaction(s)", e->wallet.name(), format_amount(amount),
+           address_of(to, node_.params()), out.txids.size());
+  co_return out;
+}
+
+// ---- encryption ---------------------------------------------------------------------------------
+
+template <typename Fn>
+asio::awaitable<WalletStatus> WalletManager::off_thread(std::shared_ptr<LoadedWallet> e, Fn fn) {
+  co_await wait_idle(e);
+  e->busy = true;
+  auto executor = co_await asio::this_coro::executor;
+  auto initiation = [this, executor, fn = std::move(fn)](auto handler) mutable {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    asio::post(kdf_thread_, [executor, fn = std::move(fn), shared]() mutable {
+      auto result = std::make_shared<WalletStatus>(fn());
+      asio::post(executor, [shared, result]() mutable { (*shared)(std::move(*result)); });
+    });
+  };
+  auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(WalletStatus)>(initiation, asio::use_awaitable);
+  WalletStatus st = co_await std::move(pending);
+  e->busy = false;
+  if (e->needs_sync && !e->unloaded) sync(*e);
+  co_return st;
+}
+
+asio::awaitable<void> WalletManager::unlock(std::shared_ptr<LoadedWallet> e, std::string passphrase,
+                                            std::int64_t seconds) {
+  if (!e->wallet.is_encrypted()) {
+    throw RpcError(kRpcWalletError,
+                   "Error: running with an unencrypted wallet, but walletpassphrase was called.");
+  }
+  if (seconds < 0) throw RpcError(kRpcInvalidParameter, "Timeout cannot be negative.");
+  if (passphrase.empty()) throw RpcError(kRpcInvalidParameter, "passphrase cannot be empty");
+  seconds = std::min(seconds, kMaxUnlockSeconds);
+  Wallet* w = &e->wallet;
+  auto fn = [w, passphrase = std::move(passphrase)]() { return w->unlock(passphrase); };
+  const WalletStatus st = co_await off_thread(e, std::move(fn));
+  if (!st) throw_wallet_error(st.error());
+  e->unlocked_until = node_.now() + seconds;
+  e->relock.expires_after(std::chrono::seconds(seconds));
+  std::weak_ptr<LoadedWallet> weak = e;
+  e->relock.async_wait([weak](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (auto entry = weak.lock(); entry && !entry->busy) {
+      entry->wallet.lock();
+      entry->unlocked_until = 0;
+      log_info("wallet {}: locked again (walletpassphrase timeout)", entry->wallet.name());
+    }
+  });
+}
+
+void WalletManager::lock(LoadedWallet& e) {
+  if (!e.wallet.is_encrypted()) {
+    throw RpcError(kRpcWalletError, "Error: running with an unencrypted wallet, but walletlock was called.");
+  }
+  e.relock.cancel();
+  e.wallet.lock();
+  e.unlocked_until = 0;
+}
+
+asio::awaitable<void> WalletManager::encrypt(std::shared_ptr<LoadedWallet> e, std::string passphrase) {
+  if (e->wallet.is_encrypted()) {
+    throw RpcError(kRpcWalletError,
+                   "Error: running with an encrypted wallet, but encryptwallet was called.");
+  }
+  if (passphrase.empty()) throw RpcError(kRpcInvalidParameter, "passphrase cannot be empty");
+  Wallet* w = &e->wallet;
+  const KdfLimits kdf = options_.kdf;
+  auto fn = [w, kdf, passphrase = std::move(passphrase)]() { return w->encrypt(passphrase, kdf); };
+  const WalletStatus st = co_await off_thread(e, std::move(fn));
+  if (!st) throw_wallet_error(st.error());
+  e->unlocked_until = 0;
+  log_info("wallet {}: encrypted", e->wallet.name());
+}
+
+asio::awaitable<void> WalletManager::change_passphrase(std::shared_ptr<LoadedWallet> e, std::string old_passphrase,
+                                                       std::string new_passphrase) {
+  if (!e->wallet.is_encrypted()) {
+    throw RpcError(kRpcWalletError,
+                   "Error: running with an unencrypted wallet, but walletpassphrasechange was called.");
+  }
+  if (old_passphrase.empty() || new_passphrase.empty()) {
+    throw RpcError(kRpcInvalidParameter, "passphrase cannot be empty");
+  }
+  Wallet* w = &e->wallet;
+  auto fn = [w, o = std::move(old_passphrase), n = std::move(new_passphrase)]() { return w->change_passphrase(o, n); };
+  const WalletStatus st = co_await off_thread(e, std::move(fn));
+  if (!st) throw_wallet_error(st.error());
+}
+
+}  // namespace cheese

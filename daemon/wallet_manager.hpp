@@ -1,0 +1,167 @@
+#pragma once
+
+// The node's wallets: which are loaded, how RPC requests find theirs, how they follow the chain
+// and the mempool, and how they send. Runs on the io thread; Argon2id (unlock, encrypt, change
+// of passphrase) runs on a thread of its own while the wallet is marked busy.
+
+#include <coroutine>
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chain/mempool.hpp"
+#include "rpc.hpp"
+#include "wallet/wallet.hpp"
+
+namespace cheese {
+
+namespace asio = boost::asio;
+class Node;
+struct ProcessBlockResult;
+
+//! Default fee of a wallet payment: ten times the minimum relay fee (0.0001 CHZ), or more when
+//! the mempool is full and asks for more (docs/wallet.md, "Fees").
+inline constexpr Amount kDefaultWalletFee = 10 * kMinRelayFee;
+//! The highest fee a wallet pays without being told to: a guard against typing 10 for 0.0010.
+inline constexpr Amount kMaxWalletFee = 100'000'000;  // 1 CHZ
+//! walletpassphrase timeouts are clamped to this, as bitcoind does (about 3 years).
+inline constexpr std::int64_t kMaxUnlockSeconds = 100'000'000;
+//! How many wallets a node loads at once.
+inline constexpr std::size_t kMaxLoadedWallets = 32;
+//! How long an RPC waits for a wallet busy with Argon2id before answering -4.
+inline constexpr auto kWalletBusyWait = std::chrono::seconds(60);
+
+struct LoadedWallet {
+  LoadedWallet(Wallet w, asio::io_context& io) : wallet(std::move(w)), relock(io) {}
+  Wallet wallet;
+  asio::steady_timer relock;      //!< fires walletlock after walletpassphrase's timeout
+  std::int64_t unlocked_until = 0;  //!< unix seconds; 0 while locked
+  bool busy = false;               //!< Argon2id runs on another thread: hands off
+  bool needs_sync = false;         //!< chain or mempool changed while busy
+  bool unloaded = false;
+};
+
+struct WalletBalances {
+  Amount confirmed = 0;    //!< credited on the active chain (matured coinbases included)
+  Amount pending_out = 0;  //!< amount + fee of our transfers waiting in the mempool
+  Amount pending_in = 0;   //!< payments to us waiting in the mempool
+  Amount immature = 0;     //!< coinbases to us not yet mature
+  Amount trusted() const { return confirmed > pending_out ? confirmed - pending_out : 0; }
+};
+
+struct WalletSendResult {
+  std::vector<Hash256> txids;
+  Amount fee = 0;  //!< total over all transactions
+  std::vector<PublicKey> senders;
+};
+
+class WalletManager {
+ public:
+  explicit WalletManager(Node& node);
+  ~WalletManager();
+  WalletManager(const WalletManager&) = delete;
+  WalletManager& operator=(const WalletManager&) = delete;
+
+  //! Loads the -wallet wallets (a missing one is an error: throws) and those of settings.json
+  //! (a failure is logged), and subscribes to chain and mempool changes.
+  void start();
+  //! Closes every wallet (lock timers cancelled, secrets wiped).
+  void stop();
+
+  std::filesystem::path dir() const;
+  std::vector<std::string> loaded() const;
+  //! Wallet files in dir() (listwalletdir).
+  std::vector<std::string> on_disk() const;
+
+  //! The wallet an RPC request means: /wallet/<name>, else the only loaded one; waits while it
+  //! is busy. RpcError -18 (not loaded / none loaded), -19 (several loaded, none named).
+  asio::awaitable<std::shared_ptr<LoadedWallet>> for_request(const RpcRequest& r);
+  //! As for_request, but nullptr when no wallet is loaded or the choice is ambiguous.
+  std::shared_ptr<LoadedWallet> default_wallet(const RpcRequest& r) const;
+
+  struct Created {
+    std::shared_ptr<LoadedWallet> entry;
+    SecretString mnemonic;
+  };
+  asio::awaitable<Created> create(const std::string& name, std::optional<std::string> passphrase, bool load_on_startup);
+  asio::awaitable<std::shared_ptr<LoadedWallet>> restore(const std::string& name, const std::string& phrase,
+                                                         std::optional<std::string> passphrase,
+                                                         bool load_on_startup);
+  std::shared_ptr<LoadedWallet> load(const std::string& name, bool load_on_startup);
+  asio::awaitable<void> unload(const std::string& name, bool remove_from_startup);
+
+  //! Records what the active chain and the mempool hold for this wallet since it last synced
+  //! (the whole chain for a new or restored wallet), and handles reorgs.
+  void sync(LoadedWallet& e);
+
+  WalletBalances balances(const LoadedWallet& e) const;
+  //! Balance (confirmed), pending spend and next nonce of each handed-out address.
+  struct AddressState {
+    WalletAddress address;
+    Amount balance = 0;
+    Amount pending_out = 0;
+    std::uint64_t next_nonce = 0;
+  };
+  std::vector<AddressState> address_states(const LoadedWallet& e) const;
+  //! Where `mine`/`setgenerate` pay by default: the wallet's first address (handed out now if
+  //! there is none), so rewards add up in one account.
+  PublicKey mining_address(LoadedWallet& e);
+
+  //! Signs and submits a payment. One transaction from the address that covers amount + fee;
+  //! when none does and `split` is set, several from the largest balances down, each paying
+  //! `fee`. RpcError -6 insufficient funds, -13 locked, -26 refused by the mempool.
+  asio::awaitable<WalletSendResult> send(std::shared_ptr<LoadedWallet> e, const PublicKey& to, Amount amount,
+                                         std::optional<Amount> fee, bool split);
+  //! The fee a payment pays when none is given.
+  Amount default_fee() const;
+
+  asio::awaitable<void> unlock(std::shared_ptr<LoadedWallet> e, std::string passphrase, std::int64_t seconds);
+  void lock(LoadedWallet& e);
+  asio::awaitable<void> encrypt(std::shared_ptr<LoadedWallet> e, std::string passphrase);
+  asio::awaitable<void> change_passphrase(std::shared_ptr<LoadedWallet> e, std::string old_passphrase,
+                                          std::string new_passphrase);
+
+ private:
+  void chain_changed();
+  void transaction_added(const Transaction& tx, const Hash256& id);
+  //! Records a transaction of the mempool that touches the wallet; true if it did.
+  bool record_unconfirmed(LoadedWallet& e, const Transaction& tx, const Hash256& id, std::int64_t time);
+  //! Drops unconfirmed records that can never confirm (their sender's nonce is used on chain).
+  void drop_conflicted(LoadedWallet& e);
+  //! Offers our unconfirmed transfers to the mempool again (after a restart or a reorg).
+  asio::awaitable<void> resubmit(std::shared_ptr<LoadedWallet> e);
+  //! Runs fn on the Argon2id thread with the wallet marked busy; rethrows its exception.
+  template <typename Fn>
+  asio::awaitable<WalletStatus> off_thread(std::shared_ptr<LoadedWallet> e, Fn fn);
+  std::shared_ptr<LoadedWallet> attach(Wallet w, bool load_on_startup);
+  void save_startup(const std::string& name, bool add);
+  std::vector<std::string> read_startup() const;
+  asio::awaitable<void> wait_idle(std::shared_ptr<LoadedWallet> e);
+
+  Node& node_;
+  std::map<std::string, std::shared_ptr<LoadedWallet>, std::less<>> wallets_;
+  asio::thread_pool kdf_thread_{1};
+  WalletOptions options_;
+  bool started_ = false;
+};
+
+//! Throws the RpcError for a wallet error (its code as bitcoind answers, its message).
+[[noreturn]] void throw_wallet_error(const WalletError& e);
+template <typename T>
+T wallet_value(WalletResult<T> r) {
+  if (!r) throw_wallet_error(r.error());
+  return std::move(*r);
+}
+
+void register_wallet_rpcs(Node& node, RpcTable& table);
+//! The wallet fields gettransaction adds for a transaction the request's wallet knows (net,
+//! wallet_fee, details); empty when no wallet applies.
+json::object wallet_transaction_fields(Node& node, const RpcRequest& r, const Hash256& id);
+
+}  // namespace cheese
