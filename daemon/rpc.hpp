@@ -36,6 +36,7 @@ enum RpcCode : int {
   kRpcWalletError = -4,
   kRpcUnlockNeeded = -13,
   kRpcWrongPassphrase = -14,
+  kRpcWalletWrongEncState = -15,
   kRpcWalletNotFound = -18,
   kRpcWalletNotSpecified = -19,
   kRpcDeserializationError = -22,

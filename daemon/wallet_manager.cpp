@@ -253,7 +253,7 @@ asio::awaitable<WalletManager::Created> WalletManager::create(const std::string&
   if (wallets_.size() >= kMaxLoadedWallets) {
     throw RpcError(kRpcWalletError, fmt::format("at most {} wallets can be loaded at once", kMaxLoadedWallets));
   }
-  if (passphrase && passphrase->empty()) throw RpcError(kRpcWalletError, "the passphrase must not be empty");
+  if (passphrase && passphrase->empty()) throw RpcError(kRpcInvalidParameter, "the passphrase must not be empty");
   // Argon2id (for an encrypted wallet) runs on the wallet thread, not the io thread.
   const WalletOptions options = options_;
   const fs::path path = *file;
@@ -286,7 +286,7 @@ asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::restore(const std:
   if (wallets_.size() >= kMaxLoadedWallets) {
     throw RpcError(kRpcWalletError, fmt::format("at most {} wallets can be loaded at once", kMaxLoadedWallets));
   }
-  if (passphrase && passphrase->empty()) throw RpcError(kRpcWalletError, "the passphrase must not be empty");
+  if (passphrase && passphrase->empty()) throw RpcError(kRpcInvalidParameter, "the passphrase must not be empty");
   const WalletOptions options = options_;
   const fs::path path = *file;
   auto work = [path, name, phrase, passphrase, options]() { return Wallet::restore(path, name, phrase, passphrase, options); };
@@ -670,7 +670,7 @@ asio::awaitable<WalletStatus> WalletManager::off_thread(std::shared_ptr<LoadedWa
 asio::awaitable<void> WalletManager::unlock(std::shared_ptr<LoadedWallet> e, std::string passphrase,
                                             std::int64_t seconds) {
   if (!e->wallet.is_encrypted()) {
-    throw RpcError(kRpcWalletError,
+    throw RpcError(kRpcWalletWrongEncState,
                    "Error: running with an unencrypted wallet, but walletpassphrase was called.");
   }
   if (seconds < 0) throw RpcError(kRpcInvalidParameter, "Timeout cannot be negative.");
@@ -695,7 +695,7 @@ asio::awaitable<void> WalletManager::unlock(std::shared_ptr<LoadedWallet> e, std
 
 void WalletManager::lock(LoadedWallet& e) {
   if (!e.wallet.is_encrypted()) {
-    throw RpcError(kRpcWalletError, "Error: running with an unencrypted wallet, but walletlock was called.");
+    throw RpcError(kRpcWalletWrongEncState, "Error: running with an unencrypted wallet, but walletlock was called.");
   }
   e.relock.cancel();
   e.wallet.lock();
@@ -704,7 +704,7 @@ void WalletManager::lock(LoadedWallet& e) {
 
 asio::awaitable<void> WalletManager::encrypt(std::shared_ptr<LoadedWallet> e, std::string passphrase) {
   if (e->wallet.is_encrypted()) {
-    throw RpcError(kRpcWalletError,
+    throw RpcError(kRpcWalletWrongEncState,
                    "Error: running with an encrypted wallet, but encryptwallet was called.");
   }
   if (passphrase.empty()) throw RpcError(kRpcInvalidParameter, "passphrase cannot be empty");
@@ -720,7 +720,7 @@ asio::awaitable<void> WalletManager::encrypt(std::shared_ptr<LoadedWallet> e, st
 asio::awaitable<void> WalletManager::change_passphrase(std::shared_ptr<LoadedWallet> e, std::string old_passphrase,
                                                        std::string new_passphrase) {
   if (!e->wallet.is_encrypted()) {
-    throw RpcError(kRpcWalletError,
+    throw RpcError(kRpcWalletWrongEncState,
                    "Error: running with an unencrypted wallet, but walletpassphrasechange was called.");
   }
   if (old_passphrase.empty() || new_passphrase.empty()) {

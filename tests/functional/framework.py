@@ -295,12 +295,26 @@ class Node:
 
     def rpc(self, method, *params, **named):
         """Calls a method with positional or named params; raises RpcError on an error reply."""
+        return self.rpc_at("/", method, *params, **named)
+
+    def wallet(self, name):
+        """An object whose methods are RPCs to /wallet/<name>: node.wallet("alice").getbalance()."""
+        node = self
+
+        class _WalletRpc:
+            def __getattr__(self, method):
+                return lambda *params, **named: node.rpc_at(f"/wallet/{name}", method, *params, **named)
+
+        return _WalletRpc()
+
+    def rpc_at(self, path, method, *params, **named):
+        """rpc() on another endpoint (for example /wallet/<name>)."""
         if params and named:
             raise ValueError("use positional or named params, not both")
         self._id += 1
         request = {"jsonrpc": "2.0", "id": self._id, "method": method,
                    "params": named if named else list(params)}
-        status, _, data = self.http("POST", "/", json.dumps(request, default=str))
+        status, _, data = self.http("POST", path, json.dumps(request, default=str))
         try:
             reply = parse_json(data)
         except ValueError:
