@@ -51,7 +51,8 @@ json::object entry_json(Node& node, const WalletTx& t) {
       break;
     case TxDirection::kGenerate:
       o["address"] = t.own ? address_of(*t.own, p) : std::string();
-      o["category"] = conf > p.coinbase_maturity ? "generate" : "immature";  // credited once the tip is `maturity` blocks past it
+      // A coinbase whose block left the active chain can never confirm again: "orphan", as bitcoind.
+      o["category"] = !t.height ? "orphan" : conf > p.coinbase_maturity ? "generate" : "immature";  // credited once the tip is `maturity` blocks past it
       o["amount"] = amount_value(t.amount);
       break;
   }

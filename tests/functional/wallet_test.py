@@ -217,7 +217,10 @@ def test_encryption_relock_and_file_has_no_secrets(t):
     assert_raises_rpc(-13, "walletpassphrase", carol.send, bob_addr, "1")
     carol.walletpassphrasechange("correct horse", "battery staple")
     assert_raises_rpc(-14, "incorrect", carol.walletpassphrase, "correct horse", 10)
-    carol.walletpassphrase("battery staple", 100)
+    carol.walletpassphrase("battery staple", 10**10)  # clamped to kMaxUnlockSeconds, as bitcoind does
+    until = carol.getwalletinfo()["unlocked_until"]
+    assert_true(abs(until - time.time() - 100_000_000) < 60, f"unlock clamped to 1e8 s (got {until})")
+    assert_raises_rpc(-8, "negative", carol.walletpassphrase, "battery staple", -1)
     carol.walletlock()
     assert_equal(carol.getwalletinfo()["unlocked_until"], 0)
     assert_raises_rpc(-15, "unencrypted", n1.wallet("bob").walletlock)
@@ -306,6 +309,30 @@ def test_kill_during_sends_leaves_a_consistent_wallet(t):
     assert_equal(balances(n0.wallet("alice"))["pending_spend"], Decimal(0))
 
 
+def test_reorg_unconfirms_and_orphans(t):
+    """A longer chain mined elsewhere replaces everything: the wallets follow it."""
+    n0, n1 = pair(t)
+    n2 = u.net_node(t)
+    throwaway = u.bech32m_encode("rchz", bytes([7]) * 32)
+    height = n0.rpc("getblockcount")
+    u.generate(n2, height + 5, throwaway)
+    n1.rpc("addnode", u.p2p_addr(n2), "onetry")
+    tip = u.wait_same_tip([n0, n1, n2])
+    alice = n0.wallet("alice")
+    wait_until(lambda: alice.getwalletinfo()["lastprocessedblock"]["hash"] == tip, timeout=20,
+               what="alice synced to the new tip")
+    a = balances(alice)
+    assert_equal((a["trusted"], a["immature"], a["confirmed"]), (Decimal(0), Decimal(0), Decimal(0)))
+    txs = alice.listtransactions(100000)
+    assert_true(all(x["confirmations"] == 0 for x in txs), "nothing of alice is confirmed any more")
+    gens = [x for x in txs if x["txid"] and x["category"] in ("generate", "immature", "orphan")]
+    assert_true(gens and all(x["category"] == "orphan" for x in gens), "coinbases of the old chain are orphans")
+    bob = n1.wallet("bob")
+    wait_until(lambda: bob.getwalletinfo()["lastprocessedblock"]["hash"] == tip, timeout=20, what="bob synced")
+    assert_equal(balances(bob)["trusted"], Decimal(0))
+    assert_true(all(x["confirmations"] == 0 for x in bob.listtransactions(1000)), "bob's receives unconfirmed")
+
+
 if __name__ == "__main__":
     framework.main([
         test_create_shows_a_valid_phrase_once,
@@ -317,4 +344,5 @@ if __name__ == "__main__":
         test_encryption_relock_and_file_has_no_secrets,
         test_restart_keeps_wallets_and_balances,
         test_kill_during_sends_leaves_a_consistent_wallet,
+        test_reorg_unconfirms_and_orphans,
     ])

@@ -592,6 +592,72 @@ TEST_CASE("Wallet transaction records", "[wallet][wallet]") {
   CHECK(take(again.list_transactions(100)) == std::vector<WalletTx>{coinbase, received, sent});
 }
 
+TEST_CASE("Wallet block records, sync point and reorg unconfirm", "[wallet][wallet]") {
+  TempDir dir;
+  const fs::path file = dir / "sync.wallet";
+  Wallet w = take(Wallet::restore(file, "sync", kPhrase, std::nullopt, test_options()));
+  const PublicKey me = take(w.new_address()).pubkey;
+  CHECK_FALSE(take(w.synced_to()).has_value());
+
+  auto record = [&](std::uint8_t id, std::uint64_t height) {
+    WalletTx tx;
+    tx.txid.bytes.fill(id);
+    tx.direction = TxDirection::kReceive;
+    tx.height = height;
+    tx.time = static_cast<std::int64_t>(height) * 60;
+    tx.amount = id;
+    tx.own = me;
+    tx.raw = Bytes{id, id, id};
+    return tx;
+  };
+  auto block = [](std::uint8_t b, std::uint64_t height) {
+    WalletBlockRef ref;
+    ref.hash.bytes.fill(b);
+    ref.height = height;
+    return ref;
+  };
+  const std::vector<WalletTx> at5{record(1, 5), record(2, 5)};
+  REQUIRE(w.record_transactions(at5, block(0xA5, 5)).has_value());
+  REQUIRE(w.record_transactions(std::vector<WalletTx>{record(3, 7)}, block(0xA7, 7)).has_value());
+  CHECK(take(w.synced_to()) == block(0xA7, 7));
+  CHECK(take(w.transaction_count()) == 3);
+  CHECK(take(w.find_transaction(record(1, 5).txid)) == std::vector<WalletTx>{record(1, 5)});
+
+  // A record that fails its checks leaves the whole batch and the sync point unwritten.
+  WalletTx bad = record(4, 8);
+  bad.amount = kMaxMoney + 1;
+  const std::vector<WalletTx> batch{record(5, 8), bad};
+  CHECK(error_of(w.record_transactions(batch, block(0xA8, 8))).code == WalletErrc::kInvalidTransaction);
+  CHECK(take(w.find_transaction(record(5, 8).txid)).empty());
+  CHECK(take(w.synced_to()) == block(0xA7, 7));
+
+  // A reorg back to height 5: records above it become unconfirmed, the rest stay.
+  REQUIRE(w.unconfirm_above(5, block(0xB5, 5)).has_value());
+  CHECK(take(w.synced_to()) == block(0xB5, 5));
+  const auto pending = take(w.unconfirmed_transactions());
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].txid == record(3, 7).txid);
+  CHECK_FALSE(pending[0].height.has_value());
+  CHECK(pending[0].raw == Bytes{3, 3, 3});
+  CHECK(take(w.find_transaction(record(2, 5).txid))[0].height == 5);
+
+  // An update without own/raw keeps the stored ones.
+  WalletTx bare = record(3, 9);
+  bare.own.reset();
+  bare.raw.clear();
+  REQUIRE(w.record_transaction(bare).has_value());
+  CHECK(take(w.find_transaction(bare.txid)) == std::vector<WalletTx>{record(3, 9)});
+
+  // Forgetting the sync point (the chain no longer has the block) keeps the records.
+  REQUIRE(w.unconfirm_above(0, std::nullopt).has_value());
+  CHECK_FALSE(take(w.synced_to()).has_value());
+  CHECK(take(w.unconfirmed_transactions()).size() == 3);
+  { Wallet closing = std::move(w); }
+  Wallet again = take(Wallet::open(file));
+  CHECK(take(again.transaction_count()) == 3);
+  CHECK_FALSE(take(again.synced_to()).has_value());
+}
+
 TEST_CASE("Keypool look-ahead and mark_used", "[wallet][wallet]") {
   TempDir dir;
   const fs::path file = dir / "pool.wallet";
