@@ -148,6 +148,10 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
       co_return o;
     }
     auto loc = node.chain().find_transaction(id);
+    if (!loc && wallet_view) {
+      // The wallet remembers transactions that left the mempool or were reorged out.
+      if (auto o = wallet_only_transaction(node, r, id)) co_return *o;
+    }
     if (!loc) throw RpcError(kRpcInvalidAddress, "No such transaction in the mempool or the active chain");
     auto block = node.chain().read_block(loc->block_hash);
     if (!block || loc->index >= block->txs.size()) throw RpcError(kRpcMiscError, "Transaction data not available");

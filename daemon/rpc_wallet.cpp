@@ -118,6 +118,27 @@ json::object wallet_transaction_fields(Node& node, const RpcRequest& r, const Ha
   return o;
 }
 
+std::optional<json::object> wallet_only_transaction(Node& node, const RpcRequest& r, const Hash256& id) {
+  auto e = node.wallets().default_wallet(r);
+  if (!e || e->busy) return std::nullopt;
+  auto records = e->wallet.find_transaction(id);
+  if (!records || records->empty()) return std::nullopt;
+  json::object o;
+  const WalletTx& first = records->front();
+  if (auto tx = decode_transaction(first.raw); tx && !first.raw.empty()) {
+    o = transaction_json(*tx, node.params());
+  } else {
+    o["txid"] = id.to_display_hex();
+    o["kind"] = first.direction == TxDirection::kGenerate ? "coinbase" : "transfer";
+    o["amount"] = amount_value(first.amount);
+  }
+  o["confirmations"] = 0;
+  o["in_mempool"] = false;
+  o["time"] = first.time;
+  for (auto& kv : wallet_transaction_fields(node, r, id)) o[kv.key()] = kv.value();
+  return o;
+}
+
 void register_wallet_rpcs(Node& node, RpcTable& table) {
   WalletManager& wm = node.wallets();
   table.add({"createwallet", "wallet",
@@ -250,7 +271,7 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
                  o["label"] = s.address.label;
                  o["balance"] = amount_value(s.balance);
                  o["pending_spend"] = amount_value(s.pending_out);
-                 o["nonce"] = s.next_nonce;
+                 o["next_nonce"] = s.next_nonce;
                  out.push_back(std::move(o));
                }
                co_return out;

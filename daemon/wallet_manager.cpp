@@ -553,7 +553,9 @@ asio::awaitable<WalletSendResult> WalletManager::send(std::shared_ptr<LoadedWall
   if (amount == 0 || !money_range(amount)) throw RpcError(kRpcTypeError, "Invalid amount: it must be above 0");
   const Amount fee = fee_param ? *fee_param : default_fee();
   if (fee > kMaxWalletFee) {
-    throw RpcError(kRpcInvalidParameter, fmt::format("fee must be between 0 and {} CHZ", format_amount(kMaxWalletFee)));
+    throw RpcError(kRpcInvalidParameter,
+                   fmt::format("fee {} CHZ is above the wallet's limit of {} CHZ per transaction", format_amount(fee),
+                               format_amount(kMaxWalletFee)));
   }
   if (fee < node_.mempool().min_fee()) {
     throw RpcError(kRpcInvalidParameter, fmt::format("fee {} CHZ is below what the mempool accepts now ({} CHZ)",
@@ -631,11 +633,13 @@ asio::awaitable<WalletSendResult> WalletManager::send(std::shared_ptr<LoadedWall
     if (!a.ok()) {
       std::string why = std::string(to_string(a.reason));
       if (a.reason == MempoolReject::kConsensus) why = std::string(to_string(a.consensus));
+      std::string sent_ids;
+      for (const auto& done : out.txids) sent_ids += (sent_ids.empty() ? "" : ", ") + done.to_display_hex();
       throw RpcError(kRpcVerifyRejected,
                      out.txids.empty()
                          ? fmt::format("the mempool refused the transaction: {}", why)
-                         : fmt::format("the mempool refused transaction {} of {} ({}); already sent: {}",
-                                       out.txids.size() + 1, txs.size(), why, out.txids.front().to_display_hex()));
+                         : fmt::format("the mempool refused transaction {} of {} ({}); these were sent: {}",
+                                       out.txids.size() + 1, txs.size(), why, sent_ids));
     }
     out.txids.push_back(id);
     out.fee += fee;

@@ -163,5 +163,8 @@ void register_wallet_rpcs(Node& node, RpcTable& table);
 //! The wallet fields gettransaction adds for a transaction the request's wallet knows (net,
 //! wallet_fee, details); empty when no wallet applies.
 json::object wallet_transaction_fields(Node& node, const RpcRequest& r, const Hash256& id);
+//! gettransaction of a transaction only the wallet knows (neither pooled nor on the active chain):
+//! the stored transaction with confirmations 0 and the wallet fields; nullopt when unknown.
+std::optional<json::object> wallet_only_transaction(Node& node, const RpcRequest& r, const Hash256& id);
 
 }  // namespace cheese

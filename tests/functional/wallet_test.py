@@ -330,7 +330,12 @@ def test_reorg_unconfirms_and_orphans(t):
     bob = n1.wallet("bob")
     wait_until(lambda: bob.getwalletinfo()["lastprocessedblock"]["hash"] == tip, timeout=20, what="bob synced")
     assert_equal(balances(bob)["trusted"], Decimal(0))
-    assert_true(all(x["confirmations"] == 0 for x in bob.listtransactions(1000)), "bob's receives unconfirmed")
+    bob_txs = bob.listtransactions(1000)
+    assert_true(all(x["confirmations"] == 0 for x in bob_txs), "bob's receives unconfirmed")
+    # The wallet still shows a transaction that is neither pooled nor confirmed.
+    gone = [x for x in bob_txs if not x["in_mempool"]][0]
+    g = bob.gettransaction(gone["txid"])
+    assert_equal((g["confirmations"], g["in_mempool"], g["details"][0]["category"]), (0, False, "receive"))
 
 
 if __name__ == "__main__":
