@@ -233,9 +233,11 @@ void Node::after_block(const ProcessBlockResult& r, std::uint64_t source_peer) {
 asio::awaitable<MempoolAccept> Node::submit_transaction(Transaction tx, std::uint64_t source_peer) {
   const auto magic = params().magic;
   auto shared = std::make_shared<const Transaction>(std::move(tx));
-  const bool sig_ok = co_await on_pool<bool>(chain_->verifier(), [shared, magic] {
-    return !shared->is_coinbase() && verify_transaction_signature(*shared, magic);
-  });
+  // GCC 12 destroys a lambda temporary inside a co_await expression twice (here: one reference
+  // of `shared` too many released, a use-after-free found by ASan): name it first.
+  auto check = [shared, magic] { return !shared->is_coinbase() && verify_transaction_signature(*shared, magic); };
+  auto checking = on_pool<bool>(chain_->verifier(), std::move(check));
+  const bool sig_ok = co_await std::move(checking);
   if (!sig_ok && !shared->is_coinbase()) {
     MempoolAccept r;
     r.reason = MempoolReject::kConsensus;
