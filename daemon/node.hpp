@@ -18,6 +18,7 @@
 #include "options.hpp"
 #include "rpc.hpp"
 #include "tracker_client.hpp"
+#include "webui/web_ui.hpp"
 
 namespace cheese {
 
@@ -63,6 +64,7 @@ class Node {
   //! The tracker client; nullptr when no tracker is configured.
   TrackerClient* tracker() { return tracker_.get(); }
   Miner& miner() { return *miner_; }
+  WebUi& web_ui() { return *web_; }
 
   //! Called on the io thread after every block submission that changed the chain (blocks
   //! connected or disconnected), after the mempool has been updated.
@@ -88,6 +90,7 @@ class Node {
   std::unique_ptr<TrackerClient> tracker_;
   std::unique_ptr<Miner> miner_;
   RpcTable rpc_;
+  std::unique_ptr<WebUi> web_;
   std::vector<ChainListener> chain_listeners_;
   std::vector<TxListener> tx_listeners_;
   std::string rpc_auth_;  //!< the expected "Basic ..." header value
