@@ -25,6 +25,7 @@ export async function render(el, ctx) {
         const hashes = await rpc('mine', addr ? [n, addr] : [n]);
         if (hashes.length === 0) mineSlot.warn('No block found within the tries allowed.');
         else mineSlot.ok(`Mined ${hashes.length} block${hashes.length === 1 ? '' : 's'}; the last is `, blockLink(hashes[hashes.length - 1]), '.');
+        await refresh();
       } finally {
         mineButton.textContent = 'Mine';
       }
