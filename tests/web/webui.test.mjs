@@ -10,7 +10,7 @@ import { createWalletMock } from './wallet_mock.mjs';
 const MINER = 'rchz190vqdjtlpcq27xslcveglfmr4ynfwg7gmw86cnun4acakxrdd6gqgvldna';
 // The same with one character changed: the bech32m checksum catches it.
 const TYPO = 'rchz190vqdjtlpcq27xslcveglfmr4ynfwg7gmw86cnun4acakxrdd6gqgvldnq';
-const WAIT = 20000;  // for anything the page should show
+const WAIT = 30000;  // for anything the page should show (generous: ctest runs tests in parallel)
 
 const shots = screenshotDir();
 const shot = (page, name, fullPage = false) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage });
@@ -228,6 +228,11 @@ describe('web UI', () => {
       await createWalletInPage(pa, 'alice');
       await pb.goto(`${b.origin}/#/wallet`);
       await createWalletInPage(pb, 'bob');
+      await pb.locator('#addresses table, #addresses .empty').first().waitFor({ timeout: WAIT });
+      if (await pb.locator('#addresses .address').count() === 0) {
+        await pb.click('#new-address-button');
+        await pb.locator('#new-address').waitFor({ timeout: WAIT });
+      }
       const bobAddress = (await pb.locator('#addresses .address').first().textContent()).trim();
 
       // Alice mines (to her wallet) and sees the reward immature, then mature.

@@ -10,6 +10,12 @@ import {
 const HISTORY_ROWS = 50;
 const CONFIRM_WORDS = 3;
 
+// Shows the wallet page again, also when it is already the current route.
+function showWalletPage() {
+  if (location.hash === '#/wallet') window.dispatchEvent(new HashChangeEvent('hashchange'));
+  else location.hash = '#/wallet';
+}
+
 // The wallets loaded now, or null when this node has no wallet RPCs.
 async function loadedWallets() {
   try {
@@ -135,8 +141,7 @@ function confirmPhrase(root, ctx, created, words) {
       }
     }
     setWallet(created.name);
-    location.hash = '#/wallet';
-    if (location.hash === '#/wallet') window.dispatchEvent(new HashChangeEvent('hashchange'));
+    showWalletPage();
   });
   clear(root, h('h1', {}, 'Confirm the recovery phrase'), card(null, form));
   inputs[0].focus();
@@ -168,7 +173,7 @@ function restoreCard() {
       }
       phrase.value = ''; pass.value = ''; again.value = '';
       setWallet(n);
-      location.hash = '#/wallet';
+      showWalletPage();
     });
   });
   return card('Restore from a recovery phrase', form);
@@ -187,7 +192,7 @@ function loadCard(root, ctx, onDisk) {
     busy(button, slot, async () => {
       await rpc('loadwallet', [select.value], { wallet: '' });
       setWallet(select.value);
-      location.hash = '#/wallet';
+      showWalletPage();
     });
   });
   return card('Load a wallet', form);
@@ -202,7 +207,7 @@ async function renderWallet(el, ctx, name, wallets) {
   const picker = wallets.length > 1
     ? h('select', { id: 'wallet-select', 'aria-label': 'Wallet' }, wallets.map((w) => h('option', { value: w, selected: w === name }, w)))
     : null;
-  if (picker) picker.addEventListener('change', () => { setWallet(picker.value); window.dispatchEvent(new HashChangeEvent('hashchange')); });
+  if (picker) picker.addEventListener('change', () => { setWallet(picker.value); showWalletPage(); });
 
   const lockBadge = h('span', { class: 'badge', id: 'lock-badge' });
   const unloadButton = h('button', { type: 'button', class: 'secondary', id: 'unload-button' }, 'Unload');
@@ -210,7 +215,7 @@ async function renderWallet(el, ctx, name, wallets) {
   unloadButton.addEventListener('click', () => busy(unloadButton, topSlot, async () => {
     await rpc('unloadwallet', [name], { wallet: '' });
     setWallet('');
-    window.dispatchEvent(new HashChangeEvent('hashchange'));
+    showWalletPage();
   }));
 
   const balances = h('div', { class: 'balances', id: 'balances' });
