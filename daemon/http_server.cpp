@@ -272,7 +272,8 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
       // A Basic challenge to the web page's fetch() would make the browser pop up a password
       // dialog: answer a Bearer attempt with a Bearer challenge.
       if (auth_view.starts_with("Bearer ")) {
-        result.body = plain_error(401, "Unauthorized: the web UI token is wrong (cheesed makes a new one at each start)");
+        result.body =
+            plain_error(401, "Unauthorized: the web UI token is wrong (cheesed makes a new one at each start)");
         result.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"cheesed\"");
       } else {
         result.body = plain_error(401, "Unauthorized: use the cookie file or -rpcuser/-rpcpassword");

@@ -118,7 +118,8 @@ void Node::write_cookie() {
 }
 
 bool Node::check_auth(std::string_view authorization, std::string_view /*target*/) const {
-  return (!rpc_auth_.empty() && constant_time_equal(authorization, rpc_auth_)) || (web_ && web_->bearer_ok(authorization));
+  return (!rpc_auth_.empty() && constant_time_equal(authorization, rpc_auth_)) ||
+         (web_ && web_->bearer_ok(authorization));
 }
 
 asio::awaitable<HttpResult> Node::handle_http(const HttpRequestInfo& req) {

@@ -169,7 +169,8 @@ asio::awaitable<void> WebUi::websocket_session(beast::tcp_stream stream, http::r
     ~Unregister() { self->clients_.erase(c); }
   } unregister{this, c};
 
-  const bool wants_protocol = req[http::field::sec_websocket_protocol].find(kWebSocketProtocol) != std::string_view::npos;
+  const bool wants_protocol =
+      req[http::field::sec_websocket_protocol].find(kWebSocketProtocol) != std::string_view::npos;
   websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
   timeouts.handshake_timeout = kWebSocketHandshakeTimeout;
   c->ws.set_option(timeouts);  // pings an idle peer and drops a dead one

@@ -262,10 +262,11 @@ TEST_CASE("the WebSocket needs the token, pushes new tips, and is limited in num
   CHECK(c.response[http::field::sec_websocket_protocol] == "cheesechain.v1");
   CHECK(n.on_io([&] { return n.node().web_ui().websocket_count(); }) == 1);
 
-  const auto mined = n.request(
-      http::verb::post, "/",
-      R"({"jsonrpc":"2.0","id":1,"method":"generatetoaddress","params":[1,"rchz190vqdjtlpcq27xslcveglfmr4ynfwg7gmw86cnun4acakxrdd6gqgvldna"]})",
-      "Bearer " + n.token());
+  const std::string miner = "rchz190vqdjtlpcq27xslcveglfmr4ynfwg7gmw86cnun4acakxrdd6gqgvldna";
+  const auto mined =
+      n.request(http::verb::post, "/",
+                R"({"jsonrpc":"2.0","id":1,"method":"generatetoaddress","params":[1,")" + miner + R"("]})",
+                "Bearer " + n.token());
   REQUIRE(mined.result_int() == 200);
   const auto event = boost::json::parse(c.read());
   CHECK(event.at("type").as_string() == "tip");

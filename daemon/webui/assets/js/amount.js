@@ -34,6 +34,12 @@ export function chz(value) {
   return `${formatCrumbs(toCrumbs(String(value)))} CHZ`;
 }
 
+// The same without the unit, for table cells whose header names it.
+export function chzNum(value) {
+  if (value === null || value === undefined || value === '') return '—';
+  return formatCrumbs(toCrumbs(String(value)));
+}
+
 // Validates what a person typed as an amount to send: positive, at most 8 decimals.
 export function checkUserAmount(text, what = 'Amount') {
   const s = String(text).trim();

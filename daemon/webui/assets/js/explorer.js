@@ -1,7 +1,7 @@
 // The chain explorer: latest blocks and the mempool (live), block, transaction and address
 // pages, and search.
 import { batchAll, rpc, RpcError } from './rpc.js';
-import { chz } from './amount.js';
+import { chz, chzNum } from './amount.js';
 import {
   addressLink, ago, blockLink, busy, card, clear, copyButton, debounce, describeError, fields, fmtTime, h, messageSlot,
   short, table, txLink,
@@ -54,14 +54,14 @@ export async function renderHome(el, ctx) {
         return h('tr', { class: fresh ? 'fresh' : null, dataset: { txid } },
           h('td', {}, txLink(txid)),
           h('td', {}, addressLink(e.from), ' → ', addressLink(e.to)),
-          h('td', { class: 'num' }, chz(e.amount)),
-          h('td', { class: 'num hide-narrow' }, chz(e.fee)),
-          h('td', {}, ago(e.time)));
+          h('td', { class: 'num' }, chzNum(e.amount)),
+          h('td', { class: 'num hide-narrow' }, chzNum(e.fee)),
+          h('td', { class: 'hide-narrow' }, ago(e.time)));
       });
       for (const [txid] of entries) seen.add(txid);
       firstPool = false;
-      clear(poolBox, table(['Txid', 'From → to', { text: 'Amount', attrs: { class: 'num' } },
-        { text: 'Fee', attrs: { class: 'num hide-narrow' } }, 'Seen'], rows, 'The mempool is empty: every transaction is in a block.'));
+      clear(poolBox, table(['Txid', 'From → to', { text: 'Amount (CHZ)', attrs: { class: 'num' } },
+        { text: 'Fee', attrs: { class: 'num hide-narrow' } }, { text: 'Seen', attrs: { class: 'hide-narrow' } }], rows, 'The mempool is empty: every transaction is in a block.'));
     });
   }
 
@@ -86,8 +86,8 @@ export async function renderBlock(el, ctx, id) {
     h('td', {}, txLink(t.txid)),
     h('td', {}, h('span', { class: 'pill' }, t.kind)),
     h('td', {}, addressLink(t.from), ' → ', addressLink(t.to)),
-    h('td', { class: 'num' }, chz(t.amount)),
-    h('td', { class: 'num hide-narrow' }, chz(t.fee))));
+    h('td', { class: 'num' }, chzNum(t.amount)),
+    h('td', { class: 'num hide-narrow' }, chzNum(t.fee))));
   const confirmations = h('span', {}, b.confirmations < 0 ? 'not on the active chain' : String(b.confirmations));
   clear(el,
     h('h1', {}, `Block ${b.height}`),
@@ -106,7 +106,7 @@ export async function renderBlock(el, ctx, id) {
       ['Merkle root', h('span', { class: 'mono' }, b.merkleroot)],
       ['Chain work', h('span', { class: 'mono' }, b.chainwork)],
     ])),
-    card('Transactions', table(['Txid', 'Kind', 'From → to', { text: 'Amount', attrs: { class: 'num' } },
+    card('Transactions', table(['Txid', 'Kind', 'From → to', { text: 'Amount (CHZ)', attrs: { class: 'num' } },
       { text: 'Fee', attrs: { class: 'num hide-narrow' } }], rows)));
   ctx.onLive(async (ev) => {
     if (ev.type !== 'tip') return;
@@ -163,7 +163,7 @@ export async function renderAddress(el, ctx, address) {
       h('td', {}, txLink(txid)),
       h('td', {}, e.from === a.address ? h('span', { class: 'pill send' }, 'out') : h('span', { class: 'pill receive' }, 'in')),
       h('td', {}, addressLink(e.from), ' → ', addressLink(e.to)),
-      h('td', { class: 'num' }, chz(e.amount))));
+      h('td', { class: 'num' }, chzNum(e.amount))));
     clear(el,
       h('h1', {}, 'Address'),
       h('p', {}, h('span', { class: 'mono', id: 'address-text' }, a.address), ' ', copyButton(a.address)),
@@ -172,7 +172,7 @@ export async function renderAddress(el, ctx, address) {
         h('div', { class: 'balance' }, h('div', { class: 'label' }, 'Immature rewards'), h('div', { class: 'value' }, chz(a.immature))),
         h('div', { class: 'balance' }, h('div', { class: 'label' }, 'Pending spend'), h('div', { class: 'value' }, chz(a.pending_spend))),
         h('div', { class: 'balance' }, h('div', { class: 'label' }, 'Transactions sent'), h('div', { class: 'value' }, String(a.nonce)))),
-      card('In the mempool', table(['Txid', '', 'From → to', { text: 'Amount', attrs: { class: 'num' } }], rows,
+      card('In the mempool', table(['Txid', '', 'From → to', { text: 'Amount (CHZ)', attrs: { class: 'num' } }], rows,
         'No open transaction for this address.')));
   }
   await draw();

@@ -37,16 +37,16 @@ export function link(href, text, attrs = {}) {
   return h('a', { href, ...attrs }, text);
 }
 
-export function short(hash, n = 10) {
+export function short(hash, n = 8) {
   if (!hash) return '';
-  return hash.length > 2 * n + 1 ? `${hash.slice(0, n)}…${hash.slice(-6)}` : hash;
+  return hash.length > n + 7 ? `${hash.slice(0, n)}…${hash.slice(-6)}` : hash;
 }
 
 export function blockLink(hash, text) { return link(`#/block/${hash}`, text ?? short(hash), { class: 'mono' }); }
 export function txLink(txid, text) { return link(`#/tx/${txid}`, text ?? short(txid), { class: 'mono' }); }
 export function addressLink(addr, text) {
   if (!addr) return h('span', { class: 'muted' }, 'coinbase');
-  return link(`#/address/${addr}`, text ?? short(addr, 12), { class: 'mono' });
+  return link(`#/address/${addr}`, text ?? short(addr, 9), { class: 'mono' });
 }
 
 export function fmtTime(unix) {

@@ -1,7 +1,7 @@
 // The wallet: create (recovery phrase shown once, then confirmed), restore, load/unload,
 // encrypt/unlock/lock, addresses, balances, send with a confirmation step, history.
 import { getWallet, rpc, RpcError, setWallet } from './rpc.js';
-import { checkUserAmount, chz, formatCrumbs } from './amount.js';
+import { checkUserAmount, chz, chzNum, formatCrumbs } from './amount.js';
 import {
   addressLink, ago, busy, card, clear, copyButton, debounce, describeError, field, fields, fmtTime, h, messageSlot,
   short, table, txLink,
@@ -282,19 +282,19 @@ async function renderWallet(el, ctx, name, wallets) {
 
   async function refreshAddresses() {
     const list = await call('listaddresses');
-    clear(addresses, table(['Address', 'Label', { text: 'Balance', attrs: { class: 'num' } }],
+    clear(addresses, table(['Address', 'Label', { text: 'Balance (CHZ)', attrs: { class: 'num' } }],
       list.map((a) => h('tr', {},
         h('td', {}, h('span', { class: 'mono address' }, a.address), ' ', copyButton(a.address)),
         h('td', {}, a.label || ''),
-        h('td', { class: 'num' }, addressLink(a.address, chz(a.balance))))),
+        h('td', { class: 'num' }, addressLink(a.address, chzNum(a.balance))))),
       'No address yet.'));
   }
 
   async function refreshHistory() {
     await busy(null, historySlot, async () => {
       const txs = await call('listtransactions', [HISTORY_ROWS, 0]);
-      txs.sort((a, b) => Number(b.time) - Number(a.time));
-      clear(history, table(['When', 'Kind', 'Address', { text: 'Amount', attrs: { class: 'num' } },
+      txs.sort((a, b) => (Number(b.time) - Number(a.time)) || (Number(a.confirmations) - Number(b.confirmations)));
+      clear(history, table(['When', 'Kind', 'Address', { text: 'Amount (CHZ)', attrs: { class: 'num' } },
         { text: 'Fee', attrs: { class: 'num hide-narrow' } }, { text: 'Conf.', attrs: { class: 'num' } }, 'Txid'],
       txs.map((t) => {
         const amount = String(t.amount);
@@ -302,8 +302,8 @@ async function renderWallet(el, ctx, name, wallets) {
           h('td', { title: fmtTime(t.time) }, ago(t.time)),
           h('td', {}, h('span', { class: `pill ${t.category}` }, t.category)),
           h('td', {}, addressLink(t.address)),
-          h('td', { class: `num ${amount.startsWith('-') ? 'neg' : 'pos'}` }, chz(amount)),
-          h('td', { class: 'num hide-narrow' }, t.fee !== undefined ? chz(t.fee) : ''),
+          h('td', { class: `num ${amount.startsWith('-') ? 'neg' : 'pos'}` }, chzNum(amount)),
+          h('td', { class: 'num hide-narrow' }, t.fee !== undefined ? chzNum(t.fee) : ''),
           h('td', { class: 'num' }, String(t.confirmations)),
           h('td', {}, txLink(t.txid)));
       }), 'No transactions yet. Mine a block or receive CHZ at one of the addresses.'));
