@@ -226,7 +226,7 @@ describe('web UI', () => {
       // Both create a wallet, confirming the recovery phrase.
       await pa.goto(`${a.origin}/#/wallet`);
       // (No screenshot of a real phrase: the committed one shows stand-in words.)
-      await createWalletInPage(pa, 'alice', false);
+      const aliceWords = await createWalletInPage(pa, 'alice', false);
       await pb.goto(`${b.origin}/#/wallet`);
       await createWalletInPage(pb, 'bob', false);
       await pb.locator('#addresses table, #addresses .empty').first().waitFor({ timeout: WAIT });
@@ -286,6 +286,34 @@ describe('web UI', () => {
       const height = await a.rpc('getblockcount');
       await pa.locator(`#latest-blocks tr[data-height="${height}"] a`).first().click();
       await pa.locator(`a[href="#/tx/${txid}"]`).waitFor({ timeout: WAIT });
+
+      // Bob encrypts his wallet; unlocking needs the right passphrase; locking works.
+      await pb.goto(`${b.origin}/#/wallet`);
+      await pb.fill('#encrypt-passphrase', 'correct horse');
+      await pb.fill('#encrypt-passphrase2', 'correct horse');
+      await pb.click('#encrypt-button');
+      await pb.locator('#lock-badge').getByText('locked', { exact: true }).waitFor({ timeout: WAIT });
+      await pb.fill('#unlock-passphrase', 'wrong horse');
+      await pb.click('#unlock-button');
+      await pb.locator('#unlock-form').getByText(/Wrong passphrase/).waitFor({ timeout: WAIT });
+      await pb.fill('#unlock-passphrase', 'correct horse');
+      await pb.click('#unlock-button');
+      await pb.locator('#lock-badge').getByText('unlocked').waitFor({ timeout: WAIT });
+      await pb.click('#lock-button');
+      await pb.locator('#lock-badge').getByText('locked', { exact: true }).waitFor({ timeout: WAIT });
+
+      // Bob's node restores Alice's wallet from her phrase as a second wallet: it finds her coins.
+      await pb.goto(`${b.origin}/#/wallet/new`);
+      await pb.fill('#restore-name', 'alice-copy');
+      await pb.fill('#restore-mnemonic', aliceWords.join(' '));
+      await pb.click('#restore-button');
+      await pb.locator('#wallet-name').getByText('alice-copy').waitFor({ timeout: WAIT });
+      await pb.locator('#wallet-select').waitFor({ timeout: WAIT });
+      await pa.goto(`${a.origin}/#/wallet`);
+      await pa.locator('#balance-confirmed').waitFor({ timeout: WAIT });
+      const aliceNow = await pa.locator('#balance-confirmed').textContent();
+      await waitFor(async () => (await pb.locator('#balance-confirmed').textContent()) === aliceNow,
+        'the restored wallet to show alice\'s balance', WAIT);
       assert.deepEqual(pa.errors, [], 'no script errors on alice\'s page');
       assert.deepEqual(pb.errors, [], 'no script errors on bob\'s page');
       await pa.context().close();
@@ -319,6 +347,7 @@ async function createWalletInPage(page, name, screenshot = true) {
   }
   await page.click('#confirm-phrase-button');
   await page.locator('#wallet-name').getByText(name).waitFor({ timeout: WAIT });
+  return words;
 }
 
 async function sendInPage(page, to, amount, fee) {
