@@ -304,3 +304,16 @@ TEST_CASE("a WebSocket client that does not read is dropped when its queue is fu
   }
   CHECK(dropped);
 }
+
+TEST_CASE("a node stops cleanly while a WebSocket is open", "[daemon][webui]") {
+  WsClient c;
+  {
+    RunningNode n;
+    c.open(n.port(), "cheesechain.v1, token." + n.token());
+    REQUIRE(n.on_io([&] { return n.node().web_ui().websocket_count(); }) == 1);
+  }  // request_stop(), then run() must return although the browser never closed its socket
+  boost::system::error_code ec;
+  beast::flat_buffer b;
+  c.ws.read(b, ec);
+  CHECK(ec);  // the node closed it
+}
