@@ -1,7 +1,7 @@
 // The single-page app: login with the token, hash router, header (search, live status, sync bar).
 import { AuthError, getToken, rpc, setToken } from './rpc.js';
 import { onEvent, onMode, startLive, stopLive } from './live.js';
-import { busy, clear, describeError, h, messageSlot } from './ui.js';
+import { busy, clear, debounce, describeError, h, messageSlot } from './ui.js';
 import * as wallet from './wallet.js';
 import * as mining from './mining.js';
 import * as explorer from './explorer.js';
@@ -161,7 +161,9 @@ function startHeader() {
     b.textContent = m === 'live' ? '● live' : m === 'polling' ? '○ polling' : m === 'off' ? '' : '…';
     b.dataset.mode = m;
   });
-  onEvent((ev) => { if (ev.type === 'tip' || ev.type === 'reconnected') refreshHeader(); });
+  // While the node catches up, tips arrive in bursts: one header refresh per burst.
+  const refreshSoon = debounce(refreshHeader, 500);
+  onEvent((ev) => { if (ev.type === 'tip' || ev.type === 'reconnected') refreshSoon(); });
   setInterval(() => { if (getToken()) refreshHeader(); }, 10000);
 }
 
