@@ -138,7 +138,9 @@ export async function launchBrowser() {
     headless: true,
     timeout: START_TIMEOUT_MS,
     // Root in a container has no user namespaces for the sandbox.
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+    // The closed network refuses Chromium's own connections: keep it from trying.
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--disable-quic',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
 }
 
