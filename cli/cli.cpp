@@ -366,6 +366,16 @@ std::chrono::seconds seconds_option(const Args& args, std::string_view name, std
   return std::chrono::seconds(n);
 }
 
+//! `cheese-cli webui` prints only the address (the RPC answers {"url": ...}), ready to open.
+std::string webui_url_output(const std::string& formatted) {
+  boost::system::error_code ec;
+  const json::value v = json::parse(formatted, ec);
+  const json::object* o = ec ? nullptr : v.if_object();
+  const json::value* url = o ? o->if_contains("url") : nullptr;
+  if (url == nullptr || !url->is_string()) return formatted;
+  return std::string(url->get_string()) + "\n";
+}
+
 std::string usage_text() {
   std::vector<OptionSpec> shown;
   for (auto& spec : cli_options()) {
@@ -458,6 +468,7 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
       std::this_thread::sleep_for(pause);
       continue;
     }
+    if (method == "webui" && outcome.exit_code == 0) outcome.out = webui_url_output(outcome.out);
     out << outcome.out;
     err << outcome.err;
     return outcome.exit_code;

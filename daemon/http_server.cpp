@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <boost/beast/websocket/rfc6455.hpp>
+
 #include "log.hpp"
 
 namespace cheese {
@@ -184,6 +186,7 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
   if (ec) co_return;
   auto reject_and_close = [&](unsigned status, std::string_view why) -> asio::awaitable<void> {
     auto res = make_response(status, 11, "text/plain", plain_error(status, why), false);
+    for (const auto& [k, v] : default_headers_) res.set(k, v);
     stream->expires_after(kRpcWriteTimeout);
     co_await http::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));
     stream->socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -250,21 +253,40 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
     const bool keep_alive = req.keep_alive();
     HttpResult result;
     const std::string target(req.target());
+    if (upgrade_ && beast::websocket::is_upgrade(req)) {
+      // The WebSocket owner (with its own limit) closes it from now on: a moved-from stream
+      // must not stay in sockets_, which stop() closes.
+      sockets_.erase(stream);
+      stream->expires_never();
+      co_await upgrade_(std::move(*stream), std::move(req));
+      co_return;
+    }
     const auto auth = req[http::field::authorization];
-    if (!auth_(std::string_view(auth.data(), auth.size()), target)) {
+    const std::string_view auth_view(auth.data(), auth.size());
+    if (!(public_ && public_(req.method(), target)) && !auth_(auth_view, target)) {
       log_info("RPC request from {} with wrong or missing credentials", remote.address().to_string());
       asio::steady_timer delay(io_, kAuthFailureDelay);
       co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
       result.status = 401;
       result.content_type = "text/plain";
-      result.body = plain_error(401, "Unauthorized: use the cookie file or -rpcuser/-rpcpassword");
-      result.headers.emplace_back("WWW-Authenticate", "Basic realm=\"jsonrpc\"");
+      // A Basic challenge to the web page's fetch() would make the browser pop up a password
+      // dialog: answer a Bearer attempt with a Bearer challenge.
+      if (auth_view.starts_with("Bearer ")) {
+        result.body =
+            plain_error(401, "Unauthorized: the web UI token is wrong (cheesed makes a new one at each start)");
+        result.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"cheesed\"");
+      } else {
+        result.body = plain_error(401, "Unauthorized: use the cookie file or -rpcuser/-rpcpassword");
+        result.headers.emplace_back("WWW-Authenticate", "Basic realm=\"jsonrpc\"");
+      }
     } else {
       HttpRequestInfo info{req.method(), target, std::move(req.body()),
-                           std::string(req[http::field::content_type])};
+                           std::string(req[http::field::content_type]),
+                           std::string(req[http::field::if_none_match])};
       result = co_await handler_(info);
     }
     auto res = make_response(result.status, req.version(), result.content_type, std::move(result.body), keep_alive);
+    for (const auto& [k, v] : default_headers_) res.set(k, v);
     for (const auto& [k, v] : result.headers) res.set(k, v);
     stream->expires_after(kRpcWriteTimeout);
     auto [wec, wn] = co_await http::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));

@@ -33,6 +33,7 @@ struct HttpRequestInfo {
   std::string target;
   std::string body;
   std::string content_type;
+  std::string if_none_match;  //!< for conditional GETs of the web UI's assets
 };
 
 struct HttpResult {
@@ -49,6 +50,11 @@ class HttpServer {
   using Handler = std::function<asio::awaitable<HttpResult>(const HttpRequestInfo&)>;
   //! Returns true when the Authorization header value is acceptable.
   using AuthCheck = std::function<bool(std::string_view authorization, std::string_view target)>;
+  //! Returns true for requests served without credentials (the web UI's static files).
+  using PublicCheck = std::function<bool(http::verb method, std::string_view target)>;
+  //! Takes over a connection whose request asks for a WebSocket upgrade; it checks the
+  //! credentials itself (a browser cannot send an Authorization header on a WebSocket).
+  using UpgradeHandler = std::function<asio::awaitable<void>(beast::tcp_stream, http::request<http::string_body>)>;
 
   HttpServer(asio::io_context& io, Handler handler, AuthCheck auth);
   //! Binds; throws std::runtime_error with the address and reason when it cannot.
@@ -56,6 +62,12 @@ class HttpServer {
   //! Extra client addresses allowed besides loopback ("1.2.3.4", "10.0.0.0/8", "::1").
   void allow(const std::vector<std::string>& subnets);
   void set_request_timeout(std::chrono::seconds t) { request_timeout_ = t; }
+  void set_public(PublicCheck check) { public_ = std::move(check); }
+  void set_upgrade_handler(UpgradeHandler handler) { upgrade_ = std::move(handler); }
+  //! Header fields added to every response (security headers of the web UI).
+  void set_default_headers(std::vector<std::pair<std::string, std::string>> headers) {
+    default_headers_ = std::move(headers);
+  }
   //! Closes the listeners and every open connection.
   void stop();
   std::vector<tcp::endpoint> endpoints() const;
@@ -69,6 +81,9 @@ class HttpServer {
   asio::io_context& io_;
   Handler handler_;
   AuthCheck auth_;
+  PublicCheck public_;
+  UpgradeHandler upgrade_;
+  std::vector<std::pair<std::string, std::string>> default_headers_;
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors_;
   std::set<std::shared_ptr<beast::tcp_stream>> sockets_;
   std::vector<std::pair<asio::ip::address, int>> allowed_;  //!< address, prefix length

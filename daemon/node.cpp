@@ -80,6 +80,13 @@ Node::Node(NodeOptions options) : options_(std::move(options)) {
   http_->allow(options_.rpc_allow_ip);
   http_->set_request_timeout(std::chrono::seconds(options_.rpc_server_timeout));
   register_rpc_methods();
+  web_ = std::make_unique<WebUi>(io_, random_hex(32));
+  attach_web_ui(*this, *web_);
+  http_->set_upgrade_handler([this](beast::tcp_stream stream, http::request<http::string_body> req) {
+    const bool ok = check_auth(req[http::field::authorization], req.target()) ||
+                    web_->protocol_token_ok(req[http::field::sec_websocket_protocol]);
+    return web_->websocket_session(std::move(stream), std::move(req), ok);
+  });
   log_info("Chain {}: height {}, tip {}", params().name, chain_->height(), chain_->tip()->hash.to_display_hex());
 }
 
@@ -112,7 +119,8 @@ void Node::write_cookie() {
 }
 
 bool Node::check_auth(std::string_view authorization, std::string_view /*target*/) const {
-  return !rpc_auth_.empty() && constant_time_equal(authorization, rpc_auth_);
+  return (!rpc_auth_.empty() && constant_time_equal(authorization, rpc_auth_)) ||
+         (web_ && web_->bearer_ok(authorization));
 }
 
 asio::awaitable<HttpResult> Node::handle_http(const HttpRequestInfo& req) {
@@ -127,11 +135,15 @@ asio::awaitable<HttpResult> Node::handle_http(const HttpRequestInfo& req) {
     if (out.status == 204) out.content_type.clear();
     co_return out;
   }
-  if (req.method == http::verb::get && path == "/") {
-    out.status = 404;
-    out.content_type = "text/plain";
-    out.body = "404 the web UI is not part of this build yet; use JSON-RPC (POST /)\n";
-    co_return out;
+  if (req.method == http::verb::get) {
+    if (auto asset = web_->serve_asset(path, req.if_none_match)) co_return std::move(*asset);
+    if (path == "/ws") {
+      out.status = 426;
+      out.content_type = "text/plain";
+      out.body = "426 /ws is a WebSocket (the web UI's live updates)\n";
+      out.headers.emplace_back("Upgrade", "websocket");
+      co_return out;
+    }
   }
   out.status = req.method == http::verb::post || req.method == http::verb::get ? 404 : 405;
   out.content_type = "text/plain";
@@ -155,6 +167,7 @@ int Node::run() {
   for (const auto& ep : http_->endpoints()) {
     log_info("JSON-RPC listening on {}:{}", ep.address().to_string(), ep.port());
   }
+  log_info("Web UI: {}", web_ui_url(*this, *web_));
   net_->start();
   if (!options_.trackers.empty()) {
     tracker_ = std::make_unique<TrackerClient>(*this, options_.trackers);
@@ -181,6 +194,7 @@ void Node::request_stop() {
     boost::system::error_code ec;
     signals_.cancel(ec);
     http_->stop();
+    web_->stop();
     net_->stop();
     if (tracker_) tracker_->stop();
     miner_->stop();

@@ -19,6 +19,7 @@
 #include "rpc.hpp"
 #include "tracker_client.hpp"
 #include "wallet_manager.hpp"
+#include "webui/web_ui.hpp"
 
 namespace cheese {
 
@@ -65,6 +66,7 @@ class Node {
   TrackerClient* tracker() { return tracker_.get(); }
   Miner& miner() { return *miner_; }
   WalletManager& wallets() { return *wallets_; }
+  WebUi& web_ui() { return *web_; }
 
   //! Called on the io thread after every block submission that changed the chain (blocks
   //! connected or disconnected), after the mempool has been updated.
@@ -91,6 +93,7 @@ class Node {
   std::unique_ptr<Miner> miner_;
   std::unique_ptr<WalletManager> wallets_;
   RpcTable rpc_;
+  std::unique_ptr<WebUi> web_;
   std::vector<ChainListener> chain_listeners_;
   std::vector<TxListener> tx_listeners_;
   std::string rpc_auth_;  //!< the expected "Basic ..." header value

@@ -10,7 +10,11 @@ packages=(
   libsodium-dev libfmt-dev catch2 libsqlite3-dev sqlite3 python3 python3-mnemonic curl
 )
 if [[ "${CHEESE_WEB_TESTS:-1}" == "1" && -f "$(dirname "$0")/../tests/web/package.json" ]]; then
-  packages+=(chromium nodejs npm)
+  packages+=(chromium)
+  # Node.js may come from elsewhere than Debian (its nodejs package then provides npm and
+  # conflicts with Debian's npm): install Debian's only when the commands are missing.
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
 fi
 
 missing=()
