@@ -226,13 +226,8 @@ std::shared_ptr<LoadedWallet> WalletManager::attach(Wallet w, bool load_on_start
 }
 
 std::shared_ptr<LoadedWallet> WalletManager::load(const std::string& name, bool load_on_startup) {
-  const auto file = wallet_file_path(dir(), name);
-  if (!file) throw_wallet_error(file.error());
-  if (wallets_.contains(name)) throw RpcError(kRpcWalletError, fmt::format("Wallet \"{}\" is already loaded", name));
-  if (wallets_.size() >= kMaxLoadedWallets) {
-    throw RpcError(kRpcWalletError, fmt::format("at most {} wallets can be loaded at once", kMaxLoadedWallets));
-  }
-  auto opened = Wallet::open(*file);
+  const auto file = new_wallet_path(name, std::nullopt);
+  auto opened = Wallet::open(file);
   if (!opened) {
     if (opened.error().code == WalletErrc::kNotFound) {
       throw RpcError(kRpcWalletNotFound,
@@ -244,9 +239,23 @@ std::shared_ptr<LoadedWallet> WalletManager::load(const std::string& name, bool 
   return attach(std::move(*opened), load_on_startup);
 }
 
-asio::awaitable<WalletManager::Created> WalletManager::create(const std::string& name,
-                                                              std::optional<std::string> passphrase,
-                                                              bool load_on_startup) {
+template <typename T, typename Fn>
+asio::awaitable<T> WalletManager::on_wallet_thread(Fn fn) {
+  auto executor = co_await asio::this_coro::executor;
+  // GCC 12 destroys temporaries captured in a co_await expression twice: name the initiation.
+  auto initiation = [this, executor, fn = std::move(fn)](auto handler) mutable {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    asio::post(kdf_thread_, [executor, fn = std::move(fn), shared]() mutable {
+      auto result = std::make_shared<T>(fn());
+      asio::post(executor, [shared, result]() mutable { (*shared)(std::move(*result)); });
+    });
+  };
+  auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(T)>(initiation, asio::use_awaitable);
+  T result = co_await std::move(pending);
+  co_return result;
+}
+
+std::filesystem::path WalletManager::new_wallet_path(const std::string& name, const std::optional<std::string>& passphrase) const {
   const auto file = wallet_file_path(dir(), name);
   if (!file) throw_wallet_error(file.error());
   if (wallets_.contains(name)) throw RpcError(kRpcWalletError, fmt::format("Wallet \"{}\" is already loaded", name));
@@ -254,21 +263,18 @@ asio::awaitable<WalletManager::Created> WalletManager::create(const std::string&
     throw RpcError(kRpcWalletError, fmt::format("at most {} wallets can be loaded at once", kMaxLoadedWallets));
   }
   if (passphrase && passphrase->empty()) throw RpcError(kRpcInvalidParameter, "the passphrase must not be empty");
+  return *file;
+}
+
+asio::awaitable<WalletManager::Created> WalletManager::create(const std::string& name,
+                                                              std::optional<std::string> passphrase,
+                                                              bool load_on_startup) {
   // Argon2id (for an encrypted wallet) runs on the wallet thread, not the io thread.
-  const WalletOptions options = options_;
-  const fs::path path = *file;
-  auto work = [path, name, passphrase, options]() { return Wallet::create(path, name, passphrase, options); };
-  auto executor = co_await asio::this_coro::executor;
-  auto initiation = [this, executor, work = std::move(work)](auto handler) mutable {
-    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    asio::post(kdf_thread_, [executor, work = std::move(work), shared]() mutable {
-      auto result = std::make_shared<WalletResult<CreatedWallet>>(work());
-      asio::post(executor, [shared, result]() mutable { (*shared)(std::move(*result)); });
-    });
+  auto work = [path = new_wallet_path(name, passphrase), name, passphrase, options = options_]() {
+    return Wallet::create(path, name, passphrase, options);
   };
-  auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(WalletResult<CreatedWallet>)>(
-      initiation, asio::use_awaitable);
-  WalletResult<CreatedWallet> created = co_await std::move(pending);
+  auto creating = on_wallet_thread<WalletResult<CreatedWallet>>(std::move(work));
+  WalletResult<CreatedWallet> created = co_await std::move(creating);
   if (!created) throw_wallet_error(created.error());
   Created out;
   out.mnemonic = std::move(created->mnemonic);
@@ -280,27 +286,11 @@ asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::restore(const std:
                                                                       const std::string& phrase,
                                                                       std::optional<std::string> passphrase,
                                                                       bool load_on_startup) {
-  const auto file = wallet_file_path(dir(), name);
-  if (!file) throw_wallet_error(file.error());
-  if (wallets_.contains(name)) throw RpcError(kRpcWalletError, fmt::format("Wallet \"{}\" is already loaded", name));
-  if (wallets_.size() >= kMaxLoadedWallets) {
-    throw RpcError(kRpcWalletError, fmt::format("at most {} wallets can be loaded at once", kMaxLoadedWallets));
-  }
-  if (passphrase && passphrase->empty()) throw RpcError(kRpcInvalidParameter, "the passphrase must not be empty");
-  const WalletOptions options = options_;
-  const fs::path path = *file;
-  auto work = [path, name, phrase, passphrase, options]() { return Wallet::restore(path, name, phrase, passphrase, options); };
-  auto executor = co_await asio::this_coro::executor;
-  auto initiation = [this, executor, work = std::move(work)](auto handler) mutable {
-    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    asio::post(kdf_thread_, [executor, work = std::move(work), shared]() mutable {
-      auto result = std::make_shared<WalletResult<Wallet>>(work());
-      asio::post(executor, [shared, result]() mutable { (*shared)(std::move(*result)); });
-    });
+  auto work = [path = new_wallet_path(name, passphrase), name, phrase, passphrase, options = options_]() {
+    return Wallet::restore(path, name, phrase, passphrase, options);
   };
-  auto pending =
-      asio::async_initiate<decltype(asio::use_awaitable), void(WalletResult<Wallet>)>(initiation, asio::use_awaitable);
-  WalletResult<Wallet> restored = co_await std::move(pending);
+  auto restoring = on_wallet_thread<WalletResult<Wallet>>(std::move(work));
+  WalletResult<Wallet> restored = co_await std::move(restoring);
   if (!restored) throw_wallet_error(restored.error());
   co_return attach(std::move(*restored), load_on_startup);
 }
@@ -656,16 +646,8 @@ template <typename Fn>
 asio::awaitable<WalletStatus> WalletManager::off_thread(std::shared_ptr<LoadedWallet> e, Fn fn) {
   co_await wait_idle(e);
   e->busy = true;
-  auto executor = co_await asio::this_coro::executor;
-  auto initiation = [this, executor, fn = std::move(fn)](auto handler) mutable {
-    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    asio::post(kdf_thread_, [executor, fn = std::move(fn), shared]() mutable {
-      auto result = std::make_shared<WalletStatus>(fn());
-      asio::post(executor, [shared, result]() mutable { (*shared)(std::move(*result)); });
-    });
-  };
-  auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(WalletStatus)>(initiation, asio::use_awaitable);
-  WalletStatus st = co_await std::move(pending);
+  auto running = on_wallet_thread<WalletStatus>(std::move(fn));
+  WalletStatus st = co_await std::move(running);
   e->busy = false;
   if (e->needs_sync && !e->unloaded) sync(*e);
   co_return st;

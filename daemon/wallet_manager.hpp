@@ -136,7 +136,13 @@ class WalletManager {
   void drop_conflicted(LoadedWallet& e);
   //! Offers our unconfirmed transfers to the mempool again (after a restart or a reorg).
   asio::awaitable<void> resubmit(std::shared_ptr<LoadedWallet> e);
-  //! Runs fn on the Argon2id thread with the wallet marked busy; rethrows its exception.
+  //! Runs fn() on the wallet thread and resumes on the io thread with its result (fn must not throw).
+  template <typename T, typename Fn>
+  asio::awaitable<T> on_wallet_thread(Fn fn);
+  //! Checks a name for createwallet/restorewallet/loadwallet: valid, not loaded, room for one more,
+  //! no empty passphrase. Returns the wallet's file.
+  std::filesystem::path new_wallet_path(const std::string& name, const std::optional<std::string>& passphrase) const;
+  //! Runs fn on the Argon2id thread with the wallet marked busy.
   template <typename Fn>
   asio::awaitable<WalletStatus> off_thread(std::shared_ptr<LoadedWallet> e, Fn fn);
   std::shared_ptr<LoadedWallet> attach(Wallet w, bool load_on_startup);

@@ -1118,6 +1118,13 @@ void upsert_record(Db& db, const WalletTx& tx) {
   s.run();
 }
 
+void put_sync(Db& db, const WalletBlockRef& ref) {
+  db.prepare("INSERT OR REPLACE INTO sync(id, hash, height) VALUES(0, ?, ?)")
+      .bind(1, ref.hash.span())
+      .bind(2, static_cast<std::int64_t>(ref.height))
+      .run();
+}
+
 }  // namespace
 
 WalletStatus Wallet::record_transaction(const WalletTx& tx) {
@@ -1134,10 +1141,7 @@ WalletStatus Wallet::record_transactions(std::span<const WalletTx> txs, std::opt
     Txn txn(w.db);
     for (const auto& tx : txs) upsert_record(w.db, tx);
     if (synced_to) {
-      w.db.prepare("INSERT OR REPLACE INTO sync(id, hash, height) VALUES(0, ?, ?)")
-          .bind(1, synced_to->hash.span())
-          .bind(2, static_cast<std::int64_t>(synced_to->height))
-          .run();
+      put_sync(w.db, *synced_to);
     }
     txn.commit();
     return std::monostate{};
@@ -1168,10 +1172,7 @@ WalletStatus Wallet::unconfirm_above(std::uint64_t height, std::optional<WalletB
     const auto h = static_cast<std::int64_t>(std::min<std::uint64_t>(height, std::numeric_limits<std::int64_t>::max()));
     w.db.prepare("UPDATE transactions SET height = NULL WHERE height > ?").bind(1, h).run();
     if (synced_to) {
-      w.db.prepare("INSERT OR REPLACE INTO sync(id, hash, height) VALUES(0, ?, ?)")
-          .bind(1, synced_to->hash.span())
-          .bind(2, static_cast<std::int64_t>(synced_to->height))
-          .run();
+      put_sync(w.db, *synced_to);
     } else {
       w.db.prepare("DELETE FROM sync").run();
     }
