@@ -40,6 +40,8 @@ asio::awaitable<std::optional<Hash256>> Miner::mine_one(const PublicKey& to, std
     auto tmpl = std::make_shared<BlockTemplate>(
         create_block_template(node_.chain(), node_.mempool(), to, node_.now(), ++extra_nonce_));
     const Hash256 prev = tmpl->block.header.prev_hash;
+    if (test_target_ && !hash_meets_target(tmpl->target, *test_target_)) tmpl->target = *test_target_;
+    searching_on_ = prev;
     auto cancel = std::make_shared<std::atomic<bool>>(false);
     cancel_ = cancel;
     auto hashes = hashes_;
@@ -62,6 +64,8 @@ asio::awaitable<std::optional<Hash256>> Miner::mine_one(const PublicKey& to, std
     auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(std::optional<std::uint32_t>)>(
         initiation, asio::use_awaitable);
     const std::optional<std::uint32_t> nonce = co_await std::move(pending);
+    if (cancel_ == cancel) searching_on_.reset();  // else a newer search has started meanwhile
+    std::erase_if(jobs_, [](const Job& j) { return j.done->load(); });
     tried += hashes->load() - before;
     rate_samples_.emplace_back(std::chrono::steady_clock::now(), hashes->load());
     if (rate_samples_.size() > 32) rate_samples_.erase(rate_samples_.begin());
