@@ -100,7 +100,7 @@ Chainstate::Chainstate(const std::filesystem::path& db_file, const ChainParams& 
   // 32 MB of WAL rather than every 4 MB.
   db_->exec("PRAGMA locking_mode=EXCLUSIVE");
   db_->exec("PRAGMA cache_size=-65536");
-  db_->exec("PRAGMA wal_autocheckpoint=8192");
+  db_->exec("PRAGMA wal_autocheckpoint=65536");
   create_schema();
   stmt_ = std::make_unique<Statements>(*db_);
   load_index();
@@ -389,6 +389,7 @@ void Chainstate::received_data(BlockIndex* idx) {
 }
 
 void Chainstate::mark_failed(BlockIndex* idx) {
+  commit_pending_store();
   DbTransaction txn(*db_);
   idx->status |= kStatusFailed;
   candidates_.erase(idx);
@@ -438,23 +439,33 @@ ProcessBlockResult Chainstate::process_block_impl(const Block& b, std::int64_t n
     return result;
   }
 
-  // Header first: PoW, known parent, bits and time, so nothing unproven is stored.
-  if (!idx) {
-    const BlockIndex* added = nullptr;
-    result.verdict = accept_header(b.header, now, &added);
-    if (!result.verdict) return result;
-    idx = const_cast<BlockIndex*>(added);
-  }
+  // One transaction for the new header, the body and, in the common case of a block on the tip,
+  // its connection: the transaction stays open (pending_store_) until connect_tip commits it with
+  // the connection, instead of three commits per block. Any other path (a rejected block, a side
+  // branch, a reorg, a block that fails to connect) commits what was stored first, so a crash
+  // leaves either the block stored and connected or nothing of it, or a stored side block, as
+  // before.
+  pending_store_.emplace(*db_);
+  try {
+    // Header first: PoW, known parent, bits and time, so nothing unproven is stored.
+    if (!idx) {
+      const BlockIndex* added = nullptr;
+      result.verdict = accept_header(b.header, now, &added);
+      if (!result.verdict) {
+        commit_pending_store();
+        return result;
+      }
+      idx = const_cast<BlockIndex*>(added);
+    }
 
-  result.verdict = check_block(b, params_);
-  if (result.verdict) result.verdict = signatures ? *signatures : verifier_.verify_block(b, params_.magic);
-  if (!result.verdict) {
-    if (is_permanent_failure(result.verdict.reason)) mark_failed(idx);
-    return result;
-  }
+    result.verdict = check_block(b, params_);
+    if (result.verdict) result.verdict = signatures ? *signatures : verifier_.verify_block(b, params_.magic);
+    if (!result.verdict) {
+      if (is_permanent_failure(result.verdict.reason)) mark_failed(idx);
+      commit_pending_store();
+      return result;
+    }
 
-  {
-    DbTransaction txn(*db_);
     const Bytes data = serialize(b);
     stmt_->put_block.bind(1, hash.span()).bind(2, ByteSpan{data}).run();
     idx->status |= kStatusHaveData;
@@ -463,13 +474,29 @@ ProcessBlockResult Chainstate::process_block_impl(const Block& b, std::int64_t n
     idx->coinbase_recipient = b.txs[0].recipient;
     idx->coinbase_amount = b.txs[0].amount;
     persist_index(idx);
-    txn.commit();
+    if (idx->prev == tip()) {
+      pending_store_block_ = idx;
+    } else {
+      commit_pending_store();
+    }
+    received_data(idx);
+    const BlockIndex* old_tip = tip();
+    activate_best_chain(result, &b);
+    commit_pending_store();  // stored, but not connected (equal work, or not the best chain)
+    result.tip_changed = tip() != old_tip;
+  } catch (...) {
+    pending_store_.reset();  // rolls back whatever is still open
+    pending_store_block_ = nullptr;
+    throw;
   }
-  received_data(idx);
-  const BlockIndex* old_tip = tip();
-  activate_best_chain(result, &b);
-  result.tip_changed = tip() != old_tip;
   return result;
+}
+
+void Chainstate::commit_pending_store() {
+  if (!pending_store_) return;
+  pending_store_->commit();
+  pending_store_.reset();
+  pending_store_block_ = nullptr;
 }
 
 void Chainstate::activate_best_chain(ProcessBlockResult& result, const Block* just_received) {
@@ -534,9 +561,15 @@ Verdict Chainstate::connect_tip(BlockIndex* idx, const Block& b) {
     matured = MaturingReward{m->coinbase_recipient, m->coinbase_amount};
   }
   StateDelta delta;
-  if (auto v = connect_block_transactions(b, idx->height, params_, *this, matured, delta); !v) return v;
+  if (auto v = connect_block_transactions(b, idx->height, params_, *this, matured, delta); !v) {
+    commit_pending_store();  // the body stays stored; the block is then marked invalid
+    return v;
+  }
 
-  DbTransaction txn(*db_);
+  // Connect in the transaction that stored this block's body when it is still open.
+  if (pending_store_ && pending_store_block_ != idx) commit_pending_store();
+  std::optional<DbTransaction> own;
+  DbTransaction& txn = pending_store_ ? *pending_store_ : own.emplace(*db_);
   for (const auto& [key, acct] : delta.after) {
     if (acct == Account{}) {
       stmt_->del_account.bind(1, ByteSpan{key}).run();
@@ -559,11 +592,14 @@ Verdict Chainstate::connect_tip(BlockIndex* idx, const Block& b) {
   idx->status |= kStatusConnected;
   if (idx->status != old_status) persist_index(idx);
   txn.commit();
+  pending_store_.reset();
+  pending_store_block_ = nullptr;
   active_.push_back(idx);
   return {};
 }
 
 void Chainstate::disconnect_tip(ProcessBlockResult& result) {
+  commit_pending_store();
   BlockIndex* idx = active_.back();
   if (!idx->prev) throw std::logic_error("cannot disconnect the genesis block");
   auto block = read_block(idx->hash);
