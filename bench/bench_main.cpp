@@ -171,8 +171,8 @@ void bench_sha256(int runs) {
   sha256_select_backend(sha256_shani_supported() ? Sha256Backend::kShaNi : Sha256Backend::kPortable);
 }
 
-//! Ed25519 verifications per second on one thread and on the verifier pool (all cores).
-std::pair<double, double> bench_signatures(std::size_t count) {
+//! A block of `count` signed transfers, for measuring the verification bound.
+Block signature_block(std::size_t count) {
   const auto& p = chain_params(Network::kRegtest);
   auto key = SecretKey::from_seed(std::array<std::uint8_t, 32>{7});
   Block b;
@@ -186,16 +186,24 @@ std::pair<double, double> bench_signatures(std::size_t count) {
     sign_transaction(tx, key, p.magic);
     b.txs.push_back(tx);
   }
-  auto t0 = Clock::now();
+  return b;
+}
+
+struct VerifyRates {
+  double one;  //!< one thread, per second of its CPU time
+  double all;  //!< the worker pool on all cores, per wall-clock second: the bound
+};
+
+//! Ed25519 verifications per second on one thread and on the verifier pool (all cores).
+VerifyRates verify_rates(const Block& b, SignatureVerifier& pool) {
+  const auto& p = chain_params(Network::kRegtest);
+  const auto count = static_cast<double>(b.txs.size() - 1);
+  const double c0 = thread_cpu_seconds();
   if (!check_block_signatures(b, p.magic, 1, b.txs.size())) std::abort();
-  const double one = static_cast<double>(count) / seconds_since(t0);
-  SignatureVerifier pool;
-  t0 = Clock::now();
+  const double one = count / (thread_cpu_seconds() - c0);
+  const auto t0 = Clock::now();
   if (!pool.verify_block(b, p.magic)) std::abort();
-  const double all = static_cast<double>(count) / seconds_since(t0);
-  fmt::print("== Ed25519 verification (libsodium)\n  1 thread: {:8.0f} /s   all {} threads: {:8.0f} /s\n", one,
-             pool.threads(), all);
-  return {one, all};
+  return {one, count / seconds_since(t0)};
 }
 
 //! Builds a regtest chain: 10 empty blocks (maturity), one funding block, then `blocks` blocks of
@@ -264,28 +272,34 @@ std::vector<Block> build_chain(std::size_t blocks, std::size_t per_block) {
   return chain;
 }
 
-void bench_connect(std::size_t blocks, std::size_t per_block, double verify_bound) {
+void bench_connect(std::size_t blocks, std::size_t per_block, int runs, const Block& sig_block) {
   const auto& p = chain_params(Network::kRegtest);
-  fmt::print("== Connect {} blocks x {} transfers from a fresh database\n", blocks, per_block);
+  fmt::print("== Connect {} blocks x {} transfers from a fresh database, {} run(s)\n", blocks, per_block, runs);
   auto t0 = Clock::now();
   auto chain = build_chain(blocks, per_block);
   std::size_t total_txs = 0;
   for (const auto& b : chain) total_txs += b.txs.size() - 1;
   fmt::print("  built and signed {} transactions in {:.1f} s (not measured)\n", total_txs, seconds_since(t0));
+  std::vector<std::shared_ptr<const Block>> shared;
+  shared.reserve(chain.size());
+  for (auto& b : chain) shared.push_back(std::make_shared<const Block>(std::move(b)));
+  const std::int64_t now = shared.back()->header.time;
 
-  const auto dir = std::filesystem::temp_directory_path() / fmt::format("cheese-bench-{}", ::getpid());
-  std::filesystem::create_directories(dir);
-  {
+  double best_ratio = 0;
+  for (int run = 0; run < runs; ++run) {
+    const auto dir = std::filesystem::temp_directory_path() / fmt::format("cheese-bench-{}", ::getpid());
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
     Chainstate chain_state(dir / "chain.sqlite", p);
-    const std::int64_t now = chain.back().header.time;
+    // The bound is measured with the same pool just before and just after the connection; the
+    // higher of the two counts, so that a busy moment of the machine cannot flatter the ratio.
+    const VerifyRates before = verify_rates(sig_block, chain_state.verifier());
+
     // Pipeline: signatures of the next blocks (up to kAheadTxs transactions ahead) are checked on
     // the worker pool while this thread validates and connects the current block in order. The
     // window is deep enough that the workers keep going while this thread waits for the disk
     // (a WAL checkpoint's fsync can take a few hundred ms on a shared disk).
     constexpr std::size_t kAheadTxs = 8192;
-    std::vector<std::shared_ptr<const Block>> shared;
-    shared.reserve(chain.size());
-    for (auto& b : chain) shared.push_back(std::make_shared<const Block>(std::move(b)));
     std::vector<std::future<Verdict>> pending(shared.size());
     double waited = 0;      // for signature checks of the next block
     double connecting = 0;  // in process_block
@@ -301,7 +315,6 @@ void bench_connect(std::size_t blocks, std::size_t per_block, double verify_boun
         txs_submitted += shared[submitted]->txs.size();
         ++submitted;
       }
-      txs_connected += shared[i]->txs.size();
       const auto w0 = Clock::now();
       if (!pending[i].get()) throw std::runtime_error("benchmark block has a bad signature");
       const auto w1 = Clock::now();
@@ -310,24 +323,30 @@ void bench_connect(std::size_t blocks, std::size_t per_block, double verify_boun
       waited += std::chrono::duration<double>(w1 - w0).count();
       connecting += seconds_since(w1);
       connecting_cpu += thread_cpu_seconds() - c1;
+      txs_connected += shared[i]->txs.size();
       if (!r.verdict || !r.tip_changed) {
         throw std::runtime_error(fmt::format("block {} rejected: {}", i, to_string(r.verdict.reason)));
       }
     }
     const double secs = seconds_since(t0);
+    const double cpu = process_cpu_seconds() - process_cpu0;
+    const VerifyRates after = verify_rates(sig_block, chain_state.verifier());
+    const double bound = std::max(before.all, after.all);
     const double rate = static_cast<double>(total_txs) / secs;
-    fmt::print("  connected {} blocks, {} transactions in {:.2f} s: {:.0f} tx/s\n", shared.size(), total_txs,
-               secs, rate);
-    fmt::print("  of which waiting for signature checks {:.2f} s, in process_block {:.2f} s ({:.2f} s on the CPU)\n",
-               waited, connecting, connecting_cpu);
-    fmt::print("  CPU time of the process while connecting: {:.2f} s of {:.2f} s available on {} cores\n",
-               process_cpu_seconds() - process_cpu0, secs * std::thread::hardware_concurrency(),
-               std::thread::hardware_concurrency());
-    fmt::print("  bound (Ed25519 verification on all cores): {:.0f} /s -> {:.0f}% of the bound\n", verify_bound,
-               100.0 * rate / verify_bound);
-    fmt::print("  database size {:.1f} MB\n", static_cast<double>(chain_state.size_on_disk()) / 1e6);
+    const double ratio = rate / bound;
+    best_ratio = std::max(best_ratio, ratio);
+    const unsigned cores = std::thread::hardware_concurrency();
+    fmt::print("  run {}: Ed25519 verify 1 thread {:.0f} /s (CPU time), all {} threads {:.0f} /s before, {:.0f} /s after\n",
+               run + 1, std::max(before.one, after.one), chain_state.verifier().threads(), before.all, after.all);
+    fmt::print("  run {}: connected {} blocks, {} transactions in {:.2f} s: {:.0f} tx/s = {:.0f}% of the bound ({:.0f} /s)\n",
+               run + 1, shared.size(), total_txs, secs, rate, 100 * ratio, bound);
+    fmt::print("         waiting for signature checks {:.2f} s, in process_block {:.2f} s ({:.2f} s on the CPU); "
+               "process CPU {:.2f} s of {:.2f} s on {} cores; database {:.1f} MB\n",
+               waited, connecting, connecting_cpu, cpu, secs * cores, cores,
+               static_cast<double>(chain_state.size_on_disk()) / 1e6);
+    std::filesystem::remove_all(dir);
   }
-  std::filesystem::remove_all(dir);
+  fmt::print("  best run: {:.0f}% of the bound\n", 100 * best_ratio);
 }
 
 }  // namespace
@@ -336,7 +355,7 @@ int main(int argc, char** argv) {
   std::string what = "all";
   std::size_t blocks = 1000;
   std::size_t per_block = 100;
-  int runs = 5;
+  int runs = 0;  // default: 5 for sha256 and sig, 1 for connect
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--blocks" && i + 1 < argc) {
@@ -353,10 +372,24 @@ int main(int argc, char** argv) {
     }
   }
   fmt::print("cheese-bench on {} hardware threads\n", std::thread::hardware_concurrency());
-  if (what == "all" || what == "sha256") bench_sha256(runs);
+  const bool runs_given = runs > 0;
+  if (!runs_given) runs = (what == "connect") ? 1 : 5;
+  if (what == "all" || what == "sha256") bench_sha256(what == "all" && !runs_given ? 5 : runs);
   if (what == "all" || what == "sig" || what == "connect") {
-    auto [one, all] = bench_signatures(20000);
-    if (what == "all" || what == "connect") bench_connect(blocks, per_block, all);
+    const Block sig_block = signature_block(20000);
+    if (what == "sig") {
+      SignatureVerifier pool;
+      double one = 0, all = 0;
+      for (int r = 0; r < runs; ++r) {
+        const VerifyRates v = verify_rates(sig_block, pool);
+        one = std::max(one, v.one);
+        all = std::max(all, v.all);
+      }
+      fmt::print("== Ed25519 verification (libsodium), best of {}\n  1 thread: {:.0f} /s (CPU time)   all {} threads: {:.0f} /s\n",
+                 runs, one, pool.threads(), all);
+    } else {
+      bench_connect(blocks, per_block, what == "connect" ? runs : 1, sig_block);
+    }
   }
   return 0;
 }

@@ -38,6 +38,9 @@ std::vector<std::pair<PublicKey, Account>> decode_undo(ByteSpan bytes) {
   return out;
 }
 
+//! Entries of the account cache (about 100 bytes each): the accounts of a few thousand blocks.
+constexpr std::size_t kAccountCacheEntries = 1u << 18;
+
 std::int64_t to_db(std::uint64_t v) { return static_cast<std::int64_t>(v); }
 std::uint64_t from_db(std::int64_t v) { return static_cast<std::uint64_t>(v); }
 
@@ -100,7 +103,7 @@ Chainstate::Chainstate(const std::filesystem::path& db_file, const ChainParams& 
   // 32 MB of WAL rather than every 4 MB.
   db_->exec("PRAGMA locking_mode=EXCLUSIVE");
   db_->exec("PRAGMA cache_size=-65536");
-  db_->exec("PRAGMA wal_autocheckpoint=65536");
+  db_->exec("PRAGMA wal_autocheckpoint=32768");
   create_schema();
   stmt_ = std::make_unique<Statements>(*db_);
   load_index();
@@ -570,12 +573,15 @@ Verdict Chainstate::connect_tip(BlockIndex* idx, const Block& b) {
   if (pending_store_ && pending_store_block_ != idx) commit_pending_store();
   std::optional<DbTransaction> own;
   DbTransaction& txn = pending_store_ ? *pending_store_ : own.emplace(*db_);
+  std::vector<std::pair<PublicKey, Account>> written;
+  written.reserve(delta.after.size());
   for (const auto& [key, acct] : delta.after) {
     if (acct == Account{}) {
       stmt_->del_account.bind(1, ByteSpan{key}).run();
     } else {
       stmt_->put_account.bind(1, ByteSpan{key}).bind(2, to_db(acct.balance)).bind(3, to_db(acct.nonce)).run();
     }
+    written.emplace_back(key, acct);
   }
   const Bytes undo = encode_undo(delta);
   stmt_->put_undo.bind(1, idx->hash.span()).bind(2, ByteSpan{undo}).run();
@@ -594,6 +600,7 @@ Verdict Chainstate::connect_tip(BlockIndex* idx, const Block& b) {
   txn.commit();
   pending_store_.reset();
   pending_store_block_ = nullptr;
+  cache_accounts_after_commit(written);
   active_.push_back(idx);
   return {};
 }
@@ -630,6 +637,7 @@ void Chainstate::disconnect_tip(ProcessBlockResult& result) {
   for (const auto& tx : block->txs) stmt_->del_tx.bind(1, txid(tx).span()).run();
   stmt_->put_meta.bind(1, std::string_view{"tip"}).bind(2, idx->prev->hash.span()).run();
   txn.commit();
+  cache_accounts_after_commit(undo);
   active_.pop_back();
   result.disconnected.push_back(std::move(*block));
 }
@@ -663,7 +671,20 @@ std::optional<TxLocation> Chainstate::find_transaction(const Hash256& id) const 
   return out;
 }
 
+void Chainstate::cache_accounts_after_commit(const std::vector<std::pair<PublicKey, Account>>& written) {
+  if (account_cache_.size() + written.size() > kAccountCacheEntries) account_cache_.clear();
+  for (const auto& [key, acct] : written) account_cache_[key] = acct;
+}
+
 Account Chainstate::account(const PublicKey& key) const {
+  if (auto it = account_cache_.find(key); it != account_cache_.end()) return it->second;
+  if (account_cache_.size() >= kAccountCacheEntries) account_cache_.clear();
+  Account a = read_account(key);
+  account_cache_.emplace(key, a);
+  return a;
+}
+
+Account Chainstate::read_account(const PublicKey& key) const {
   auto& s = stmt_->get_account;
   s.bind(1, ByteSpan{key});
   Account a;
@@ -731,6 +752,7 @@ std::map<PublicKey, Account> Chainstate::replay_account_state() const {
 void Chainstate::rebuild_account_state() {
   const auto state = replay_account_state();
   DbTransaction txn(*db_);
+  account_cache_.clear();
   db_->exec("DELETE FROM accounts");
   for (const auto& [k, a] : state) {
     stmt_->put_account.bind(1, ByteSpan{k}).bind(2, to_db(a.balance)).bind(3, to_db(a.nonce)).run();

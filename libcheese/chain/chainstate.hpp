@@ -156,6 +156,11 @@ class Chainstate final : public AccountView {
   //! connects that block in the same transaction (one commit per block instead of two).
   std::optional<DbTransaction> pending_store_;
   const BlockIndex* pending_store_block_ = nullptr;
+  //! Accounts read or written recently (absent ones as zero), always equal to the committed
+  //! rows: filled by account(), updated only after a commit, cleared when it grows too big.
+  Account read_account(const PublicKey& key) const;  //!< from the database, bypassing the cache
+  void cache_accounts_after_commit(const std::vector<std::pair<PublicKey, Account>>& written);
+  mutable std::unordered_map<PublicKey, Account, PublicKeyHasher> account_cache_;
   SignatureVerifier verifier_;
 };
 
