@@ -1,5 +1,8 @@
 #include "miner.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "log.hpp"
 #include "node.hpp"
 
@@ -55,6 +58,10 @@ asio::awaitable<std::optional<Hash256>> Miner::mine_one(const PublicKey& to, std
       std::erase_if(jobs_, [](const Job& j) { return j.done->load(); });
       auto done = std::make_shared<std::atomic<bool>>(false);
       jobs_.push_back({std::jthread([tmpl, cancel, hashes, budget, threads, executor, shared, done] {
+                         // The lowest priority (as bitcoind's miner threads had): the search
+                         // threads, which inherit it, yield to the io thread and to the signature
+                         // checks of a competing block.
+                         (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
                          auto n = solve_header(tmpl->block.header, tmpl->target, threads, *cancel, *hashes, budget);
                          asio::post(executor, [shared, n]() mutable { (*shared)(n); });
                          done->store(true);
