@@ -10,6 +10,9 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <functional>
 #include <future>
 #include <memory>
@@ -35,6 +38,23 @@ namespace {
 std::size_t thread_count() {
   std::size_t n = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+//! Threads of this process running at the given nice value (field 19 of /proc/self/task/*/stat).
+std::size_t threads_at_nice(int nice) {
+  std::size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(e.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto close = stat.rfind(')');  // the name may contain spaces
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string f;
+    for (int i = 3; i <= 19 && fields >> f; ++i) {
+      if (i == 19 && std::stoi(f) == nice) ++n;
+    }
+  }
   return n;
 }
 
@@ -149,6 +169,8 @@ TEST_CASE("setgenerate start and stop leaves no mining thread running", "[daemon
     // Still exactly that many a little later: the search keeps its threads, none pile up.
     std::this_thread::sleep_for(200ms);
     CHECK(thread_count() == baseline + threads);
+    // A real search runs at the lowest priority, every one of its threads.
+    CHECK(threads_at_nice(19) == threads);
     CHECK(n.on_io([&] { return n.node().miner().generating(); }));
     n.on_io([&] {
       n.node().miner().set_generate(false, PublicKey{}, 0);
