@@ -354,12 +354,12 @@ void bench_connect(std::size_t blocks, std::size_t per_block, int runs, const Bl
                "process CPU {:.2f} s of {:.2f} s on {} cores; database {:.1f} MB\n",
                waited, connecting, connecting_cpu, cpu, secs * cores, cores,
                static_cast<double>(chain_state.size_on_disk()) / 1e6);
-    // Contention-proof view: the share of the process's CPU time that the signature checks
-    // themselves need (at the one-thread rate). With every core busy and nothing else running,
-    // the ratio to the bound cannot exceed it.
+    // A view less dependent on the load: the share of the process's CPU time that the signature
+    // checks need at the one-thread rate. With every core busy and nothing else running, the
+    // ratio to the bound comes close to it (indicative: the one-thread rate varies too).
     const double verify_cpu = static_cast<double>(total_txs) / std::max(before.one, after.one);
     fmt::print("         signature checks need {:.2f} s of CPU = {:.0f}% of the process CPU time "
-               "(the ratio a quiet machine would reach with all cores busy)\n",
+               "(about the ratio a quiet machine would reach with all cores busy)\n",
                verify_cpu, 100 * verify_cpu / cpu);
     std::filesystem::remove_all(dir);
   }
