@@ -1,23 +1,15 @@
 #include "chain/sig_verifier.hpp"
 
 #include <pthread.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 
 namespace cheese {
 
 namespace {
 // Signatures per work item: large enough that queueing costs nothing next to ~50 us per check.
 constexpr std::size_t kChunk = 32;
-// Workers run this much nicer than the thread that created the pool. The caller applies state
-// in order (the io thread: blocks, mempool, RPC, peers); when it competes with the workers for
-// the cores it is the serial path, so it goes first and the workers take the rest. (Mining
-// threads run nicer still, so they never slow down the checks of a competing block.)
-constexpr int kWorkerNiceness = 5;
 }  // namespace
 
 SignatureVerifier::SignatureVerifier(std::size_t threads) {
@@ -47,11 +39,6 @@ void SignatureVerifier::post(std::function<void()> job) {
 void SignatureVerifier::worker_loop() {
   // Named for top -H, perf and debuggers (at most 15 characters).
   pthread_setname_np(pthread_self(), "cheese-verify");
-  // Linux: nice is per thread (setpriority on the thread id); raising it needs no privilege.
-  const auto tid = static_cast<id_t>(::gettid());
-  errno = 0;
-  const int nice = ::getpriority(PRIO_PROCESS, tid);
-  if (errno == 0) (void)::setpriority(PRIO_PROCESS, tid, std::min(19, nice + kWorkerNiceness));
   for (;;) {
     std::function<void()> job;
     {
