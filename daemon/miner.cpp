@@ -1,5 +1,8 @@
 #include "miner.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "log.hpp"
 #include "node.hpp"
 
@@ -40,6 +43,8 @@ asio::awaitable<std::optional<Hash256>> Miner::mine_one(const PublicKey& to, std
     auto tmpl = std::make_shared<BlockTemplate>(
         create_block_template(node_.chain(), node_.mempool(), to, node_.now(), ++extra_nonce_));
     const Hash256 prev = tmpl->block.header.prev_hash;
+    if (test_target_ && !hash_meets_target(tmpl->target, *test_target_)) tmpl->target = *test_target_;
+    searching_on_ = prev;
     auto cancel = std::make_shared<std::atomic<bool>>(false);
     cancel_ = cancel;
     auto hashes = hashes_;
@@ -53,6 +58,17 @@ asio::awaitable<std::optional<Hash256>> Miner::mine_one(const PublicKey& to, std
       std::erase_if(jobs_, [](const Job& j) { return j.done->load(); });
       auto done = std::make_shared<std::atomic<bool>>(false);
       jobs_.push_back({std::jthread([tmpl, cancel, hashes, budget, threads, executor, shared, done] {
+                         // A real search runs at the lowest priority (as bitcoind's miner threads
+                         // did): the search threads, which inherit it, yield to the io thread and
+                         // to the signature checks of a competing block. Easy targets (regtest,
+                         // met within a few hashes) keep the normal priority, so that mining many
+                         // blocks on a busy machine does not wait for the scheduler each time.
+                         const std::uint8_t* t = tmpl->target.bytes.data();
+                         const std::uint32_t top = t[28] | (t[29] << 8) | (t[30] << 16) |
+                                                   (std::uint32_t{t[31]} << 24);
+                         if (top < 0x1000) {  // about 2^20 hashes or more per block
+                           (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+                         }
                          auto n = solve_header(tmpl->block.header, tmpl->target, threads, *cancel, *hashes, budget);
                          asio::post(executor, [shared, n]() mutable { (*shared)(n); });
                          done->store(true);
@@ -62,6 +78,8 @@ asio::awaitable<std::optional<Hash256>> Miner::mine_one(const PublicKey& to, std
     auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(std::optional<std::uint32_t>)>(
         initiation, asio::use_awaitable);
     const std::optional<std::uint32_t> nonce = co_await std::move(pending);
+    if (cancel_ == cancel) searching_on_.reset();  // else a newer search has started meanwhile
+    std::erase_if(jobs_, [](const Job& j) { return j.done->load(); });
     tried += hashes->load() - before;
     rate_samples_.emplace_back(std::chrono::steady_clock::now(), hashes->load());
     if (rate_samples_.size() > 32) rate_samples_.erase(rate_samples_.begin());

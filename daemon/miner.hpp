@@ -37,6 +37,11 @@ class Miner {
   //! Called when the tip changes: the current search (on an old tip) is abandoned.
   void tip_changed();
   void stop();
+  //! The tip the current proof-of-work search builds on; nullopt when no search runs.
+  std::optional<Hash256> searching_on() const { return searching_on_; }
+  //! Tests only: search against `target` instead of the template's when it is harder (a zero
+  //! target is never met, so the search threads keep working until cancelled). nullopt resets.
+  void set_search_target_for_testing(std::optional<Hash256> target) { test_target_ = target; }
 
  private:
   //! One block: template, search on threads, submit. nullopt when cancelled or out of tries.
@@ -60,6 +65,8 @@ class Miner {
   };
   std::vector<Job> jobs_;
   bool stopped_ = false;
+  std::optional<Hash256> searching_on_;
+  std::optional<Hash256> test_target_;
 };
 
 }  // namespace cheese

@@ -141,6 +141,8 @@ class Chainstate final : public AccountView {
   void disconnect_tip(ProcessBlockResult& result);
   void update_best_header(BlockIndex* idx);
   ProcessBlockResult process_block_impl(const Block& b, std::int64_t now, const Verdict* signatures);
+  //! Commits the transaction that stored a block's body, if it is still open (see process_block_impl).
+  void commit_pending_store();
 
   const ChainParams& params_;
   std::unique_ptr<Database> db_;
@@ -150,6 +152,15 @@ class Chainstate final : public AccountView {
   std::set<BlockIndex*, CandidateOrder> candidates_;
   BlockIndex* best_header_ = nullptr;
   std::uint64_t next_sequence_ = 0;
+  //! The open transaction that stored the body of a block extending the tip: connect_tip
+  //! connects that block in the same transaction (one commit per block instead of two).
+  std::optional<DbTransaction> pending_store_;
+  const BlockIndex* pending_store_block_ = nullptr;
+  //! Accounts read or written recently (absent ones as zero), always equal to the committed
+  //! rows: filled by account(), updated only after a commit, cleared when it grows too big.
+  Account read_account(const PublicKey& key) const;  //!< from the database, bypassing the cache
+  void cache_accounts_after_commit(const std::vector<std::pair<PublicKey, Account>>& written);
+  mutable std::unordered_map<PublicKey, Account, PublicKeyHasher> account_cache_;
   SignatureVerifier verifier_;
 };
 

@@ -61,42 +61,38 @@ void set_extra_nonce(BlockTemplate& t, std::uint64_t extra_nonce) {
   t.block.header.merkle_root = merkle_root(t.block);
 }
 
+namespace {
+
+//! search_nonces with two stop flags: the caller's `cancel` and the search's own `found`.
+std::optional<std::uint32_t> search_range(const HeaderMidstate& mid, const Hash256& target, std::uint32_t first,
+                                          std::uint64_t count, const std::atomic<bool>& cancel,
+                                          const std::atomic<bool>& found, std::atomic<std::uint64_t>& hashes) {
+  // A batch is about 1 ms of hashing: the flags are checked that often, and the shared hash
+  // counter is touched once per batch.
+  constexpr std::uint64_t kBatch = 16384;
+  std::uint64_t done = 0;
+  while (done < count) {
+    if (cancel.load(std::memory_order_relaxed) || found.load(std::memory_order_relaxed)) break;
+    const std::uint64_t batch = std::min(kBatch, count - done);
+    const auto start = static_cast<std::uint32_t>(first + done);
+    std::uint64_t tried = 0;
+    const auto n = header_search(mid, target, start, batch, tried);
+    hashes.fetch_add(tried, std::memory_order_relaxed);
+    if (n) return n;
+    done += batch;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<std::uint32_t> search_nonces(const BlockHeader& header, const Hash256& target, std::uint32_t first,
                                            std::uint64_t count, const std::atomic<bool>& cancel,
                                            std::atomic<std::uint64_t>& hashes) {
   const auto bytes = serialize(header);
   const HeaderMidstate mid = header_midstate(std::span<const std::uint8_t, 80>(bytes.data(), 80));
-  constexpr std::uint64_t kBatch = 8192;
-  std::uint64_t done = 0;
-  Hash256 h0, h1;
-  while (done < count) {
-    if (cancel.load(std::memory_order_relaxed)) break;
-    const std::uint64_t batch = std::min(kBatch, count - done);
-    std::uint64_t i = 0;
-    for (; i + 1 < batch; i += 2) {
-      const auto n0 = static_cast<std::uint32_t>(first + done + i);
-      const auto n1 = static_cast<std::uint32_t>(n0 + 1);
-      header_hash_2way(mid, n0, n1, h0, h1);
-      if (hash_meets_target(h0, target)) {
-        hashes.fetch_add(done + i + 1, std::memory_order_relaxed);
-        return n0;
-      }
-      if (hash_meets_target(h1, target)) {
-        hashes.fetch_add(done + i + 2, std::memory_order_relaxed);
-        return n1;
-      }
-    }
-    if (i < batch) {
-      const auto n = static_cast<std::uint32_t>(first + done + i);
-      if (hash_meets_target(header_hash(mid, n), target)) {
-        hashes.fetch_add(done + i + 1, std::memory_order_relaxed);
-        return n;
-      }
-    }
-    done += batch;
-  }
-  hashes.fetch_add(done, std::memory_order_relaxed);
-  return std::nullopt;
+  const std::atomic<bool> never{false};
+  return search_range(mid, target, first, count, cancel, never, hashes);
 }
 
 std::optional<std::uint32_t> solve_header(const BlockHeader& header, const Hash256& target, unsigned threads,
@@ -104,40 +100,37 @@ std::optional<std::uint32_t> solve_header(const BlockHeader& header, const Hash2
                                           std::uint64_t max_hashes) {
   threads = std::max(1u, threads);
   const std::uint64_t space = std::min<std::uint64_t>(max_hashes, std::uint64_t{1} << 32);
+  const auto bytes = serialize(header);
+  const HeaderMidstate mid = header_midstate(std::span<const std::uint8_t, 80>(bytes.data(), 80));
+  std::atomic<bool> found{false};
   // Easy targets (regtest) are met within a few hashes: no threads for those.
   constexpr std::uint64_t kQuickTry = 4096;
-  if (auto n = search_nonces(header, target, 0, std::min(space, kQuickTry), cancel, hashes)) return n;
+  if (auto n = search_range(mid, target, 0, std::min(space, kQuickTry), cancel, found, hashes)) return n;
   if (space <= kQuickTry) return std::nullopt;
 
-  // Workers watch one flag: set when a nonce is found or when the caller cancels.
-  std::atomic<bool> stop{false};
+  // The calling thread searches the first stripe itself, so exactly `threads` threads hash.
+  // Every thread watches the caller's `cancel` and `found`, set by whichever finds a nonce.
   std::optional<std::uint32_t> result;
   std::mutex result_mutex;
   const std::uint64_t rest = space - kQuickTry;
   const std::uint64_t stripe = (rest + threads - 1) / threads;
-  std::atomic<unsigned> running{0};
+  auto search_stripe = [&](std::uint64_t begin, std::uint64_t count) {
+    auto n = search_range(mid, target, static_cast<std::uint32_t>(begin), count, cancel, found, hashes);
+    if (n) {
+      std::lock_guard lock(result_mutex);
+      if (!result) result = n;
+      found.store(true);
+    }
+  };
   {
     std::vector<std::jthread> workers;
-    for (unsigned t = 0; t < threads; ++t) {
+    for (unsigned t = 1; t < threads; ++t) {
       const std::uint64_t begin = kQuickTry + t * stripe;
       if (begin >= space) break;
-      const std::uint64_t count = std::min(stripe, space - begin);
-      running.fetch_add(1);
-      workers.emplace_back([&, begin, count] {
-        auto n = search_nonces(header, target, static_cast<std::uint32_t>(begin), count, stop, hashes);
-        if (n) {
-          std::lock_guard lock(result_mutex);
-          if (!result) result = n;
-          stop.store(true);
-        }
-        running.fetch_sub(1);
-      });
+      workers.emplace_back(search_stripe, begin, std::min(stripe, space - begin));
     }
-    while (running.load() > 0) {
-      if (cancel.load()) stop.store(true);
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-  }
+    search_stripe(kQuickTry, std::min(stripe, rest));
+  }  // jthreads join here
   return result;
 }
 

@@ -36,6 +36,12 @@ void sha256d_header_shani(const std::uint32_t midstate[8], const std::uint8_t ta
 void sha256d_header_2way_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
                                std::uint32_t nonce0, std::uint32_t nonce1, std::uint8_t out0[32],
                                std::uint8_t out1[32]);
+void sha256_compress_2way_shani(std::uint32_t state0[8], const std::uint8_t* blocks0,
+                                std::uint32_t state1[8], const std::uint8_t* blocks1,
+                                std::size_t n);
+std::uint64_t header_scan_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
+                                std::uint32_t top_target, std::uint32_t first,
+                                std::uint64_t count);
 #endif
 
 }  // namespace detail
@@ -164,6 +170,26 @@ void header_hash_2way_portable(const std::uint32_t midstate[8], const std::uint8
   header_hash_portable(midstate, tail, nonce1, out1);
 }
 
+void compress_2way_portable(std::uint32_t state0[8], const std::uint8_t* blocks0, std::uint32_t state1[8],
+                            const std::uint8_t* blocks1, std::size_t n) {
+  compress_portable(state0, blocks0, n);
+  compress_portable(state1, blocks1, n);
+}
+
+//! Offset of the first nonce in [first, first + count) whose hash has its top 32 bits (as a
+//! little-endian number: the byte reversal of the last state word) at most top_target.
+std::uint64_t header_scan_portable(const std::uint32_t midstate[8], const std::uint8_t tail[16],
+                                   std::uint32_t top_target, std::uint32_t first, std::uint64_t count) {
+  for (std::uint64_t i = 0; i < count; ++i) {
+    std::uint8_t out[32];
+    header_hash_portable(midstate, tail, static_cast<std::uint32_t>(first + i), out);
+    const std::uint32_t top = std::uint32_t{out[28]} | (std::uint32_t{out[29]} << 8) |
+                              (std::uint32_t{out[30]} << 16) | (std::uint32_t{out[31]} << 24);
+    if (top <= top_target) return i;
+  }
+  return count;
+}
+
 // ---- Dispatch ------------------------------------------------------------------------------
 
 struct Backend {
@@ -174,13 +200,21 @@ struct Backend {
   void (*header_hash_2way)(const std::uint32_t midstate[8], const std::uint8_t tail[16],
                            std::uint32_t nonce0, std::uint32_t nonce1, std::uint8_t out0[32],
                            std::uint8_t out1[32]);
+  void (*compress_2way)(std::uint32_t state0[8], const std::uint8_t* blocks0, std::uint32_t state1[8],
+                        const std::uint8_t* blocks1, std::size_t n);
+  std::uint64_t (*header_scan)(const std::uint32_t midstate[8], const std::uint8_t tail[16],
+                               std::uint32_t top_target, std::uint32_t first, std::uint64_t count);
 };
 
-constexpr Backend kPortableBackend{Sha256Backend::kPortable, compress_portable,
-                                   header_hash_portable, header_hash_2way_portable};
+constexpr Backend kPortableBackend{Sha256Backend::kPortable, compress_portable,    header_hash_portable,
+                                   header_hash_2way_portable, compress_2way_portable, header_scan_portable};
 #ifdef CHEESE_SHA256_X86
-constexpr Backend kShaNiBackend{Sha256Backend::kShaNi, detail::sha256_compress_shani,
-                                detail::sha256d_header_shani, detail::sha256d_header_2way_shani};
+constexpr Backend kShaNiBackend{Sha256Backend::kShaNi,
+                                detail::sha256_compress_shani,
+                                detail::sha256d_header_shani,
+                                detail::sha256d_header_2way_shani,
+                                detail::sha256_compress_2way_shani,
+                                detail::header_scan_shani};
 #endif
 
 bool detect_shani() {
@@ -265,6 +299,11 @@ void sha256_compress(std::uint32_t state[8], const std::uint8_t* blocks, std::si
   if (n != 0) backend().compress(state, blocks, n);
 }
 
+void sha256_compress_2way(std::uint32_t state0[8], const std::uint8_t* blocks0, std::uint32_t state1[8],
+                          const std::uint8_t* blocks1, std::size_t n) {
+  if (n != 0) backend().compress_2way(state0, blocks0, state1, blocks1, n);
+}
+
 Sha256::Sha256() : state_(kInitialState), buffer_{} {}
 
 void Sha256::reset() {
@@ -340,6 +379,39 @@ void header_hash_2way(const HeaderMidstate& m, std::uint32_t nonce0, std::uint32
                       Hash256& out0, Hash256& out1) {
   backend().header_hash_2way(m.state.data(), m.tail.data(), nonce0, nonce1, out0.bytes.data(),
                              out1.bytes.data());
+}
+
+std::optional<std::uint32_t> header_search(const HeaderMidstate& m, const Hash256& target, std::uint32_t first,
+                                           std::uint64_t count, std::uint64_t& tried) {
+  const Backend& b = backend();
+  const std::uint8_t* t = target.bytes.data();
+  const std::uint32_t top_target = std::uint32_t{t[28]} | (std::uint32_t{t[29]} << 8) |
+                                   (std::uint32_t{t[30]} << 16) | (std::uint32_t{t[31]} << 24);
+  std::uint64_t offset = 0;
+  while (offset < count) {
+    const std::uint64_t hit =
+        offset + b.header_scan(m.state.data(), m.tail.data(), top_target, static_cast<std::uint32_t>(first + offset),
+                               count - offset);
+    if (hit >= count) break;
+    // A candidate by its top 32 bits: compare the whole hash, most significant byte first.
+    const auto nonce = static_cast<std::uint32_t>(first + hit);
+    Hash256 h;
+    b.header_hash(m.state.data(), m.tail.data(), nonce, h.bytes.data());
+    bool meets = true;
+    for (std::size_t i = 32; i-- > 0;) {
+      if (h.bytes[i] != t[i]) {
+        meets = h.bytes[i] < t[i];
+        break;
+      }
+    }
+    if (meets) {
+      tried = hit + 1;
+      return nonce;
+    }
+    offset = hit + 1;
+  }
+  tried = count;
+  return std::nullopt;
 }
 
 }  // namespace cheese

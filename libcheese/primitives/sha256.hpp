@@ -3,6 +3,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "primitives/bytes.hpp"
@@ -47,6 +48,10 @@ Sha256Backend sha256_backend();
 bool sha256_select_backend(Sha256Backend b);
 //! Compresses n 64-byte blocks into state with the active backend.
 void sha256_compress(std::uint32_t state[8], const std::uint8_t* blocks, std::size_t n);
+//! Compresses two independent messages of n blocks each; on SHA-NI the two streams are
+//! interleaved (what the nonce search can reach at best: its benchmark bound).
+void sha256_compress_2way(std::uint32_t state0[8], const std::uint8_t* blocks0, std::uint32_t state1[8],
+                          const std::uint8_t* blocks1, std::size_t n);
 
 //! What a miner keeps per header: the first 64 bytes of an 80-byte header never change with the
 //! nonce (bytes 76..79, little-endian), so their compression is done once.
@@ -63,5 +68,12 @@ Hash256 header_hash(const HeaderMidstate& m, std::uint32_t nonce);
 //! than latency (about 2x). Portable path just does them one after the other.
 void header_hash_2way(const HeaderMidstate& m, std::uint32_t nonce0, std::uint32_t nonce1,
                       Hash256& out0, Hash256& out1);
+
+//! The proof-of-work search: the first nonce of first, first+1, ..., first+count-1 (mod 2^32)
+//! whose header hash, read as a little-endian 256-bit number, is at most `target`; nullopt if
+//! none. `tried` is set to the nonces hashed (up to and including the one returned). On SHA-NI
+//! two nonces run interleaved and only the hash's top 32 bits are computed before a full check.
+std::optional<std::uint32_t> header_search(const HeaderMidstate& m, const Hash256& target, std::uint32_t first,
+                                           std::uint64_t count, std::uint64_t& tried);
 
 }  // namespace cheese

@@ -22,6 +22,12 @@ void sha256d_header_shani(const std::uint32_t midstate[8], const std::uint8_t ta
 void sha256d_header_2way_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
                                std::uint32_t nonce0, std::uint32_t nonce1, std::uint8_t out0[32],
                                std::uint8_t out1[32]);
+void sha256_compress_2way_shani(std::uint32_t state0[8], const std::uint8_t* blocks0,
+                                std::uint32_t state1[8], const std::uint8_t* blocks1,
+                                std::size_t n);
+std::uint64_t header_scan_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
+                                std::uint32_t top_target, std::uint32_t first,
+                                std::uint64_t count);
 
 }  // namespace cheese::detail
 
@@ -237,6 +243,213 @@ void sha256d_header_2way_shani(const std::uint32_t midstate[8], const std::uint8
   rounds64_2way(abef0, cdgh0, m0, abef1, cdgh1, m1);
   store_digest(_mm_add_epi32(abef0, iv_abef), _mm_add_epi32(cdgh0, iv_cdgh), out0);
   store_digest(_mm_add_epi32(abef1, iv_abef), _mm_add_epi32(cdgh1, iv_cdgh), out1);
+}
+
+void sha256_compress_2way_shani(std::uint32_t state0[8], const std::uint8_t* blocks0,
+                                std::uint32_t state1[8], const std::uint8_t* blocks1,
+                                std::size_t n) {
+  __m128i abef0;
+  __m128i cdgh0;
+  __m128i abef1;
+  __m128i cdgh1;
+  load_state(state0, abef0, cdgh0);
+  load_state(state1, abef1, cdgh1);
+  const __m128i swap = byte_swap_mask();
+  for (std::size_t blk = 0; blk < n; ++blk, blocks0 += 64, blocks1 += 64) {
+    const __m128i abef0_in = abef0;
+    const __m128i cdgh0_in = cdgh0;
+    const __m128i abef1_in = abef1;
+    const __m128i cdgh1_in = cdgh1;
+    __m128i m0[4];
+    __m128i m1[4];
+    for (int i = 0; i < 4; ++i) {
+      m0[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks0 + 16 * i)), swap);
+      m1[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks1 + 16 * i)), swap);
+    }
+    rounds64_2way(abef0, cdgh0, m0, abef1, cdgh1, m1);
+    abef0 = _mm_add_epi32(abef0, abef0_in);
+    cdgh0 = _mm_add_epi32(cdgh0, cdgh0_in);
+    abef1 = _mm_add_epi32(abef1, abef1_in);
+    cdgh1 = _mm_add_epi32(cdgh1, cdgh1_in);
+  }
+  __m128i abcd;
+  __m128i efgh;
+  from_round_layout(abef0, cdgh0, abcd, efgh);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state0), abcd);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state0 + 4), efgh);
+  from_round_layout(abef1, cdgh1, abcd, efgh);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state1), abcd);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state1 + 4), efgh);
+}
+
+// The nonce search. Per nonce a header hash costs two compressions (the tail block on the
+// midstate, then the 32-byte digest); what makes it cheaper than two header_hash calls:
+//  - two nonces are hashed side by side, so the round instructions of one stream fill the
+//    latency of the other's (the SHA unit's throughput rather than its latency);
+//  - rounds 0 and 1 of the tail block see only header bytes 64..71, which do not depend on the
+//    nonce: they are done once per midstate (31 instead of 32 double-rounds);
+//  - the message words after the nonce are fixed padding, so their round-constant sums are
+//    precomputed, and the second block's padding words likewise;
+//  - a block hash only qualifies if its most significant 32-bit word (the last state word H of
+//    the second compression, byte-reversed) is at most the target's: H after 64 rounds is F
+//    after 62, so the last double-round of the second compression is skipped too, and the
+//    digest is never stored. Candidates are checked in full by the caller.
+// The loop keeps everything in registers: no memcpy, no byte swaps of message words.
+namespace {
+
+struct ScanConstants {
+  __m128i mid_abef;   //!< midstate
+  __m128i mid_cdgh;
+  __m128i abef_r2;    //!< (A,B,E,F) of the tail block after rounds 0 and 1
+  __m128i tail_words; //!< header words 16..18 (big-endian), lane 3 free for the nonce
+  __m128i wk1;        //!< message + constants of rounds 4..7, 8..11, 12..15 (fixed padding)
+  __m128i wk2;
+  __m128i wk3;
+  __m128i pad_m2;     //!< tail block message words 8..11 and 12..15
+  __m128i pad_m3;
+  __m128i iv_abef;
+  __m128i iv_cdgh;
+  __m128i d_m2;       //!< second block message words 8..11 and 12..15
+  __m128i d_m3;
+  __m128i d_wk2;
+  __m128i d_wk3;
+};
+
+[[gnu::always_inline]] inline void rounds2(__m128i& abef, __m128i& cdgh, __m128i wk) {
+  cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
+}
+
+//! Two streams: rounds 4g..4g+3 (schedule first when g >= 4) with message m (ring of 4).
+[[gnu::always_inline]] inline void group_2way(int g, __m128i& abef0, __m128i& cdgh0, __m128i m0[4],
+                                              __m128i& abef1, __m128i& cdgh1, __m128i m1[4],
+                                              bool last_half_only = false) {
+  if (g >= 4) {
+    schedule(m0, g);
+    schedule(m1, g);
+  }
+  const __m128i k = round_constants(g);
+  const __m128i wk0 = _mm_add_epi32(m0[g % 4], k);
+  const __m128i wk1 = _mm_add_epi32(m1[g % 4], k);
+  cdgh0 = _mm_sha256rnds2_epu32(cdgh0, abef0, wk0);
+  cdgh1 = _mm_sha256rnds2_epu32(cdgh1, abef1, wk1);
+  if (last_half_only) return;
+  abef0 = _mm_sha256rnds2_epu32(abef0, cdgh0, _mm_shuffle_epi32(wk0, 0x0e));
+  abef1 = _mm_sha256rnds2_epu32(abef1, cdgh1, _mm_shuffle_epi32(wk1, 0x0e));
+}
+
+//! Rounds 4g..4g+3 of both streams with the same precomputed message-plus-constant words.
+[[gnu::always_inline]] inline void group_2way_fixed(__m128i& abef0, __m128i& cdgh0, __m128i& abef1,
+                                                    __m128i& cdgh1, __m128i wk) {
+  const __m128i wk_hi = _mm_shuffle_epi32(wk, 0x0e);
+  cdgh0 = _mm_sha256rnds2_epu32(cdgh0, abef0, wk);
+  cdgh1 = _mm_sha256rnds2_epu32(cdgh1, abef1, wk);
+  abef0 = _mm_sha256rnds2_epu32(abef0, cdgh0, wk_hi);
+  abef1 = _mm_sha256rnds2_epu32(abef1, cdgh1, wk_hi);
+}
+
+ScanConstants scan_constants(const std::uint32_t midstate[8], const std::uint8_t tail[16]) {
+  ScanConstants c;
+  load_state(midstate, c.mid_abef, c.mid_cdgh);
+  c.tail_words = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tail)), byte_swap_mask());
+  c.tail_words = _mm_insert_epi32(c.tail_words, 0, 3);
+  __m128i m[4];
+  tail_message(c.tail_words, 0, m);
+  // Rounds 0 and 1 use message words 0 and 1 only.
+  __m128i cdgh = c.mid_cdgh;
+  rounds2(c.mid_abef, cdgh, _mm_add_epi32(m[0], round_constants(0)));
+  c.abef_r2 = cdgh;
+  c.wk1 = _mm_add_epi32(m[1], round_constants(1));
+  c.wk2 = _mm_add_epi32(m[2], round_constants(2));
+  c.wk3 = _mm_add_epi32(m[3], round_constants(3));
+  c.pad_m2 = m[2];
+  c.pad_m3 = m[3];
+  initial_state(c.iv_abef, c.iv_cdgh);
+  c.d_m2 = set_words(0, 0, 0, 0x80000000);
+  c.d_m3 = set_words(256, 0, 0, 0);
+  c.d_wk2 = _mm_add_epi32(c.d_m2, round_constants(2));
+  c.d_wk3 = _mm_add_epi32(c.d_m3, round_constants(3));
+  return c;
+}
+
+//! The last state word (H) of sha256d(header) for two nonces; only F after 62 rounds of the
+//! second compression is needed for it.
+[[gnu::always_inline]] inline void top_words_2way(const ScanConstants& c, __m128i nonce_words,
+                                                  std::uint32_t& h0, std::uint32_t& h1) {
+  // nonce_words: lane 0 and lane 1 hold the two nonces as big-endian message words.
+  __m128i m0[4];
+  __m128i m1[4];
+  m0[0] = _mm_blend_epi16(c.tail_words, _mm_shuffle_epi32(nonce_words, 0x00), 0xc0);
+  m1[0] = _mm_blend_epi16(c.tail_words, _mm_shuffle_epi32(nonce_words, 0x55), 0xc0);
+  m0[1] = m1[1] = set_words(0, 0, 0, 0x80000000);
+  m0[2] = m1[2] = c.pad_m2;
+  m0[3] = m1[3] = c.pad_m3;
+
+  // Tail block: rounds 2 and 3 (rounds 0 and 1 are in abef_r2), then 4..63.
+  __m128i cdgh0 = c.abef_r2;
+  __m128i cdgh1 = c.abef_r2;
+  __m128i abef0;
+  __m128i abef1;
+  {
+    const __m128i k = round_constants(0);
+    abef0 = _mm_sha256rnds2_epu32(c.mid_abef, cdgh0, _mm_shuffle_epi32(_mm_add_epi32(m0[0], k), 0x0e));
+    abef1 = _mm_sha256rnds2_epu32(c.mid_abef, cdgh1, _mm_shuffle_epi32(_mm_add_epi32(m1[0], k), 0x0e));
+  }
+  group_2way_fixed(abef0, cdgh0, abef1, cdgh1, c.wk1);
+  group_2way_fixed(abef0, cdgh0, abef1, cdgh1, c.wk2);
+  group_2way_fixed(abef0, cdgh0, abef1, cdgh1, c.wk3);
+#pragma GCC unroll 12
+  for (int g = 4; g < 16; ++g) group_2way(g, abef0, cdgh0, m0, abef1, cdgh1, m1);
+  abef0 = _mm_add_epi32(abef0, c.mid_abef);
+  cdgh0 = _mm_add_epi32(cdgh0, c.mid_cdgh);
+  abef1 = _mm_add_epi32(abef1, c.mid_abef);
+  cdgh1 = _mm_add_epi32(cdgh1, c.mid_cdgh);
+
+  // Second block: the digest's state words are its message words 0..7.
+  from_round_layout(abef0, cdgh0, m0[0], m0[1]);
+  from_round_layout(abef1, cdgh1, m1[0], m1[1]);
+  m0[2] = m1[2] = c.d_m2;
+  m0[3] = m1[3] = c.d_m3;
+  abef0 = abef1 = c.iv_abef;
+  cdgh0 = cdgh1 = c.iv_cdgh;
+  group_2way(0, abef0, cdgh0, m0, abef1, cdgh1, m1);
+  group_2way(1, abef0, cdgh0, m0, abef1, cdgh1, m1);
+  group_2way_fixed(abef0, cdgh0, abef1, cdgh1, c.d_wk2);
+  group_2way_fixed(abef0, cdgh0, abef1, cdgh1, c.d_wk3);
+#pragma GCC unroll 11
+  for (int g = 4; g < 15; ++g) group_2way(g, abef0, cdgh0, m0, abef1, cdgh1, m1);
+  // Rounds 60 and 61 only: the new (A,B,E,F) lands in cdgh; its F (lane 0) is H after 64 rounds.
+  group_2way(15, abef0, cdgh0, m0, abef1, cdgh1, m1, true);
+  h0 = static_cast<std::uint32_t>(_mm_cvtsi128_si32(cdgh0)) + 0x5be0cd19u;
+  h1 = static_cast<std::uint32_t>(_mm_cvtsi128_si32(cdgh1)) + 0x5be0cd19u;
+}
+
+}  // namespace
+
+std::uint64_t header_scan_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
+                                std::uint32_t top_target, std::uint32_t first,
+                                std::uint64_t count) {
+  const ScanConstants c = scan_constants(midstate, tail);
+  // The hash as a little-endian number has its top 32 bits in the byte reversal of H.
+  std::uint64_t i = 0;
+  for (; i + 1 < count; i += 2) {
+    const auto n0 = static_cast<std::uint32_t>(first + i);
+    const auto n1 = static_cast<std::uint32_t>(n0 + 1);
+    const __m128i nonce_words = _mm_cvtsi32_si128(static_cast<int>(__builtin_bswap32(n0)));
+    std::uint32_t h0;
+    std::uint32_t h1;
+    top_words_2way(c, _mm_insert_epi32(nonce_words, static_cast<int>(__builtin_bswap32(n1)), 1), h0, h1);
+    if (__builtin_bswap32(h0) <= top_target) [[unlikely]] return i;
+    if (__builtin_bswap32(h1) <= top_target) [[unlikely]] return i + 1;
+  }
+  if (i < count) {
+    const auto n0 = static_cast<std::uint32_t>(first + i);
+    const __m128i nonce_words = _mm_set1_epi32(static_cast<int>(__builtin_bswap32(n0)));
+    std::uint32_t h0;
+    std::uint32_t h1;
+    top_words_2way(c, nonce_words, h0, h1);
+    if (__builtin_bswap32(h0) <= top_target) return i;
+  }
+  return count;
 }
 
 }  // namespace cheese::detail

@@ -229,3 +229,129 @@ TEST_CASE("sha256 backend selection", "[primitives][sha256]") {
   }
   CHECK(sha256_backend() == before);
 }
+
+namespace {
+
+//! Every nonce in [first, first + count) that header_search reports, by repeated calls.
+std::vector<std::uint32_t> all_hits(const HeaderMidstate& m, const Hash256& target, std::uint32_t first,
+                                    std::uint64_t count) {
+  std::vector<std::uint32_t> out;
+  std::uint64_t offset = 0;
+  while (offset < count) {
+    std::uint64_t tried = 0;
+    const auto n = header_search(m, target, static_cast<std::uint32_t>(first + offset), count - offset, tried);
+    REQUIRE(tried <= count - offset);
+    if (!n) {
+      REQUIRE(tried == count - offset);
+      break;
+    }
+    REQUIRE(*n == static_cast<std::uint32_t>(first + offset + tried - 1));
+    out.push_back(*n);
+    offset += tried;
+  }
+  return out;
+}
+
+//! The same by hashing every nonce with header_hash and comparing whole numbers.
+std::vector<std::uint32_t> brute_hits(const HeaderMidstate& m, const Hash256& target, std::uint32_t first,
+                                      std::uint64_t count) {
+  std::vector<std::uint32_t> out;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const auto nonce = static_cast<std::uint32_t>(first + i);
+    const Hash256 h = header_hash(m, nonce);
+    bool meets = true;
+    for (std::size_t b = 32; b-- > 0;) {
+      if (h.bytes[b] != target.bytes[b]) {
+        meets = h.bytes[b] < target.bytes[b];
+        break;
+      }
+    }
+    if (meets) out.push_back(nonce);
+  }
+  return out;
+}
+
+Hash256 target_with_top(std::uint32_t top) {
+  Hash256 t{};
+  for (std::size_t i = 0; i < 28; ++i) t.bytes[i] = 0xff;
+  for (std::size_t i = 0; i < 4; ++i) t.bytes[28 + i] = static_cast<std::uint8_t>(top >> (8 * i));
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("the nonce search finds exactly the nonces the portable path finds", "[primitives][sha256]") {
+  Bytes header = hex(kGenesisHeader);
+  const HeaderMidstate m = header_midstate(header_span(header));
+  // About one hash in 512 qualifies; odd counts and a range across 2^32 (nonces wrap).
+  const Hash256 target = target_with_top(0x007fffff);
+  struct Range {
+    std::uint32_t first;
+    std::uint64_t count;
+  };
+  const Range ranges[] = {{0, 40001}, {0xffffff00u, 777}, {kGenesisNonce - 1000, 2000}, {12345, 1}, {7, 0}};
+  for (const auto& r : ranges) {
+    INFO("range " << r.first << " + " << r.count);
+    std::vector<std::uint32_t> portable;
+    {
+      ScopedBackend scoped(Sha256Backend::kPortable);
+      portable = all_hits(m, target, r.first, r.count);
+      CHECK(portable == brute_hits(m, target, r.first, r.count));
+    }
+    if (r.count > 10000) CHECK(portable.size() > 20);
+    for (auto b : testable_backends()) {
+      ScopedBackend scoped(b);
+      INFO("backend " << name(b));
+      CHECK(all_hits(m, target, r.first, r.count) == portable);
+    }
+  }
+  // Bitcoin's genesis nonce meets its own target (bits 0x1d00ffff), and nothing just before it does.
+  Hash256 genesis_target{};
+  genesis_target.bytes[26] = 0xff;
+  genesis_target.bytes[27] = 0xff;
+  for (auto b : testable_backends()) {
+    ScopedBackend scoped(b);
+    INFO("backend " << name(b));
+    std::uint64_t tried = 0;
+    const auto n = header_search(m, genesis_target, kGenesisNonce - 5000, 10000, tried);
+    REQUIRE(n.has_value());
+    CHECK(*n == kGenesisNonce);
+    CHECK(tried == 5001);
+  }
+}
+
+TEST_CASE("the nonce search compares the whole hash when the top 32 bits tie", "[primitives][sha256]") {
+  Bytes header = hex(kGenesisHeader);
+  const HeaderMidstate m = header_midstate(header_span(header));
+  for (auto b : testable_backends()) {
+    ScopedBackend scoped(b);
+    INFO("backend " << name(b));
+    for (std::uint32_t nonce : {3u, 1000u, 0xfffffffeu}) {
+      const Hash256 h = header_hash(m, nonce);
+      std::uint64_t tried = 0;
+      // Target equal to the hash: met.
+      auto n = header_search(m, h, nonce, 1, tried);
+      CHECK(n == std::optional<std::uint32_t>(nonce));
+      // Same top 32 bits, one less in the lowest differing position below them: not met.
+      Hash256 below = h;
+      std::size_t i = 0;
+      while (i < 28 && below.bytes[i] == 0) ++i;
+      REQUIRE(i < 28);
+      --below.bytes[i];
+      n = header_search(m, below, nonce, 1, tried);
+      CHECK_FALSE(n.has_value());
+      CHECK(tried == 1);
+      // In a 2-nonce scan where only the second is met.
+      if (nonce != 0xfffffffeu) {
+        const Hash256 h1 = header_hash(m, nonce + 1);
+        const Hash256& lower = std::lexicographical_compare(h.bytes.rbegin(), h.bytes.rend(), h1.bytes.rbegin(),
+                                                             h1.bytes.rend())
+                                   ? h
+                                   : h1;
+        n = header_search(m, lower, nonce, 2, tried);
+        REQUIRE(n.has_value());
+        CHECK(header_hash(m, *n) == lower);
+      }
+    }
+  }
+}
