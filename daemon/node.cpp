@@ -238,6 +238,15 @@ void Node::after_block(const ProcessBlockResult& r, std::uint64_t source_peer) {
     log_info("Block {} is invalid: {}", hash.to_display_hex(), to_string(v.reason));
   }
   if (net_) net_->blocks_connected(r.connected, source_peer);
+  // Transfers a reorg put back into the mempool are announced again (peers that know them skip).
+  if (net_) {
+    for (const auto& b : r.disconnected) {
+      for (const auto& tx : b.txs) {
+        if (tx.is_coinbase()) continue;
+        if (const Hash256 id = txid(tx); mempool_->contains(id)) net_->transaction_accepted(id, 0);
+      }
+    }
+  }
   if (miner_ && r.tip_changed) miner_->tip_changed();
   if (!r.connected.empty() || !r.disconnected.empty()) {
     for (const auto& f : chain_listeners_) f(r);

@@ -128,11 +128,11 @@ def test_reconnect_converges_on_most_work(t):
         for tip in node.rpc("getchaintips"):
             if tip["hash"] != hashes2[-1]:
                 assert_true(tip["status"] != "active", f"node{node.index}: {tip}")
-    # The reorged nodes put alice's transfers back in their mempools. (They are not announced
-    # again, as in Bitcoin Core: group 2 learns of them only when they are mined or re-sent.)
+    # The reorged nodes put alice's transfers back in their mempools and announce them again,
+    # so group 2, which never saw them, pools them too.
     txids = [tx.txid for tx in txs]
-    u.wait_in_mempools(n[:2], txids, timeout=30)
-    for node in n[:2]:
+    u.wait_in_mempools(n, txids, timeout=30)
+    for node in n:
         assert_equal(sorted(node.rpc("getrawmempool")), sorted(txids), f"mempool of node{node.index}")
     bob = u.Key("partition bob")
     for node in n:
