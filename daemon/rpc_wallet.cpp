@@ -334,6 +334,21 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
               {"amount", RpcType::kAmount, true, "CHZ, up to 8 decimals"}},
              "Pays an address from one of the wallet's addresses with the default fee; returns the txid.",
              "cheese-cli sendtoaddress rchz1... 1.5", send_handler});
+  table.add({"rescanblockchain", "wallet",
+             {{"start_height", RpcType::kInt, false, "first height to scan (default 0)"}},
+             "Scans the active chain again for the wallet's transactions; returns {start_height, stop_height}. "
+             "After walletpassphrase it also finds payments beyond a locked wallet's keypool.",
+             "cheese-cli rescanblockchain", [&node, &wm](RpcRequest& r) -> asio::awaitable<json::value> {
+               auto e = co_await wm.for_request(r);
+               const std::int64_t start = r.get_int(0, 0);
+               if (start < 0) throw RpcError(kRpcInvalidParameter, "start_height must not be negative");
+               const std::uint64_t stop = wm.rescan(*e, static_cast<std::uint64_t>(start));
+               json::object o;
+               o["start_height"] = start;
+               o["stop_height"] = stop;
+               (void)node;
+               co_return o;
+             }});
   table.add({"encryptwallet", "wallet", {{"passphrase", RpcType::kString, true, "at least one character"}},
              "Encrypts the wallet with a passphrase; it is locked afterwards.", "cheese-cli encryptwallet \"my pass\"",
              [&wm](RpcRequest& r) -> asio::awaitable<json::value> {

@@ -422,6 +422,20 @@ void WalletManager::sync(LoadedWallet& e) {
   drop_conflicted(e);
 }
 
+std::uint64_t WalletManager::rescan(LoadedWallet& e, std::uint64_t from_height) {
+  const Chainstate& chain = node_.chain();
+  if (from_height > chain.height()) {
+    throw RpcError(kRpcInvalidParameter, fmt::format("start_height {} is above the tip ({})", from_height, chain.height()));
+  }
+  std::optional<WalletBlockRef> before;
+  if (from_height > 0) before = WalletBlockRef{chain.at_height(from_height - 1)->hash, from_height - 1};
+  if (auto st = e.wallet.unconfirm_above(from_height == 0 ? 0 : from_height - 1, before); !st) {
+    throw_wallet_error(st.error());
+  }
+  sync(e);
+  return chain.height();
+}
+
 bool WalletManager::record_unconfirmed(LoadedWallet& e, const Transaction& tx, const Hash256& id, std::int64_t time) {
   auto records = records_of(e.wallet, tx, id, std::nullopt, time);
   if (records.empty()) return false;

@@ -99,6 +99,9 @@ class WalletManager {
   //! Records what the active chain and the mempool hold for this wallet since it last synced
   //! (the whole chain for a new or restored wallet), and handles reorgs.
   void sync(LoadedWallet& e);
+  //! Scans the active chain again from `from_height` (rescanblockchain): records above it become
+  //! unconfirmed, then the blocks are scanned as in sync(). Returns the last height scanned.
+  std::uint64_t rescan(LoadedWallet& e, std::uint64_t from_height);
 
   WalletBalances balances(const LoadedWallet& e) const;
   //! Balance (confirmed), pending spend and next nonce of each handed-out address.

@@ -188,6 +188,15 @@ def test_restore_on_second_node(t):
     assert_equal(balances(a2), balances(alice), "same balances after the rescan")
     assert_equal(n1.wallet("alice2").getwalletinfo()["txcount"], alice.getwalletinfo()["txcount"])
     assert_raises_rpc(-5, "", n1.rpc, "restorewallet", "bad", "abandon " * 23 + "zoo")
+    # A rescan, whole or from a height, finds the same history.
+    before = (balances(a2), a2.listtransactions(1000))
+    tip = n1.rpc("getblockcount")
+    assert_equal(a2.rescanblockchain(), {"start_height": 0, "stop_height": tip})
+    assert_equal((balances(a2), a2.listtransactions(1000)), before, "full rescan")
+    assert_equal(a2.rescanblockchain(tip - 2)["start_height"], tip - 2)
+    assert_equal((balances(a2), a2.listtransactions(1000)), before, "partial rescan")
+    assert_raises_rpc(-8, "above the tip", a2.rescanblockchain, tip + 1)
+    assert_raises_rpc(-8, "negative", a2.rescanblockchain, -1)
 
 
 def test_encryption_relock_and_file_has_no_secrets(t):
