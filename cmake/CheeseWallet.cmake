@@ -2,9 +2,9 @@
 #  - the BIP-39 English wordlist is taken at configure time from Debian's python3-mnemonic (never
 #    typed in), checked against the SHA-256 of BIP-39's english.txt and compiled into a generated
 #    source; a missing file or a different hash stops the configuration;
-#  - wallet files are SQLite: the layer links SQLite::SQLite3 with its own small wrapper
-#    (libcheese/wallet/wallet_db.hpp) rather than cheese_chain, so wallets stay independent of
-#    the chain store (docs/architecture.md).
+#  - wallet files are SQLite, through the shared wrapper of libcheese/storage
+#    (libcheese/wallet/wallet_db.hpp names it), not through cheese_chain, so wallets stay
+#    independent of the chain store (docs/architecture.md).
 if(NOT TARGET cheese_wallet)
   return()
 endif()

@@ -578,10 +578,10 @@ void Wallet::Impl::load(std::uint32_t keypool) {
     SecureBuffer plain;  // the plaintext seed goes straight into guarded memory
     for (Stmt s = db.prepare("SELECT key, value FROM meta"); s.step();) {
       const std::string key = s.column_text(0);
-      const ByteSpan blob = s.column_blob(1);
-      types[key] = s.is_int(1) ? 0 : s.is_blob(1) ? 1 : s.is_text(1) ? 2 : 3;
+      const ByteSpan blob = s.column_blob_view(1);
+      types[key] = s.column_is_int(1) ? 0 : s.column_is_blob(1) ? 1 : s.column_is_text(1) ? 2 : 3;
       if (key == "seed") {
-        if (!s.is_blob(1) || blob.size() != kWalletEntropySize) corrupt("malformed seed");
+        if (!s.column_is_blob(1) || blob.size() != kWalletEntropySize) corrupt("malformed seed");
         plain = SecureBuffer::copy_of(blob);
         continue;
       }
@@ -639,7 +639,7 @@ void Wallet::Impl::load(std::uint32_t keypool) {
     }
 
     for (Stmt s = db.prepare("SELECT idx, pubkey, issued, label FROM keys ORDER BY idx"); s.step();) {
-      const ByteSpan pk = s.column_blob(1);
+      const ByteSpan pk = s.column_blob_view(1);
       if (s.column_int(0) != static_cast<std::int64_t>(keys.size()) || pk.size() != 32) {
         corrupt("the key table has a gap or a malformed key");
       }
@@ -709,31 +709,31 @@ void Wallet::Impl::top_up(std::size_t min_unused) {
 
 WalletTx Wallet::Impl::read_tx(const Stmt& s) const {
   WalletTx tx;
-  const ByteSpan txid = s.column_blob(0);
+  const ByteSpan txid = s.column_blob_view(0);
   const std::int64_t direction = s.column_int(1);
   if (txid.size() != 32 || direction < 0 || direction > 2) corrupt("malformed transaction record");
   std::copy(txid.begin(), txid.end(), tx.txid.bytes.begin());
   tx.direction = static_cast<TxDirection>(direction);
-  if (!s.is_null(2)) tx.height = static_cast<std::uint64_t>(s.column_int(2));
+  if (!s.column_is_null(2)) tx.height = static_cast<std::uint64_t>(s.column_int(2));
   tx.amount = static_cast<Amount>(s.column_int(3));
   tx.fee = static_cast<Amount>(s.column_int(4));
-  if (!s.is_null(5)) {
-    const ByteSpan cp = s.column_blob(5);
+  if (!s.column_is_null(5)) {
+    const ByteSpan cp = s.column_blob_view(5);
     if (cp.size() != 32) corrupt("malformed transaction record");
     PublicKey pk{};
     std::copy(cp.begin(), cp.end(), pk.begin());
     tx.counterparty = pk;
   }
   tx.time = s.column_int(6);
-  if (!s.is_null(7)) {
-    const ByteSpan own = s.column_blob(7);
+  if (!s.column_is_null(7)) {
+    const ByteSpan own = s.column_blob_view(7);
     if (own.size() != 32) corrupt("malformed transaction record");
     PublicKey pk{};
     std::copy(own.begin(), own.end(), pk.begin());
     tx.own = pk;
   }
-  if (!s.is_null(8)) {
-    const ByteSpan raw = s.column_blob(8);
+  if (!s.column_is_null(8)) {
+    const ByteSpan raw = s.column_blob_view(8);
     tx.raw.assign(raw.begin(), raw.end());
   }
   return tx;
@@ -1154,7 +1154,7 @@ WalletResult<std::optional<WalletBlockRef>> Wallet::synced_to() const {
     std::optional<WalletBlockRef> out;
     Stmt s = w.db.prepare("SELECT hash, height FROM sync WHERE id = 0");
     if (s.step()) {
-      const ByteSpan hash = s.column_blob(0);
+      const ByteSpan hash = s.column_blob_view(0);
       if (hash.size() != 32 || s.column_int(1) < 0) w.corrupt("malformed sync record");
       WalletBlockRef ref;
       std::copy(hash.begin(), hash.end(), ref.hash.bytes.begin());
