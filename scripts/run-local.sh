@@ -27,10 +27,13 @@ sleep 1
 cat <<MSG
 
 cheesed is running on regtest (data directory $data/regtest).
-Talk to it from another terminal:
+Open the web wallet and explorer at the "Web UI:" address above, or from another terminal:
   $cli -rpcwait getblockchaininfo
+  $cli createwallet alice        (prints the recovery phrase once)
+  $cli mine 11                   (rewards mature after 10 blocks)
+  $cli getbalances
+  $cli webui                     (the web UI address again)
   $cli help
-  $cli generatetoaddress 11 <address>
 Press Ctrl-C to stop the node and the tracker.
 
 MSG
