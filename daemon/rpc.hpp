@@ -39,6 +39,7 @@ enum RpcCode : int {
   kRpcWalletWrongEncState = -15,
   kRpcWalletNotFound = -18,
   kRpcWalletNotSpecified = -19,
+  kRpcWalletAlreadyLoaded = -35,
   kRpcDeserializationError = -22,
   kRpcVerifyError = -25,
   kRpcVerifyRejected = -26,

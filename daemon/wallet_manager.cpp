@@ -258,7 +258,7 @@ asio::awaitable<T> WalletManager::on_wallet_thread(Fn fn) {
 std::filesystem::path WalletManager::new_wallet_path(const std::string& name, const std::optional<std::string>& passphrase) const {
   const auto file = wallet_file_path(dir(), name);
   if (!file) throw_wallet_error(file.error());
-  if (wallets_.contains(name)) throw RpcError(kRpcWalletError, fmt::format("Wallet \"{}\" is already loaded", name));
+  if (wallets_.contains(name)) throw RpcError(kRpcWalletAlreadyLoaded, fmt::format("Wallet \"{}\" is already loaded", name));
   if (wallets_.size() >= kMaxLoadedWallets) {
     throw RpcError(kRpcWalletError, fmt::format("at most {} wallets can be loaded at once", kMaxLoadedWallets));
   }

@@ -57,7 +57,7 @@ def test_create_shows_a_valid_phrase_once(t):
     # The phrase is not shown again anywhere.
     info = n0.rpc("getwalletinfo")
     assert_true(created["mnemonic"] not in str(info), "getwalletinfo has no phrase")
-    assert_raises_rpc(-4, "already", n0.rpc, "createwallet", "alice")
+    assert_raises_rpc(-35, "already", n0.rpc, "createwallet", "alice")
     assert_raises_rpc(-8, "", n0.rpc, "createwallet", "../evil")
     assert_raises_rpc(-8, "empty", n0.rpc, "createwallet", "x", "")
 
@@ -162,7 +162,7 @@ def test_several_wallets_need_a_route(t):
     n0.rpc("unloadwallet", "spare")
     assert_equal(n0.rpc("listwallets"), ["alice"])
     assert_in({"name": "spare"}, n0.rpc("listwalletdir")["wallets"])
-    assert_raises_rpc(-4, "already loaded", n0.rpc, "loadwallet", "alice")
+    assert_raises_rpc(-35, "already loaded", n0.rpc, "loadwallet", "alice")
     assert_raises_rpc(-18, "not found", n0.rpc, "loadwallet", "missing")
     n0.rpc("getbalance")  # one wallet again: no route needed
 
