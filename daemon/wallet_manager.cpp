@@ -27,44 +27,31 @@ constexpr std::string_view kSettingsFile = "settings.json";
 std::vector<WalletTx> records_of(const Wallet& w, const Transaction& tx, const Hash256& id,
                                  std::optional<std::uint64_t> height, std::int64_t time) {
   std::vector<WalletTx> out;
-  if (tx.is_coinbase()) {
-    if (w.is_mine(tx.recipient)) {
-      WalletTx r;
-      r.txid = id;
-      r.direction = TxDirection::kGenerate;
-      r.height = height;
-      r.amount = tx.amount;
-      r.own = tx.recipient;
-      r.time = time;
-      out.push_back(std::move(r));
-    }
-    return out;
-  }
-  Bytes raw;
-  if (w.is_mine(tx.sender) || w.is_mine(tx.recipient)) raw = serialize(tx);
-  if (w.is_mine(tx.sender)) {
+  const bool from_us = !tx.is_coinbase() && w.is_mine(tx.sender);
+  const bool to_us = w.is_mine(tx.recipient);
+  if (!from_us && !to_us) return out;
+  const Bytes raw = tx.is_coinbase() ? Bytes{} : serialize(tx);
+  auto record = [&](TxDirection direction, const PublicKey& own) {
     WalletTx r;
     r.txid = id;
-    r.direction = TxDirection::kSend;
+    r.direction = direction;
     r.height = height;
     r.amount = tx.amount;
-    r.fee = tx.fee;
-    r.counterparty = tx.recipient;
-    r.own = tx.sender;
+    r.own = own;
     r.time = time;
     r.raw = raw;
+    return r;
+  };
+  if (from_us) {
+    WalletTx r = record(TxDirection::kSend, tx.sender);
+    r.fee = tx.fee;
+    r.counterparty = tx.recipient;
     out.push_back(std::move(r));
   }
-  if (w.is_mine(tx.recipient)) {
-    WalletTx r;
-    r.txid = id;
-    r.direction = TxDirection::kReceive;
-    r.height = height;
-    r.amount = tx.amount;
+  if (to_us && tx.is_coinbase()) out.push_back(record(TxDirection::kGenerate, tx.recipient));
+  if (to_us && !tx.is_coinbase()) {
+    WalletTx r = record(TxDirection::kReceive, tx.recipient);
     r.counterparty = tx.sender;
-    r.own = tx.recipient;
-    r.time = time;
-    r.raw = std::move(raw);
     out.push_back(std::move(r));
   }
   return out;
@@ -682,14 +669,24 @@ asio::awaitable<void> WalletManager::unlock(std::shared_ptr<LoadedWallet> e, std
   if (!st) throw_wallet_error(st.error());
   e->unlocked_until = node_.now() + seconds;
   e->relock.expires_after(std::chrono::seconds(seconds));
+  arm_relock(e);
+}
+
+void WalletManager::arm_relock(const std::shared_ptr<LoadedWallet>& e) {
   std::weak_ptr<LoadedWallet> weak = e;
-  e->relock.async_wait([weak](const boost::system::error_code& ec) {
+  e->relock.async_wait([this, weak](const boost::system::error_code& ec) {
     if (ec) return;
-    if (auto entry = weak.lock(); entry && !entry->busy) {
-      entry->wallet.lock();
-      entry->unlocked_until = 0;
-      log_info("wallet {}: locked again (walletpassphrase timeout)", entry->wallet.name());
+    auto entry = weak.lock();
+    if (!entry || entry->unloaded) return;
+    if (entry->busy) {
+      // A passphrase operation holds the wallet: lock it as soon as that is over.
+      entry->relock.expires_after(std::chrono::milliseconds(100));
+      arm_relock(entry);
+      return;
     }
+    entry->wallet.lock();
+    entry->unlocked_until = 0;
+    log_info("wallet {}: locked again (walletpassphrase timeout)", entry->wallet.name());
   });
 }
 

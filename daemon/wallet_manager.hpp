@@ -131,6 +131,8 @@ class WalletManager {
                                           std::string new_passphrase);
 
  private:
+  //! Waits for the relock timer, then locks the wallet (later, if it is busy at that moment).
+  void arm_relock(const std::shared_ptr<LoadedWallet>& e);
   void chain_changed();
   void transaction_added(const Transaction& tx, const Hash256& id);
   //! Records a transaction of the mempool that touches the wallet; true if it did.
