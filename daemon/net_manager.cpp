@@ -679,7 +679,7 @@ void NetManager::download_blocks() {
     for (const BlockIndex* b : path) {
       if (p.blocks_in_flight.size() >= net::kMaxBlocksInFlightPerPeer) break;
       if (b->height > limit_height) break;
-      if (b->have_data() || b->failed() || blocks_in_flight_.contains(b->hash)) continue;
+      if (b->have_data() || b->failed() || blocks_in_flight_.contains(b->hash) || node_.block_queued(b->hash)) continue;
       req.items.push_back({net::InvType::kBlock, b->hash});
       p.blocks_in_flight.emplace(b->hash, std::chrono::steady_clock::now());
       blocks_in_flight_.emplace(b->hash, p.id);
@@ -708,18 +708,32 @@ asio::awaitable<void> NetManager::on_block(std::shared_ptr<Peer> peer, net::Bloc
   const Hash256 hash = block->hash();
   p.add_known(hash);
   if (p.blocks_in_flight.erase(hash)) blocks_in_flight_.erase(hash);
-  const BlockSubmission s = co_await node_.submit_block(block, p.id);
-  const Verdict v = s.result.verdict;
-  if (!v) {
-    if (v.reason == Reject::kBlockUnknownParent) {
-      request_headers(p);
-    } else if (is_misbehavior(v.reason)) {
-      misbehaving(p, fmt::format("invalid block {}: {}", hash.to_display_hex(), to_string(v.reason)));
-    } else {
-      log_debug("net", "block {} from peer {} not accepted: {}", hash.to_display_hex(), p.id, to_string(v.reason));
+  // Queued behind the blocks received before it; this peer's next message is read meanwhile, so
+  // the signature checks of its next blocks overlap with connecting this one.
+  std::weak_ptr<Peer> weak = peer;
+  // GCC 12 destroys temporaries inside a co_await expression twice: name the callback and the
+  // awaitable first.
+  Node::BlockDone done = [this, weak, hash](const BlockSubmission& s) { block_processed(weak.lock(), hash, s); };
+  auto queued = node_.queue_block(block, p.id, std::move(done));
+  co_await std::move(queued);
+  download_blocks();
+}
+
+void NetManager::block_processed(const std::shared_ptr<Peer>& peer, const Hash256& hash, const BlockSubmission& s) {
+  if (peer) {  // a peer that disconnected meanwhile is still discouraged for an invalid block
+    Peer& p = *peer;
+    const Verdict v = s.result.verdict;
+    if (!v) {
+      if (v.reason == Reject::kBlockUnknownParent) {
+        if (p.connected()) request_headers(p);
+      } else if (is_misbehavior(v.reason)) {
+        misbehaving(p, fmt::format("invalid block {}: {}", hash.to_display_hex(), to_string(v.reason)));
+      } else {
+        log_debug("net", "block {} from peer {} not accepted: {}", hash.to_display_hex(), p.id, to_string(v.reason));
+      }
+    } else if (const BlockIndex* idx = node_.chain().lookup(hash)) {
+      if (!p.best_known || idx->chain_work > p.best_known->chain_work) p.best_known = idx;
     }
-  } else if (const BlockIndex* idx = node_.chain().lookup(hash)) {
-    if (!p.best_known || idx->chain_work > p.best_known->chain_work) p.best_known = idx;
   }
   download_blocks();
 }

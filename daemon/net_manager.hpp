@@ -26,6 +26,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 class Node;
+struct BlockSubmission;
 class NetManager;
 
 //! Limits of the P2P layer (see docs/protocol.md), each a named constant.
@@ -212,6 +213,9 @@ class NetManager {
   asio::awaitable<void> on_getdata(Peer& p, const net::GetDataMsg& m);
   asio::awaitable<void> on_headers(Peer& p, const net::HeadersMsg& m);
   asio::awaitable<void> on_block(std::shared_ptr<Peer> p, net::BlockMsg m);
+  //! The outcome of a block this peer sent (Node::queue_block): discourage it for an invalid
+  //! block, ask for headers when the parent was unknown, download more.
+  void block_processed(const std::shared_ptr<Peer>& peer, const Hash256& hash, const BlockSubmission& s);
   asio::awaitable<void> on_tx(std::shared_ptr<Peer> p, net::TxMsg m);
   void on_getheaders(Peer& p, const net::GetHeadersMsg& m);
   void on_addr(Peer& p, const net::AddrMsg& m);

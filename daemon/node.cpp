@@ -51,6 +51,7 @@ std::string random_hex(std::size_t bytes) {
 
 Node::Node(NodeOptions options) : options_(std::move(options)) {
   started_ = std::chrono::steady_clock::now();
+  queue_changed_.expires_at(std::chrono::steady_clock::time_point::max());  // only ever cancelled
   const auto db_file = options_.datadir / "chain.sqlite";
   chain_ = std::make_unique<Chainstate>(db_file, params());
   if (options_.reindex_chainstate) {
@@ -182,12 +183,13 @@ int Node::run() {
   });
   io_.run();
   log_info("Shutdown complete");
-  return 0;
+  return exit_code_;
 }
 
 void Node::request_stop() {
   if (stopping_) return;
   stopping_ = true;
+  queue_changed_.cancel();  // peers waiting to queue a block, and the connector, stop waiting
   // Let a reply to the `stop` RPC go out before the connections close.
   auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(50));
   timer->async_wait([this, timer](const boost::system::error_code&) {
@@ -203,28 +205,106 @@ void Node::request_stop() {
 }
 
 asio::awaitable<BlockSubmission> Node::submit_block(std::shared_ptr<const Block> block, std::uint64_t source_peer) {
-  BlockSubmission out;
-  // Cheap checks first, on this thread: a block we already have or whose header cannot be
-  // accepted costs no signature checks.
-  const BlockIndex* known = chain_->lookup(block->hash());
-  if (known && known->have_data()) {
-    out.result.duplicate = true;
-    co_return out;
-  }
-  const auto magic = params().magic;
   auto executor = co_await asio::this_coro::executor;
   // GCC 12 destroys temporaries captured in a co_await expression twice: name the initiation.
-  auto initiation = [this, block, magic, executor](auto handler) {
+  auto initiation = [this, block, source_peer, executor](auto handler) {
     auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    chain_->verifier().verify_block_async(block, magic, [shared, executor](Verdict v) {
-      asio::post(executor, [shared, v]() mutable { (*shared)(v); });
-    });
+    BlockDone done = [shared, executor](const BlockSubmission& s) {
+      asio::post(executor, [shared, s]() mutable { (*shared)(std::move(s)); });
+    };
+    asio::co_spawn(io_, enqueue_block(block, source_peer, /*durable=*/true, std::move(done)), asio::detached);
   };
-  auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(Verdict)>(initiation, asio::use_awaitable);
-  const Verdict verdict = co_await std::move(pending);
-  out.result = chain_->process_block_with_signatures(*block, now(), verdict);
-  after_block(out.result, source_peer);
+  auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(BlockSubmission)>(initiation, asio::use_awaitable);
+  BlockSubmission out = co_await std::move(pending);
   co_return out;
+}
+
+asio::awaitable<void> Node::queue_block(std::shared_ptr<const Block> block, std::uint64_t source_peer, BlockDone done) {
+  return enqueue_block(std::move(block), source_peer, /*durable=*/false, std::move(done));
+}
+
+asio::awaitable<void> Node::enqueue_block(std::shared_ptr<const Block> block, std::uint64_t source_peer, bool durable,
+                                          BlockDone done) {
+  const Hash256 hash = block->hash();
+  const std::size_t bytes = serialized_size(*block);
+  boost::system::error_code ec;
+  for (;;) {
+    // Cheap checks first, on this thread: a block we already have (or that is already queued) or
+    // whose header lacks its proof of work costs no signature checks.
+    const BlockIndex* known = chain_->lookup(hash);
+    if ((known && known->have_data()) || queued_hashes_.contains(hash)) {
+      BlockSubmission s;
+      s.result.duplicate = true;
+      done(s);
+      co_return;
+    }
+    if (!known) {
+      if (const Verdict v = check_header_pow(block->header, params()); !v) {
+        BlockSubmission s;
+        s.result.verdict = v;
+        done(s);
+        co_return;
+      }
+    }
+    if (block_queue_.empty() || queued_bytes_ + bytes <= kMaxQueuedBlockBytes) break;
+    co_await queue_changed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopping_) co_return;
+  }
+
+  auto signatures = std::make_shared<std::optional<Verdict>>();
+  block_queue_.push_back(QueuedBlock{block, hash, bytes, source_peer, durable, signatures, std::move(done)});
+  queued_hashes_.insert(hash);
+  queued_bytes_ += bytes;
+  auto executor = io_.get_executor();
+  chain_->verifier().verify_block_async(block, params().magic, [this, signatures, executor](Verdict v) {
+    asio::post(executor, [this, signatures, v] {
+      *signatures = v;
+      queue_changed_.cancel();  // wakes the connector
+    });
+  });
+  if (!connector_running_) {
+    connector_running_ = true;
+    asio::co_spawn(io_, connect_queued_blocks(), [this](std::exception_ptr e) {
+      connector_running_ = false;
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        fatal_error(ex.what());
+      }
+    });
+  }
+}
+
+asio::awaitable<void> Node::connect_queued_blocks() {
+  boost::system::error_code ec;
+  while (!block_queue_.empty() && !stopping_) {
+    if (!*block_queue_.front().signatures) {
+      co_await queue_changed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    QueuedBlock item = std::move(block_queue_.front());
+    block_queue_.pop_front();
+    queued_hashes_.erase(item.hash);
+    queued_bytes_ -= item.bytes;
+    queue_changed_.cancel();  // room for a peer waiting to queue its block
+    // While more blocks wait (initial sync), connections share one SQLite transaction; a block
+    // from the miner or submitblock, and the last queued one, commit before anyone hears of them.
+    const CommitMode mode = item.durable || block_queue_.empty() ? CommitMode::kNow : CommitMode::kDeferred;
+    BlockSubmission out;
+    out.result = chain_->process_block_with_signatures(*item.block, now(), **item.signatures, mode);
+    after_block(out.result, item.source_peer);
+    item.done(out);
+  }
+  chain_->flush();
+  connector_running_ = false;
+}
+
+void Node::fatal_error(const std::string& what) {
+  log_info("Fatal error: {}", what);
+  log_info("Shutting down; cheesed resumes from the last committed block when restarted");
+  exit_code_ = 1;
+  request_stop();
 }
 
 void Node::after_block(const ProcessBlockResult& r, std::uint64_t source_peer) {

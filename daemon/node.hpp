@@ -4,11 +4,13 @@
 
 #include <boost/asio.hpp>
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "chain/chainstate.hpp"
 #include "chain/mempool.hpp"
@@ -28,6 +30,11 @@ struct BlockSubmission {
   ProcessBlockResult result;
   bool accepted() const { return result.verdict.ok() && !result.duplicate; }
 };
+
+//! Blocks received and waiting to be connected, at most this many bytes (serialized) in all: a
+//! peer's next block waits until there is room. Their signatures are checked on the worker pool
+//! while the blocks before them are connected.
+inline constexpr std::size_t kMaxQueuedBlockBytes = 32 * 1024 * 1024;
 
 //! The node: one io_context thread runs RPC and P2P sessions; Chainstate and Mempool live on
 //! that thread; signature checks and mining run on worker threads and post their results back.
@@ -57,8 +64,19 @@ class Node {
   std::vector<tcp::endpoint> rpc_endpoints() const { return http_->endpoints(); }
 
   //! Checks signatures on the worker pool (off the io thread), then validates and connects the
-  //! block on the io thread, updates the mempool and announces a new tip.
+  //! block on the io thread, updates the mempool and announces a new tip. Returns once the block
+  //! is processed and its connection committed (the miner, submitblock).
   asio::awaitable<BlockSubmission> submit_block(std::shared_ptr<const Block> block, std::uint64_t source_peer = 0);
+  using BlockDone = std::function<void(const BlockSubmission&)>;
+  //! For blocks from peers: queues the block behind those received before it and returns as soon
+  //! as it is queued (waiting only while kMaxQueuedBlockBytes are queued); `done` is called on the
+  //! io thread once it is processed. Signature checks of queued blocks run ahead on the worker
+  //! pool; while more blocks are queued, connections share SQLite transactions
+  //! (CommitMode::kDeferred), committed when the queue runs dry.
+  asio::awaitable<void> queue_block(std::shared_ptr<const Block> block, std::uint64_t source_peer, BlockDone done);
+  //! True while a block with this hash waits in the queue (the downloader does not ask again).
+  bool block_queued(const Hash256& hash) const { return queued_hashes_.contains(hash); }
+  std::size_t queued_block_bytes() const { return queued_bytes_; }
   //! Checks the signature on the worker pool, then offers the transaction to the mempool.
   asio::awaitable<MempoolAccept> submit_transaction(Transaction tx, std::uint64_t source_peer = 0);
   NetManager& net() { return *net_; }
@@ -100,6 +118,27 @@ class Node {
   std::chrono::steady_clock::time_point started_;
   asio::signal_set signals_{io_};
   bool stopping_ = false;
+  int exit_code_ = 0;
+
+  asio::awaitable<void> enqueue_block(std::shared_ptr<const Block> block, std::uint64_t source_peer, bool durable,
+                                      BlockDone done);
+  asio::awaitable<void> connect_queued_blocks();
+  void fatal_error(const std::string& what);
+
+  struct QueuedBlock {
+    std::shared_ptr<const Block> block;
+    Hash256 hash;
+    std::size_t bytes = 0;
+    std::uint64_t source_peer = 0;
+    bool durable = false;  //!< committed before `done` runs (kNow), not deferred
+    std::shared_ptr<std::optional<Verdict>> signatures;  //!< set on the io thread when checked
+    BlockDone done;
+  };
+  std::deque<QueuedBlock> block_queue_;
+  std::unordered_set<Hash256, Hash256Hasher> queued_hashes_;
+  std::size_t queued_bytes_ = 0;
+  bool connector_running_ = false;
+  asio::steady_timer queue_changed_{io_};  //!< cancelled to wake the connector and waiting peers
 };
 
 //! Registers the RPC methods of each area (rpc_*.cpp).

@@ -118,6 +118,10 @@ Chainstate::Chainstate(const std::filesystem::path& db_file, const ChainParams& 
 }
 
 Chainstate::~Chainstate() {
+  try {
+    commit_pending_store();  // deferred connections are valid: keep them at a clean shutdown
+  } catch (...) {
+  }
   stmt_.reset();
   try {
     // Fold the WAL back into the main file so a clean shutdown leaves one file.
@@ -353,6 +357,7 @@ void Chainstate::update_best_header(BlockIndex* idx) {
 }
 
 Verdict Chainstate::accept_header(const BlockHeader& h, std::int64_t now, const BlockIndex** out) {
+  check_usable();
   const Hash256 hash = block_hash(h);
   if (const BlockIndex* known = lookup(hash)) {
     if (out) *out = known;
@@ -415,17 +420,40 @@ void Chainstate::mark_failed(BlockIndex* idx) {
   }
 }
 
-ProcessBlockResult Chainstate::process_block(const Block& b, std::int64_t now, bool signatures_checked) {
+ProcessBlockResult Chainstate::process_block(const Block& b, std::int64_t now, bool signatures_checked,
+                                             CommitMode commit) {
   const Verdict ok;
-  return process_block_impl(b, now, signatures_checked ? &ok : nullptr);
+  return process_block_impl(b, now, signatures_checked ? &ok : nullptr, commit);
 }
 
 ProcessBlockResult Chainstate::process_block_with_signatures(const Block& b, std::int64_t now,
-                                                             Verdict signatures) {
-  return process_block_impl(b, now, &signatures);
+                                                             Verdict signatures, CommitMode commit) {
+  return process_block_impl(b, now, &signatures, commit);
 }
 
-ProcessBlockResult Chainstate::process_block_impl(const Block& b, std::int64_t now, const Verdict* signatures) {
+void Chainstate::check_usable() const {
+  if (!failure_.empty()) {
+    throw StorageError(fmt::format("the chain database {} failed earlier ({}); restart cheesed",
+                                   db_->path().string(), failure_));
+  }
+}
+
+void Chainstate::flush() {
+  check_usable();
+  try {
+    commit_pending_store();
+  } catch (const std::exception& e) {
+    pending_store_.reset();
+    deferred_blocks_ = 0;
+    account_cache_.clear();
+    failure_ = e.what();
+    throw;
+  }
+}
+
+ProcessBlockResult Chainstate::process_block_impl(const Block& b, std::int64_t now, const Verdict* signatures,
+                                                  CommitMode commit) {
+  check_usable();
   ProcessBlockResult result;
   const Hash256 hash = b.hash();
   BlockIndex* idx = nullptr;
@@ -447,8 +475,10 @@ ProcessBlockResult Chainstate::process_block_impl(const Block& b, std::int64_t n
   // the connection, instead of three commits per block. Any other path (a rejected block, a side
   // branch, a reorg, a block that fails to connect) commits what was stored first, so a crash
   // leaves either the block stored and connected or nothing of it, or a stored side block, as
-  // before.
-  pending_store_.emplace(*db_);
+  // before. With CommitMode::kDeferred the transaction may already be open (connections of the
+  // blocks before this one) and may stay open after it.
+  if (!pending_store_) pending_store_.emplace(*db_);
+  defer_commit_ = commit == CommitMode::kDeferred;
   try {
     // Header first: PoW, known parent, bits and time, so nothing unproven is stored.
     if (!idx) {
@@ -477,19 +507,24 @@ ProcessBlockResult Chainstate::process_block_impl(const Block& b, std::int64_t n
     idx->coinbase_recipient = b.txs[0].recipient;
     idx->coinbase_amount = b.txs[0].amount;
     persist_index(idx);
-    if (idx->prev == tip()) {
-      pending_store_block_ = idx;
-    } else {
-      commit_pending_store();
-    }
+    if (idx->prev != tip()) commit_pending_store();  // a side branch, or its parent is missing
     received_data(idx);
     const BlockIndex* old_tip = tip();
     activate_best_chain(result, &b);
-    commit_pending_store();  // stored, but not connected (equal work, or not the best chain)
+    // Still open: deferred connections, or a block stored but not connected (equal work).
+    if (!defer_commit_ || deferred_blocks_ >= kMaxDeferredBlocks || !result.disconnected.empty()) {
+      commit_pending_store();
+    }
+    defer_commit_ = false;
     result.tip_changed = tip() != old_tip;
-  } catch (...) {
-    pending_store_.reset();  // rolls back whatever is still open
-    pending_store_block_ = nullptr;
+  } catch (const std::exception& e) {
+    // Rolls back whatever is still open. Deferred connections may be lost with it while the
+    // in-memory chain keeps them: refuse further changes until a restart reloads the database.
+    defer_commit_ = false;
+    pending_store_.reset();
+    deferred_blocks_ = 0;
+    account_cache_.clear();
+    failure_ = e.what();
     throw;
   }
   return result;
@@ -499,7 +534,7 @@ void Chainstate::commit_pending_store() {
   if (!pending_store_) return;
   pending_store_->commit();
   pending_store_.reset();
-  pending_store_block_ = nullptr;
+  deferred_blocks_ = 0;
 }
 
 void Chainstate::activate_best_chain(ProcessBlockResult& result, const Block* just_received) {
@@ -569,10 +604,8 @@ Verdict Chainstate::connect_tip(BlockIndex* idx, const Block& b) {
     return v;
   }
 
-  // Connect in the transaction that stored this block's body when it is still open.
-  if (pending_store_ && pending_store_block_ != idx) commit_pending_store();
-  std::optional<DbTransaction> own;
-  DbTransaction& txn = pending_store_ ? *pending_store_ : own.emplace(*db_);
+  // Connect in the open transaction (it stored this block's body, or holds deferred connections).
+  if (!pending_store_) pending_store_.emplace(*db_);
   std::vector<std::pair<PublicKey, Account>> written;
   written.reserve(delta.after.size());
   for (const auto& [key, acct] : delta.after) {
@@ -597,11 +630,10 @@ Verdict Chainstate::connect_tip(BlockIndex* idx, const Block& b) {
   const std::uint32_t old_status = idx->status;
   idx->status |= kStatusConnected;
   if (idx->status != old_status) persist_index(idx);
-  txn.commit();
-  pending_store_.reset();
-  pending_store_block_ = nullptr;
-  cache_accounts_after_commit(written);
+  cache_accounts(written);
   active_.push_back(idx);
+  ++deferred_blocks_;
+  if (!defer_commit_ || deferred_blocks_ >= kMaxDeferredBlocks) commit_pending_store();
   return {};
 }
 
@@ -637,7 +669,7 @@ void Chainstate::disconnect_tip(ProcessBlockResult& result) {
   for (const auto& tx : block->txs) stmt_->del_tx.bind(1, txid(tx).span()).run();
   stmt_->put_meta.bind(1, std::string_view{"tip"}).bind(2, idx->prev->hash.span()).run();
   txn.commit();
-  cache_accounts_after_commit(undo);
+  cache_accounts(undo);
   active_.pop_back();
   result.disconnected.push_back(std::move(*block));
 }
@@ -671,7 +703,7 @@ std::optional<TxLocation> Chainstate::find_transaction(const Hash256& id) const 
   return out;
 }
 
-void Chainstate::cache_accounts_after_commit(const std::vector<std::pair<PublicKey, Account>>& written) {
+void Chainstate::cache_accounts(const std::vector<std::pair<PublicKey, Account>>& written) {
   if (account_cache_.size() + written.size() > kAccountCacheEntries) account_cache_.clear();
   for (const auto& [key, acct] : written) account_cache_[key] = acct;
 }
@@ -750,6 +782,7 @@ std::map<PublicKey, Account> Chainstate::replay_account_state() const {
 }
 
 void Chainstate::rebuild_account_state() {
+  flush();
   const auto state = replay_account_state();
   DbTransaction txn(*db_);
   account_cache_.clear();

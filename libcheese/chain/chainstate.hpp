@@ -22,6 +22,20 @@ namespace cheese {
 //! Version of the chain database layout this build reads and writes.
 inline constexpr std::int64_t kChainSchemaVersion = 1;
 
+//! Most blocks connected on the tip that may share one SQLite transaction (CommitMode::kDeferred):
+//! a crash loses at most this many connected blocks (they are downloaded again), and the dirty
+//! pages of a batch stay within SQLite's page cache.
+inline constexpr std::size_t kMaxDeferredBlocks = 64;
+
+//! When process_block commits a block it connected on the tip.
+enum class CommitMode {
+  kNow,       //!< before it returns (a block mined here or submitted by a user, a block at the tip)
+  kDeferred,  //!< the caller has more blocks queued (initial sync): the connection may stay in an
+              //!< open transaction that the next block continues, committed after
+              //!< kMaxDeferredBlocks blocks, by a kNow block, by flush(), or before anything
+              //!< else is written (side branches, reorgs, invalid blocks)
+};
+
 enum BlockStatus : std::uint32_t {
   kStatusHaveData = 1u << 0,      //!< body stored; context-free checks and signatures passed
   kStatusConnected = 1u << 1,     //!< fully validated when connected, at least once
@@ -68,9 +82,13 @@ struct ProcessBlockResult {
 };
 
 //! The chain: block index, block store, account state, undo data and the active tip, in one
-//! SQLite database (WAL). Connecting or disconnecting a block is one SQLite transaction, so the
-//! last committed tip and its state survive a crash at any instant. Single-threaded: call it
-//! from one thread (the node's io thread); signature checks fan out to the verifier's workers.
+//! SQLite database (WAL). Connecting or disconnecting a block happens inside one SQLite
+//! transaction (during initial sync, several connections may share one: CommitMode), so the last
+//! committed tip and its state survive a crash at any instant. Reads see what is connected,
+//! committed or not. After a storage failure rolled a transaction back, every further change
+//! throws StorageError (the in-memory chain may be ahead of the database): restart the node.
+//! Single-threaded: call it from one thread (the node's io thread); signature checks fan out to
+//! the verifier's workers.
 class Chainstate final : public AccountView {
  public:
   //! Opens or creates the database; throws StorageError with a clear message for a corrupt,
@@ -86,10 +104,16 @@ class Chainstate final : public AccountView {
   Verdict accept_header(const BlockHeader& h, std::int64_t now, const BlockIndex** out = nullptr);
   //! Validates and stores a block, then moves the active chain to the most-work valid chain.
   //! `signatures_checked` tells it the caller already verified every signature (off-thread).
-  ProcessBlockResult process_block(const Block& b, std::int64_t now, bool signatures_checked = false);
+  ProcessBlockResult process_block(const Block& b, std::int64_t now, bool signatures_checked = false,
+                                   CommitMode commit = CommitMode::kNow);
   //! The same, with the verdict of a signature check the caller ran off-thread
   //! (SignatureVerifier::verify_block_async); a failed verdict marks the block invalid.
-  ProcessBlockResult process_block_with_signatures(const Block& b, std::int64_t now, Verdict signatures);
+  ProcessBlockResult process_block_with_signatures(const Block& b, std::int64_t now, Verdict signatures,
+                                                   CommitMode commit = CommitMode::kNow);
+  //! Commits connections left open by CommitMode::kDeferred (no-op when there are none).
+  void flush();
+  //! Blocks connected but not yet committed (CommitMode::kDeferred).
+  std::size_t uncommitted_blocks() const { return deferred_blocks_; }
 
   const BlockIndex* tip() const { return active_.back(); }
   std::uint64_t height() const { return active_.size() - 1; }
@@ -140,9 +164,12 @@ class Chainstate final : public AccountView {
   Verdict connect_tip(BlockIndex* idx, const Block& b);
   void disconnect_tip(ProcessBlockResult& result);
   void update_best_header(BlockIndex* idx);
-  ProcessBlockResult process_block_impl(const Block& b, std::int64_t now, const Verdict* signatures);
-  //! Commits the transaction that stored a block's body, if it is still open (see process_block_impl).
+  ProcessBlockResult process_block_impl(const Block& b, std::int64_t now, const Verdict* signatures,
+                                        CommitMode commit);
+  //! Commits the open transaction (a stored body, deferred connections), if any.
   void commit_pending_store();
+  //! Throws if an earlier storage failure left the in-memory chain ahead of the database.
+  void check_usable() const;
 
   const ChainParams& params_;
   std::unique_ptr<Database> db_;
@@ -152,14 +179,18 @@ class Chainstate final : public AccountView {
   std::set<BlockIndex*, CandidateOrder> candidates_;
   BlockIndex* best_header_ = nullptr;
   std::uint64_t next_sequence_ = 0;
-  //! The open transaction that stored the body of a block extending the tip: connect_tip
-  //! connects that block in the same transaction (one commit per block instead of two).
+  //! The open transaction: it stored the body (and header) of the block being processed, and
+  //! connect_tip connects that block in it (one commit per block instead of two); with
+  //! CommitMode::kDeferred it stays open across blocks (deferred_blocks_ connections).
   std::optional<DbTransaction> pending_store_;
-  const BlockIndex* pending_store_block_ = nullptr;
-  //! Accounts read or written recently (absent ones as zero), always equal to the committed
-  //! rows: filled by account(), updated only after a commit, cleared when it grows too big.
+  bool defer_commit_ = false;  //!< set while processing a kDeferred block
+  std::size_t deferred_blocks_ = 0;
+  std::string failure_;  //!< why the chainstate refuses changes ("" while usable)
+  //! Accounts read or written recently (absent ones as zero), always equal to the rows as this
+  //! connection sees them (committed or in the open transaction): filled by account(), updated
+  //! after every write, cleared on a rollback and when it grows too big.
   Account read_account(const PublicKey& key) const;  //!< from the database, bypassing the cache
-  void cache_accounts_after_commit(const std::vector<std::pair<PublicKey, Account>>& written);
+  void cache_accounts(const std::vector<std::pair<PublicKey, Account>>& written);
   mutable std::unordered_map<PublicKey, Account, PublicKeyHasher> account_cache_;
   SignatureVerifier verifier_;
 };
