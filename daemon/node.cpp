@@ -246,7 +246,7 @@ asio::awaitable<void> Node::enqueue_block(std::shared_ptr<const Block> block, st
         co_return;
       }
     }
-    if (block_queue_.empty() || queued_bytes_ + bytes <= kMaxQueuedBlockBytes) break;
+    if (block_queue_.empty() || queued_bytes_ + bytes <= queue_limit_) break;
     co_await queue_changed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_) co_return;
   }

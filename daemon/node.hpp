@@ -77,6 +77,8 @@ class Node {
   //! True while a block with this hash waits in the queue (the downloader does not ask again).
   bool block_queued(const Hash256& hash) const { return queued_hashes_.contains(hash); }
   std::size_t queued_block_bytes() const { return queued_bytes_; }
+  //! Tests lower the bound (kMaxQueuedBlockBytes) to see it hold with a few small blocks.
+  void set_block_queue_limit_for_testing(std::size_t bytes) { queue_limit_ = bytes; }
   //! Checks the signature on the worker pool, then offers the transaction to the mempool.
   asio::awaitable<MempoolAccept> submit_transaction(Transaction tx, std::uint64_t source_peer = 0);
   NetManager& net() { return *net_; }
@@ -137,6 +139,7 @@ class Node {
   std::deque<QueuedBlock> block_queue_;
   std::unordered_set<Hash256, Hash256Hasher> queued_hashes_;
   std::size_t queued_bytes_ = 0;
+  std::size_t queue_limit_ = kMaxQueuedBlockBytes;
   bool connector_running_ = false;
   asio::steady_timer queue_changed_{io_};  //!< cancelled to wake the connector and waiting peers
 };

@@ -459,14 +459,13 @@ ProcessBlockResult Chainstate::process_block_impl(const Block& b, std::int64_t n
   BlockIndex* idx = nullptr;
   if (auto it = index_.find(hash); it != index_.end()) idx = it->second.get();
   // Known invalid first: a block that failed when connected has its body stored too.
-  if (idx && idx->failed()) {
+  if (idx && (idx->failed() || idx->have_data())) {
     result.duplicate = true;
-    result.verdict = Verdict::fail((idx->status & kStatusFailed) ? Reject::kBlockKnownInvalid
-                                                                 : Reject::kBlockParentInvalid);
-    return result;
-  }
-  if (idx && idx->have_data()) {
-    result.duplicate = true;
+    if (idx->failed()) {
+      result.verdict = Verdict::fail((idx->status & kStatusFailed) ? Reject::kBlockKnownInvalid
+                                                                   : Reject::kBlockParentInvalid);
+    }
+    if (commit == CommitMode::kNow) flush();  // connections deferred by the blocks before it
     return result;
   }
 

@@ -52,14 +52,15 @@ class ChildGuard {
 enum ChildExit : int { kChildDone = 0, kChildException = 2, kChildBadBlock = 3, kChildRejected = 4 };
 
 //! Runs in the forked child: opens the node's database and connects the prebuilt blocks from
-//! wherever the database stands. No Catch2 here; the verdict is the exit code.
-int child_connect(const std::filesystem::path& db, const std::vector<Bytes>& blocks) noexcept {
+//! wherever the database stands, each committed at once or, as during a node's initial sync,
+//! deferred while more follow. No Catch2 here; the verdict is the exit code.
+int child_connect(const std::filesystem::path& db, const std::vector<Bytes>& blocks, CommitMode mode) noexcept {
   try {
     Chainstate cs(db, regtest(), 1);
     for (std::uint64_t h = cs.height(); h < blocks.size(); ++h) {
       auto b = decode_block(blocks[h]);
       if (!b) return kChildBadBlock;
-      const auto r = cs.process_block(*b, kNow);
+      const auto r = cs.process_block(*b, kNow, false, h + 1 < blocks.size() ? mode : CommitMode::kNow);
       if (!r.verdict.ok()) return kChildRejected;
     }
     return kChildDone;
@@ -130,6 +131,8 @@ std::uint64_t check_after_crash(const std::filesystem::path& db, const Prebuilt&
 }  // namespace
 
 TEST_CASE("a node killed at random moments reopens with a consistent chain", "[chain][crash]") {
+  const CommitMode mode = GENERATE(CommitMode::kNow, CommitMode::kDeferred);
+  CAPTURE(mode == CommitMode::kDeferred);
   TempDir dir("crash-kill");
   const auto db = dir.file("node.db");
   constexpr std::size_t kBlocks = 400;
@@ -147,7 +150,7 @@ TEST_CASE("a node killed at random moments reopens with a consistent chain", "[c
     const auto delay = std::chrono::microseconds(rng() % 150'001);
     const pid_t pid = ::fork();
     REQUIRE(pid >= 0);
-    if (pid == 0) ::_exit(child_connect(db, chain.blocks));
+    if (pid == 0) ::_exit(child_connect(db, chain.blocks, mode));
     ChildGuard guard(pid);
     std::this_thread::sleep_for(delay);
     const int status = guard.kill_and_reap();

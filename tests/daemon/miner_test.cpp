@@ -27,9 +27,11 @@
 #include "miner.hpp"
 #include "node.hpp"
 #include "primitives/keys.hpp"
+#include "daemon/in_process_node.hpp"
 
 namespace asio = boost::asio;
 using namespace cheese;
+using cheese::test::InProcessNode;
 using namespace std::chrono_literals;
 
 namespace {
@@ -73,79 +75,6 @@ PublicKey key(std::uint8_t seed) {
   s[0] = seed;
   return SecretKey::from_seed(s).public_key();
 }
-
-//! A regtest node running on its own io thread; removed with its data directory at scope exit.
-class InProcessNode {
- public:
-  explicit InProcessNode(unsigned gen_threads) {
-    static std::atomic<unsigned> counter{0};
-    dir_ = std::filesystem::temp_directory_path() /
-           ("cheese-daemon-miner-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    NodeOptions o;
-    o.params = &chain_params(Network::kRegtest);
-    o.datadir = dir_;
-    o.listen = false;  // no P2P listener; rpc_bind is empty, so no RPC listener either
-    o.gen_threads = static_cast<int>(gen_threads);
-    node_ = std::make_unique<Node>(std::move(o));
-    io_thread_ = std::thread([this] { node_->run(); });
-    // The node is up once its io thread runs a handler.
-    (void)on_io([] { return 0; });
-  }
-  ~InProcessNode() {
-    asio::post(node_->io(), [this] { node_->request_stop(); });
-    io_thread_.join();
-    node_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  InProcessNode(const InProcessNode&) = delete;
-  InProcessNode& operator=(const InProcessNode&) = delete;
-
-  Node& node() { return *node_; }
-
-  //! Runs f on the node's io thread (where chain, mempool and miner live) and returns its result.
-  template <typename F>
-  auto on_io(F f) -> decltype(f()) {
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto result = task.get_future();
-    asio::post(node_->io(), [&task] { task(); });
-    REQUIRE(result.wait_for(30s) == std::future_status::ready);
-    return result.get();
-  }
-
-  //! Offers a block as a peer would (signature checks on the pool, then validation).
-  BlockSubmission submit(const Block& b) {
-    std::promise<BlockSubmission> done;
-    auto result = done.get_future();
-    auto block = std::make_shared<const Block>(b);
-    asio::post(node_->io(), [this, block, &done] {
-      asio::co_spawn(node_->io(), node_->submit_block(block),
-                     [&done](std::exception_ptr e, BlockSubmission s) {
-                       if (e) {
-                         done.set_exception(e);
-                       } else {
-                         done.set_value(std::move(s));
-                       }
-                     });
-    });
-    REQUIRE(result.wait_for(30s) == std::future_status::ready);
-    return result.get();
-  }
-
-  std::optional<Hash256> searching_on() {
-    return on_io([this] { return node_->miner().searching_on(); });
-  }
-  Hash256 tip() {
-    return on_io([this] { return node_->chain().tip()->hash; });
-  }
-
- private:
-  std::filesystem::path dir_;
-  std::unique_ptr<Node> node_;
-  std::thread io_thread_;
-};
 
 }  // namespace
 

@@ -1,0 +1,214 @@
+// The node's block queue (Node::queue_block, the path of blocks from peers; Node::submit_block
+// for the miner and submitblock): blocks are connected in the order received, their signature
+// checks run ahead on the worker pool, connections share SQLite transactions while more blocks
+// wait and are committed when the queue runs dry, a peer waits while the queue holds
+// its byte limit, a block from the miner is committed before it is reported, and an invalid
+// block in the queue leaves the blocks before it connected.
+#include <coroutine>
+
+#include <boost/asio.hpp>
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <vector>
+
+#include "chain/chain_test_util.hpp"
+#include "daemon/in_process_node.hpp"
+#include "node.hpp"
+
+namespace asio = boost::asio;
+using namespace cheese;
+using namespace cheese::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+//! `n` blocks: 11 empty ones paying key 1 (its first reward matures at height 11), then one
+//! transfer from key 1 per block; built in a scratch chainstate, whose final accounts are kept.
+struct TestChain {
+  std::vector<std::shared_ptr<const Block>> blocks;
+  std::map<PublicKey, Account> accounts;
+};
+
+TestChain build_chain(std::size_t n) {
+  TempDir dir("queue-chain");
+  const SecretKey a = key_from_seed(1);
+  Chainstate src(dir.file("scratch.db"), regtest(), 1);
+  TestChain out;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::vector<Transaction> txs;
+    if (i >= 11) txs.push_back(make_transfer(a, pub(static_cast<std::uint8_t>(10 + i % 5)), 1000 + i, 10, i - 11));
+    const Block b = make_block(src, src.tip(), a.public_key(), txs);
+    (void)submit_ok(src, b);
+    out.blocks.push_back(std::make_shared<const Block>(b));
+  }
+  out.accounts = src.all_accounts();
+  return out;
+}
+
+//! What one queued block's `done` callback saw.
+struct Outcome {
+  std::size_t index = 0;
+  Verdict verdict;
+  bool duplicate = false;
+  std::size_t uncommitted = 0;  //!< chain().uncommitted_blocks() when it ran
+};
+
+//! Queues `blocks` one after the other as a peer's reader does (waiting whenever queue_block
+//! waits), then collects every outcome. Also records, each time queue_block returned, the
+//! queued bytes and how many blocks had been processed by then.
+struct PeerRun {
+  std::vector<Outcome> outcomes;
+  std::size_t max_queued_bytes = 0;
+  std::vector<std::size_t> processed_when_queued;
+};
+
+PeerRun feed_as_peer(InProcessNode& n, const std::vector<std::shared_ptr<const Block>>& blocks) {
+  auto run = std::make_shared<PeerRun>();
+  auto all_done = std::make_shared<std::promise<void>>();
+  auto finished = all_done->get_future();
+  Node& node = n.node();
+  asio::post(node.io(), [&node, &blocks, run, all_done] {
+    auto feed = [](Node& node, const std::vector<std::shared_ptr<const Block>>& blocks, std::shared_ptr<PeerRun> run,
+                   std::shared_ptr<std::promise<void>> all_done) -> asio::awaitable<void> {
+      for (std::size_t i = 0; i < blocks.size(); ++i) {
+        Node::BlockDone done = [&node, run, all_done, i, total = blocks.size()](const BlockSubmission& s) {
+          run->outcomes.push_back({i, s.result.verdict, s.result.duplicate, node.chain().uncommitted_blocks()});
+          if (run->outcomes.size() == total) all_done->set_value();
+        };
+        auto queued = node.queue_block(blocks[i], 1, std::move(done));
+        co_await std::move(queued);
+        run->max_queued_bytes = std::max(run->max_queued_bytes, node.queued_block_bytes());
+        run->processed_when_queued.push_back(run->outcomes.size());
+      }
+    };
+    asio::co_spawn(node.io(), feed(node, blocks, run, all_done), asio::detached);
+  });
+  REQUIRE(finished.wait_for(60s) == std::future_status::ready);
+  return n.on_io([run] { return *run; });
+}
+
+}  // namespace
+
+TEST_CASE("queued blocks connect in order and are committed when the queue runs dry", "[daemon][blockqueue]") {
+  const TestChain chain = build_chain(150);
+  InProcessNode n;
+  const PeerRun run = feed_as_peer(n, chain.blocks);
+  REQUIRE(run.outcomes.size() == chain.blocks.size());
+  std::size_t deferred_seen = 0;
+  for (std::size_t i = 0; i < run.outcomes.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(run.outcomes[i].index == i);  // processed in the order received
+    REQUIRE(run.outcomes[i].verdict.ok());
+    REQUIRE_FALSE(run.outcomes[i].duplicate);
+    REQUIRE(run.outcomes[i].uncommitted <= kMaxDeferredBlocks);
+    if (run.outcomes[i].uncommitted > 0) ++deferred_seen;
+  }
+  // The peer queued every block before the first was connected: connections were deferred
+  // (batches of kMaxDeferredBlocks), and the last one committed everything.
+  REQUIRE(deferred_seen > chain.blocks.size() / 2);
+  REQUIRE(run.outcomes.back().uncommitted == 0);
+  n.on_io([&] {
+    Chainstate& cs = n.node().chain();
+    REQUIRE(cs.tip()->hash == chain.blocks.back()->hash());
+    REQUIRE(cs.uncommitted_blocks() == 0);
+    REQUIRE(n.node().queued_block_bytes() == 0);
+    REQUIRE(cs.all_accounts() == chain.accounts);
+    REQUIRE(cs.all_accounts() == cs.replay_account_state());
+    return 0;
+  });
+
+  // The same blocks again: duplicates, answered without queueing.
+  const PeerRun again = feed_as_peer(n, {chain.blocks.begin(), chain.blocks.begin() + 5});
+  for (const auto& o : again.outcomes) REQUIRE(o.duplicate);
+  REQUIRE(again.max_queued_bytes == 0);
+}
+
+TEST_CASE("a peer's next block waits while the queue holds its byte limit", "[daemon][blockqueue]") {
+  const TestChain chain = build_chain(40);
+  std::size_t biggest = 0;
+  for (const auto& b : chain.blocks) biggest = std::max(biggest, serialized_size(*b));
+  const std::size_t limit = 3 * biggest;
+  InProcessNode n;
+  n.on_io([&] {
+    n.node().set_block_queue_limit_for_testing(limit);
+    return 0;
+  });
+  const PeerRun run = feed_as_peer(n, chain.blocks);
+  REQUIRE(run.outcomes.size() == chain.blocks.size());
+  for (const auto& o : run.outcomes) REQUIRE(o.verdict.ok());
+  REQUIRE(run.max_queued_bytes <= limit);
+  REQUIRE(run.max_queued_bytes > biggest);  // it did queue ahead
+  // The peer had to wait: when it queued its last block, all but the few that fit in the limit
+  // had been processed.
+  std::size_t smallest = biggest;
+  for (const auto& b : chain.blocks) smallest = std::min(smallest, serialized_size(*b));
+  REQUIRE(run.processed_when_queued.back() + limit / smallest + 1 >= chain.blocks.size());
+  REQUIRE(n.on_io([&] { return n.node().chain().tip()->hash; }) == chain.blocks.back()->hash());
+}
+
+TEST_CASE("a block from the miner or submitblock is committed before it is reported", "[daemon][blockqueue]") {
+  const TestChain chain = build_chain(60);
+  InProcessNode n;
+  // 59 blocks queued by a peer (not awaited), then the 60th submitted as the miner does.
+  auto reported = std::make_shared<std::promise<std::pair<bool, std::size_t>>>();
+  auto result = reported->get_future();
+  Node& node = n.node();
+  asio::post(node.io(), [&node, &chain, reported] {
+    auto go = [](Node& node, const TestChain& chain,
+                 std::shared_ptr<std::promise<std::pair<bool, std::size_t>>> reported) -> asio::awaitable<void> {
+      for (std::size_t i = 0; i + 1 < chain.blocks.size(); ++i) {
+        auto queued = node.queue_block(chain.blocks[i], 1, [](const BlockSubmission&) {});
+        co_await std::move(queued);
+      }
+      auto submitting = node.submit_block(chain.blocks.back());
+      const BlockSubmission s = co_await std::move(submitting);
+      reported->set_value({s.accepted(), node.chain().uncommitted_blocks()});
+    };
+    asio::co_spawn(node.io(), go(node, chain, reported), asio::detached);
+  });
+  REQUIRE(result.wait_for(60s) == std::future_status::ready);
+  const auto [accepted, uncommitted] = result.get();
+  REQUIRE(accepted);
+  REQUIRE(uncommitted == 0);
+  REQUIRE(n.tip() == chain.blocks.back()->hash());
+}
+
+TEST_CASE("an invalid block in the queue: the blocks before it stay connected", "[daemon][blockqueue]") {
+  TestChain chain = build_chain(30);
+  // Block 20 gets a bad signature (mined again, so only the signature is wrong); 21..29 are
+  // rebuilt on top of it.
+  {
+    Block bad = *chain.blocks[20];
+    bad.txs[1].signature[5] ^= 0x40;
+    mine(bad);
+    chain.blocks[20] = std::make_shared<const Block>(bad);
+    Block parent = bad;
+    for (std::size_t i = 21; i < chain.blocks.size(); ++i) {
+      const Block child = make_block(parent_of(parent, i), pub(3));
+      chain.blocks[i] = std::make_shared<const Block>(child);
+      parent = child;
+    }
+  }
+  InProcessNode n;
+  const PeerRun run = feed_as_peer(n, chain.blocks);
+  REQUIRE(run.outcomes.size() == chain.blocks.size());
+  for (std::size_t i = 0; i < 20; ++i) REQUIRE(run.outcomes[i].verdict.ok());
+  REQUIRE(run.outcomes[20].verdict.reason == Reject::kTxBadSignature);
+  // Its child is refused as such; the blocks after that never got into the index (no headers
+  // were announced first), so they come back as orphans, and none is connected.
+  REQUIRE(run.outcomes[21].verdict.reason == Reject::kBlockParentInvalid);
+  for (std::size_t i = 22; i < chain.blocks.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(run.outcomes[i].verdict.reason == Reject::kBlockUnknownParent);
+  }
+  n.on_io([&] {
+    Chainstate& cs = n.node().chain();
+    REQUIRE(cs.tip()->hash == chain.blocks[19]->hash());
+    REQUIRE(cs.uncommitted_blocks() == 0);
+    REQUIRE(cs.all_accounts() == cs.replay_account_state());
+    return 0;
+  });
+}
