@@ -1,5 +1,5 @@
 // cheese-bench: measures the hot paths and, in the same run, the bounds they are compared with.
-//   cheese-bench [all|sha256|sig|connect] [--blocks N] [--txs-per-block N] [--runs N]
+//   cheese-bench [all|sha256|sig|connect] [--blocks N] [--txs-per-block N] [--runs N] [--keep FILE]
 #include <fmt/format.h>
 
 #include <time.h>
@@ -282,7 +282,8 @@ std::vector<Block> build_chain(std::size_t blocks, std::size_t per_block) {
   return chain;
 }
 
-void bench_connect(std::size_t blocks, std::size_t per_block, int runs, const Block& sig_block) {
+void bench_connect(std::size_t blocks, std::size_t per_block, int runs, const Block& sig_block,
+                   const std::filesystem::path& keep) {
   const auto& p = chain_params(Network::kRegtest);
   fmt::print("== Connect {} blocks x {} transfers from a fresh database, {} run(s)\n", blocks, per_block, runs);
   auto t0 = Clock::now();
@@ -296,8 +297,8 @@ void bench_connect(std::size_t blocks, std::size_t per_block, int runs, const Bl
   const std::int64_t now = shared.back()->header.time;
 
   double best_ratio = 0;
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("cheese-bench-{}", ::getpid());
   for (int run = 0; run < runs; ++run) {
-    const auto dir = std::filesystem::temp_directory_path() / fmt::format("cheese-bench-{}", ::getpid());
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     Chainstate chain_state(dir / "chain.sqlite", p);
@@ -364,9 +365,15 @@ void bench_connect(std::size_t blocks, std::size_t per_block, int runs, const Bl
     fmt::print("         signature checks need {:.2f} s of CPU = {:.0f}% of the process CPU time "
                "(about the ratio a quiet machine would reach with all cores busy)\n",
                verify_cpu, 100 * verify_cpu / cpu);
-    std::filesystem::remove_all(dir);
   }
   fmt::print("  best run: {:.0f}% of the bound\n", 100 * best_ratio);
+  if (!keep.empty()) {
+    // The database of the last run (closed, so its WAL is folded in): a regtest node started on
+    // it serves the chain (bench/p2p_bench.py --txs measures a second node's sync from it).
+    std::filesystem::copy_file(dir / "chain.sqlite", keep, std::filesystem::copy_options::overwrite_existing);
+    fmt::print("  kept the chain database as {}\n", keep.string());
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
@@ -376,18 +383,21 @@ int main(int argc, char** argv) {
   std::size_t blocks = 1000;
   std::size_t per_block = 100;
   int runs = 0;  // default: 5 for sha256 and sig, 1 for connect
+  std::filesystem::path keep;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--blocks" && i + 1 < argc) {
       blocks = std::stoul(argv[++i]);
     } else if (arg == "--txs-per-block" && i + 1 < argc) {
       per_block = std::stoul(argv[++i]);
+    } else if (arg == "--keep" && i + 1 < argc) {
+      keep = argv[++i];
     } else if (arg == "--runs" && i + 1 < argc) {
       runs = std::max(1, std::stoi(argv[++i]));
     } else if (arg == "all" || arg == "sha256" || arg == "sig" || arg == "connect") {
       what = arg;
     } else {
-      fmt::print(stderr, "usage: cheese-bench [all|sha256|sig|connect] [--blocks N] [--txs-per-block N] [--runs N]\n");
+      fmt::print(stderr, "usage: cheese-bench [all|sha256|sig|connect] [--blocks N] [--txs-per-block N] [--runs N] [--keep FILE]\n");
       return 1;
     }
   }
@@ -408,7 +418,7 @@ int main(int argc, char** argv) {
       fmt::print("== Ed25519 verification (libsodium), best of {}\n  1 thread: {:.0f} /s (CPU time)   all {} threads: {:.0f} /s\n",
                  runs, one, pool.threads(), all);
     } else {
-      bench_connect(blocks, per_block, what == "connect" ? runs : 1, sig_block);
+      bench_connect(blocks, per_block, what == "connect" ? runs : 1, sig_block, keep);
     }
   }
   return 0;

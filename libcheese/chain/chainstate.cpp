@@ -376,7 +376,13 @@ Verdict Chainstate::accept_header(const BlockHeader& h, std::int64_t now, const 
   if (auto v = check_header_contextual(h, ctx, now, params_); !v) return v;
 
   BlockIndex* idx = add_index(h, next_sequence_, 0);
-  persist_index(idx);
+  try {
+    persist_index(idx);
+  } catch (const std::exception& e) {
+    // A failed write inside a transaction may have rolled back deferred connections with it.
+    if (pending_store_) abandon_transaction(e.what());
+    throw;
+  }
   update_best_header(idx);
   if (out) *out = idx;
   return {};
@@ -443,12 +449,16 @@ void Chainstate::flush() {
   try {
     commit_pending_store();
   } catch (const std::exception& e) {
-    pending_store_.reset();
-    deferred_blocks_ = 0;
-    account_cache_.clear();
-    failure_ = e.what();
+    abandon_transaction(e.what());
     throw;
   }
+}
+
+void Chainstate::abandon_transaction(const std::string& why) {
+  pending_store_.reset();  // rolls back whatever is still open
+  deferred_blocks_ = 0;
+  account_cache_.clear();
+  failure_ = why;
 }
 
 ProcessBlockResult Chainstate::process_block_impl(const Block& b, std::int64_t now, const Verdict* signatures,
@@ -517,13 +527,8 @@ ProcessBlockResult Chainstate::process_block_impl(const Block& b, std::int64_t n
     defer_commit_ = false;
     result.tip_changed = tip() != old_tip;
   } catch (const std::exception& e) {
-    // Rolls back whatever is still open. Deferred connections may be lost with it while the
-    // in-memory chain keeps them: refuse further changes until a restart reloads the database.
     defer_commit_ = false;
-    pending_store_.reset();
-    deferred_blocks_ = 0;
-    account_cache_.clear();
-    failure_ = e.what();
+    abandon_transaction(e.what());
     throw;
   }
   return result;

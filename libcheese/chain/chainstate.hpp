@@ -170,6 +170,10 @@ class Chainstate final : public AccountView {
   void commit_pending_store();
   //! Throws if an earlier storage failure left the in-memory chain ahead of the database.
   void check_usable() const;
+  //! After a storage failure: rolls the open transaction back (deferred connections may be lost
+  //! with it while the in-memory chain keeps them) and refuses further changes until a restart
+  //! reloads the database.
+  void abandon_transaction(const std::string& why);
 
   const ChainParams& params_;
   std::unique_ptr<Database> db_;

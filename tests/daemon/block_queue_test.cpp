@@ -65,29 +65,43 @@ struct PeerRun {
   std::vector<std::size_t> processed_when_queued;
 };
 
+asio::awaitable<void> feed_blocks(Node& node, const std::vector<std::shared_ptr<const Block>>& blocks,
+                                  std::shared_ptr<PeerRun> run, std::shared_ptr<std::promise<void>> all_done) {
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    Node::BlockDone done = [&node, run, all_done, i, total = blocks.size()](const BlockSubmission& s) {
+      run->outcomes.push_back({i, s.result.verdict, s.result.duplicate, node.chain().uncommitted_blocks()});
+      if (run->outcomes.size() == total) all_done->set_value();
+    };
+    auto queued = node.queue_block(blocks[i], 1, std::move(done));
+    co_await std::move(queued);
+    run->max_queued_bytes = std::max(run->max_queued_bytes, node.queued_block_bytes());
+    run->processed_when_queued.push_back(run->outcomes.size());
+  }
+}
+
 PeerRun feed_as_peer(InProcessNode& n, const std::vector<std::shared_ptr<const Block>>& blocks) {
   auto run = std::make_shared<PeerRun>();
   auto all_done = std::make_shared<std::promise<void>>();
   auto finished = all_done->get_future();
   Node& node = n.node();
   asio::post(node.io(), [&node, &blocks, run, all_done] {
-    auto feed = [](Node& node, const std::vector<std::shared_ptr<const Block>>& blocks, std::shared_ptr<PeerRun> run,
-                   std::shared_ptr<std::promise<void>> all_done) -> asio::awaitable<void> {
-      for (std::size_t i = 0; i < blocks.size(); ++i) {
-        Node::BlockDone done = [&node, run, all_done, i, total = blocks.size()](const BlockSubmission& s) {
-          run->outcomes.push_back({i, s.result.verdict, s.result.duplicate, node.chain().uncommitted_blocks()});
-          if (run->outcomes.size() == total) all_done->set_value();
-        };
-        auto queued = node.queue_block(blocks[i], 1, std::move(done));
-        co_await std::move(queued);
-        run->max_queued_bytes = std::max(run->max_queued_bytes, node.queued_block_bytes());
-        run->processed_when_queued.push_back(run->outcomes.size());
-      }
-    };
-    asio::co_spawn(node.io(), feed(node, blocks, run, all_done), asio::detached);
+    asio::co_spawn(node.io(), feed_blocks(node, blocks, run, all_done), asio::detached);
   });
   REQUIRE(finished.wait_for(60s) == std::future_status::ready);
   return n.on_io([run] { return *run; });
+}
+
+//! Queues all blocks but the last as a peer would (not waiting for their outcome), then submits
+//! the last one as the miner does; reports whether it was accepted and what was left uncommitted.
+asio::awaitable<void> queue_then_submit(Node& node, const TestChain& chain,
+                                        std::shared_ptr<std::promise<std::pair<bool, std::size_t>>> reported) {
+  for (std::size_t i = 0; i + 1 < chain.blocks.size(); ++i) {
+    auto queued = node.queue_block(chain.blocks[i], 1, [](const BlockSubmission&) {});
+    co_await std::move(queued);
+  }
+  auto submitting = node.submit_block(chain.blocks.back());
+  const BlockSubmission s = co_await std::move(submitting);
+  reported->set_value({s.accepted(), node.chain().uncommitted_blocks()});
 }
 
 }  // namespace
@@ -157,17 +171,7 @@ TEST_CASE("a block from the miner or submitblock is committed before it is repor
   auto result = reported->get_future();
   Node& node = n.node();
   asio::post(node.io(), [&node, &chain, reported] {
-    auto go = [](Node& node, const TestChain& chain,
-                 std::shared_ptr<std::promise<std::pair<bool, std::size_t>>> reported) -> asio::awaitable<void> {
-      for (std::size_t i = 0; i + 1 < chain.blocks.size(); ++i) {
-        auto queued = node.queue_block(chain.blocks[i], 1, [](const BlockSubmission&) {});
-        co_await std::move(queued);
-      }
-      auto submitting = node.submit_block(chain.blocks.back());
-      const BlockSubmission s = co_await std::move(submitting);
-      reported->set_value({s.accepted(), node.chain().uncommitted_blocks()});
-    };
-    asio::co_spawn(node.io(), go(node, chain, reported), asio::detached);
+    asio::co_spawn(node.io(), queue_then_submit(node, chain, reported), asio::detached);
   });
   REQUIRE(result.wait_for(60s) == std::future_status::ready);
   const auto [accepted, uncommitted] = result.get();
