@@ -169,6 +169,7 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
              [&wm](RpcRequest& r) -> asio::awaitable<json::value> {
                const std::string name = wallet_name_param(r, 0);
                auto e = co_await wm.restore(name, r.get_string(1), optional_string(r, 2), r.get_bool(3, true));
+               co_await wm.wait_scanned(e);  // the chain scan goes on in slices; reply when it is done
                json::object o;
                o["name"] = name;
                o["addresses"] = e->wallet.addresses().size();
@@ -182,7 +183,8 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
              "Loads a wallet from the wallets directory.", "cheese-cli loadwallet alice",
              [&wm](RpcRequest& r) -> asio::awaitable<json::value> {
                const std::string name = wallet_name_param(r, 0);
-               wm.load(name, r.get_bool(1, true));
+               auto e = wm.load(name, r.get_bool(1, true));
+               co_await wm.wait_scanned(e);
                json::object o;
                o["name"] = name;
                o["warning"] = "";
@@ -228,7 +230,7 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
              }});
   table.add({"getwalletinfo", "wallet", {}, "State of the wallet: balances, encryption, keys, transactions.",
              "cheese-cli getwalletinfo", [&node, &wm](RpcRequest& r) -> asio::awaitable<json::value> {
-               auto e = co_await wm.for_request(r);
+               auto e = co_await wm.for_request(r, /*while_scanning=*/true);
                const WalletBalances b = wm.balances(*e);
                json::object o;
                o["walletname"] = e->wallet.name();
@@ -244,6 +246,19 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
                if (auto synced = e->wallet.synced_to(); synced && *synced) {
                  o["lastprocessedblock"] = json::object{{"hash", (*synced)->hash.to_display_hex()},
                                                         {"height", (*synced)->height}};
+               }
+               if (e->scanning) {
+                 // As bitcoind: {duration, progress} while a chain scan runs, else false.
+                 const double total = static_cast<double>(node.chain().height() + 1 - e->scan_from);
+                 const auto at = e->wallet.synced_to();
+                 const double done = at && *at && (*at)->height >= e->scan_from
+                                         ? static_cast<double>((*at)->height + 1 - e->scan_from) : 0.0;
+                 o["scanning"] = json::object{
+                     {"duration", std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::steady_clock::now() - e->scan_started).count()},
+                     {"progress", total > 0 ? std::min(1.0, done / total) : 0.0}};
+               } else {
+                 o["scanning"] = false;
                }
                o["mining_address"] = e->wallet.addresses().empty()
                                          ? json::value(nullptr)
@@ -342,7 +357,7 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
                auto e = co_await wm.for_request(r);
                const std::int64_t start = r.get_int(0, 0);
                if (start < 0) throw RpcError(kRpcInvalidParameter, "start_height must not be negative");
-               const std::uint64_t stop = wm.rescan(*e, static_cast<std::uint64_t>(start));
+               const std::uint64_t stop = co_await wm.rescan(e, static_cast<std::uint64_t>(start));
                json::object o;
                o["start_height"] = start;
                o["stop_height"] = stop;

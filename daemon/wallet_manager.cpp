@@ -205,7 +205,7 @@ std::shared_ptr<LoadedWallet> WalletManager::attach(Wallet w, bool load_on_start
   auto e = std::make_shared<LoadedWallet>(std::move(w), node_.io());
   wallets_.emplace(name, e);
   if (load_on_startup) save_startup(name, true);
-  sync(*e);
+  sync(e);
   asio::co_spawn(node_.io(), resubmit(e), asio::detached);
   log_info("Wallet {} loaded ({} addresses, {})", name, e->wallet.addresses().size(),
            e->wallet.is_encrypted() ? "encrypted" : "not encrypted");
@@ -253,7 +253,7 @@ std::filesystem::path WalletManager::new_wallet_path(const std::string& name, co
   return *file;
 }
 
-asio::awaitable<WalletManager::Created> WalletManager::create(const std::string& name,
+asio::awaitable<WalletManager::Created> WalletManager::create(std::string name,
                                                               std::optional<std::string> passphrase,
                                                               bool load_on_startup) {
   // Argon2id (for an encrypted wallet) runs on the wallet thread, not the io thread.
@@ -263,14 +263,19 @@ asio::awaitable<WalletManager::Created> WalletManager::create(const std::string&
   auto creating = on_wallet_thread<WalletResult<CreatedWallet>>(std::move(work));
   WalletResult<CreatedWallet> created = co_await std::move(creating);
   if (!created) throw_wallet_error(created.error());
+  // Keys from a phrase drawn just now have no history: the wallet starts at the tip, no scan.
+  const BlockIndex* tip = node_.chain().tip();
+  if (auto st = created->wallet.record_transactions({}, WalletBlockRef{tip->hash, tip->height}); !st) {
+    throw_wallet_error(st.error());
+  }
   Created out;
   out.mnemonic = std::move(created->mnemonic);
   out.entry = attach(std::move(created->wallet), load_on_startup);
   co_return out;
 }
 
-asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::restore(const std::string& name,
-                                                                      const std::string& phrase,
+asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::restore(std::string name,
+                                                                      std::string phrase,
                                                                       std::optional<std::string> passphrase,
                                                                       bool load_on_startup) {
   auto work = [path = new_wallet_path(name, passphrase), name, phrase, passphrase, options = options_]() {
@@ -318,7 +323,7 @@ std::shared_ptr<LoadedWallet> WalletManager::default_wallet(const RpcRequest& r)
   return nullptr;
 }
 
-asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::for_request(const RpcRequest& r) {
+asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::for_request(const RpcRequest& r, bool while_scanning) {
   std::shared_ptr<LoadedWallet> e;
   if (!r.wallet.empty()) {
     const auto it = wallets_.find(r.wallet);
@@ -338,23 +343,57 @@ asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::for_request(const 
     e = wallets_.begin()->second;
   }
   co_await wait_idle(e);
+  if (e->scanning && !while_scanning) {
+    const std::uint64_t tip = node_.chain().height();
+    auto synced = e->wallet.synced_to();
+    const std::uint64_t at = synced && *synced ? (*synced)->height : 0;
+    throw RpcError(kRpcWalletError,
+                   fmt::format("Wallet \"{}\" is currently scanning the chain (block {} of {}); wait, "
+                               "getwalletinfo shows the progress",
+                               e->wallet.name(), at, tip));
+  }
   co_return e;
 }
 
 // ---- following the chain ------------------------------------------------------------------------
 
-void WalletManager::sync(LoadedWallet& e) {
-  if (e.busy) {
-    e.needs_sync = true;
+void WalletManager::sync(const std::shared_ptr<LoadedWallet>& e) {
+  if (e->busy || e->scanning) {
+    e->needs_sync = true;  // after the passphrase operation; a running scan goes to the tip anyway
     return;
   }
-  e.needs_sync = false;
+  e->needs_sync = false;
+  if (scan_slice(*e, std::chrono::steady_clock::now() + scan_slice_)) return;
+  e->scanning = true;
+  log_info("wallet {}: scanning the chain from height {} in the background", e->wallet.name(), e->scan_from);
+  asio::co_spawn(node_.io(), continue_scan(e), asio::detached);
+}
+
+asio::awaitable<void> WalletManager::continue_scan(std::shared_ptr<LoadedWallet> e) {
+  for (;;) {
+    // Let RPC, P2P and block connection run between slices.
+    co_await asio::post(node_.io(), asio::use_awaitable);
+    if (e->unloaded) break;
+    if (e->busy) {
+      e->needs_sync = true;  // off_thread syncs once the passphrase operation is over
+      break;
+    }
+    if (scan_slice(*e, std::chrono::steady_clock::now() + scan_slice_)) break;
+  }
+  e->scanning = false;
+  if (!e->unloaded && !e->busy) {
+    log_info("wallet {}: chain scan finished in {:.1f} s", e->wallet.name(),
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - e->scan_started).count());
+  }
+}
+
+bool WalletManager::scan_slice(LoadedWallet& e, std::chrono::steady_clock::time_point deadline) {
   Wallet& w = e.wallet;
   const Chainstate& chain = node_.chain();
   auto synced = w.synced_to();
   if (!synced) {
     log_info("wallet {}: {}", w.name(), synced.error().message);
-    return;
+    return true;
   }
   std::uint64_t from = 0;  // first height to scan
   if (*synced) {
@@ -371,11 +410,15 @@ void WalletManager::sync(LoadedWallet& e) {
       const BlockIndex* at = chain.at_height(fork);
       if (auto st = w.unconfirm_above(fork, WalletBlockRef{at->hash, fork}); !st) {
         log_info("wallet {}: {}", w.name(), st.error().message);
-        return;
+        return true;
       }
       from = fork + 1;
       if (!f) from = 0;
     }
+  }
+  if (!e.scanning) {
+    e.scan_from = from;
+    e.scan_started = std::chrono::steady_clock::now();
   }
   std::size_t found = 0;
   for (std::uint64_t h = from; h <= chain.height(); ++h) {
@@ -394,33 +437,47 @@ void WalletManager::sync(LoadedWallet& e) {
         records.insert(records.end(), std::make_move_iterator(r.begin()), std::make_move_iterator(r.end()));
       }
     }
-    // Blocks without our transactions only move the sync point; write it every so often.
-    if (records.empty() && h != chain.height() && h % 1000 != 0) continue;
+    // Blocks without our transactions only move the sync point; write it every so often, and
+    // where this slice ends.
+    const bool slice_over = h != chain.height() && std::chrono::steady_clock::now() >= deadline;
+    if (records.empty() && h != chain.height() && h % 1000 != 0 && !slice_over) continue;
     found += records.size();
     if (auto st = w.record_transactions(records, WalletBlockRef{idx->hash, h}); !st) {
       log_info("wallet {}: {}", w.name(), st.error().message);
-      return;
+      return true;
     }
+    if (slice_over) return false;
   }
   if (from == 0 && chain.height() > 0) {
     log_info("wallet {}: scanned {} blocks, {} records", w.name(), chain.height() + 1, found);
   }
   for (const auto* entry : node_.mempool().entries()) record_unconfirmed(e, entry->tx, entry->txid, entry->time);
   drop_conflicted(e);
+  return true;
 }
 
-std::uint64_t WalletManager::rescan(LoadedWallet& e, std::uint64_t from_height) {
+asio::awaitable<std::uint64_t> WalletManager::rescan(std::shared_ptr<LoadedWallet> e, std::uint64_t from_height) {
   const Chainstate& chain = node_.chain();
   if (from_height > chain.height()) {
     throw RpcError(kRpcInvalidParameter, fmt::format("start_height {} is above the tip ({})", from_height, chain.height()));
   }
   std::optional<WalletBlockRef> before;
   if (from_height > 0) before = WalletBlockRef{chain.at_height(from_height - 1)->hash, from_height - 1};
-  if (auto st = e.wallet.unconfirm_above(from_height == 0 ? 0 : from_height - 1, before); !st) {
+  if (auto st = e->wallet.unconfirm_above(from_height == 0 ? 0 : from_height - 1, before); !st) {
     throw_wallet_error(st.error());
   }
   sync(e);
-  return chain.height();
+  co_await wait_scanned(e);
+  co_return chain.height();
+}
+
+asio::awaitable<void> WalletManager::wait_scanned(std::shared_ptr<LoadedWallet> e) {
+  asio::steady_timer timer(node_.io());
+  while (e->scanning) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  if (e->unloaded) throw RpcError(kRpcWalletNotFound, fmt::format("Wallet \"{}\" was unloaded", e->wallet.name()));
 }
 
 bool WalletManager::record_unconfirmed(LoadedWallet& e, const Transaction& tx, const Hash256& id, std::int64_t time) {
@@ -476,7 +533,7 @@ asio::awaitable<void> WalletManager::resubmit(std::shared_ptr<LoadedWallet> e) {
 
 void WalletManager::chain_changed() {
   for (auto& [name, e] : wallets_) {
-    sync(*e);
+    sync(e);
     if (!e->busy) asio::co_spawn(node_.io(), resubmit(e), asio::detached);
   }
 }
@@ -650,7 +707,7 @@ asio::awaitable<WalletStatus> WalletManager::off_thread(std::shared_ptr<LoadedWa
   auto running = on_wallet_thread<WalletStatus>(std::move(fn));
   WalletStatus st = co_await std::move(running);
   e->busy = false;
-  if (e->needs_sync && !e->unloaded) sync(*e);
+  if (e->needs_sync && !e->unloaded) sync(e);
   co_return st;
 }
 

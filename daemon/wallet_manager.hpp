@@ -36,6 +36,9 @@ inline constexpr std::int64_t kMaxUnlockSeconds = 100'000'000;
 inline constexpr std::size_t kMaxLoadedWallets = 32;
 //! How long an RPC waits for a wallet busy with Argon2id before answering -4.
 inline constexpr auto kWalletBusyWait = std::chrono::seconds(60);
+//! A chain scan (a new, restored or loaded wallet far behind the tip, rescanblockchain) runs on the
+//! io thread in slices of at most this long, so RPC and P2P go on between slices.
+inline constexpr auto kWalletScanSlice = std::chrono::milliseconds(100);
 
 struct LoadedWallet {
   LoadedWallet(Wallet w, asio::io_context& io) : wallet(std::move(w)), relock(io) {}
@@ -43,8 +46,11 @@ struct LoadedWallet {
   asio::steady_timer relock;      //!< fires walletlock after walletpassphrase's timeout
   std::int64_t unlocked_until = 0;  //!< unix seconds; 0 while locked
   bool busy = false;               //!< Argon2id runs on another thread: hands off
-  bool needs_sync = false;         //!< chain or mempool changed while busy
+  bool needs_sync = false;         //!< chain or mempool changed while busy or scanning
   bool unloaded = false;
+  bool scanning = false;           //!< a chain scan continues in slices (kWalletScanSlice)
+  std::uint64_t scan_from = 0;     //!< first height of that scan
+  std::chrono::steady_clock::time_point scan_started;
 };
 
 struct WalletBalances {
@@ -81,7 +87,9 @@ class WalletManager {
 
   //! The wallet an RPC request means: /wallet/<name>, else the only loaded one; waits while it
   //! is busy. RpcError -18 (not loaded / none loaded), -19 (several loaded, none named).
-  asio::awaitable<std::shared_ptr<LoadedWallet>> for_request(const RpcRequest& r);
+  //! `while_scanning`: also during a chain scan (getwalletinfo reports its progress); other
+  //! methods get -4 until it has finished.
+  asio::awaitable<std::shared_ptr<LoadedWallet>> for_request(const RpcRequest& r, bool while_scanning = false);
   //! As for_request, but nullptr when no wallet is loaded or the choice is ambiguous.
   std::shared_ptr<LoadedWallet> default_wallet(const RpcRequest& r) const;
 
@@ -89,19 +97,26 @@ class WalletManager {
     std::shared_ptr<LoadedWallet> entry;
     SecretString mnemonic;
   };
-  asio::awaitable<Created> create(const std::string& name, std::optional<std::string> passphrase, bool load_on_startup);
-  asio::awaitable<std::shared_ptr<LoadedWallet>> restore(const std::string& name, const std::string& phrase,
+  asio::awaitable<Created> create(std::string name, std::optional<std::string> passphrase, bool load_on_startup);
+  asio::awaitable<std::shared_ptr<LoadedWallet>> restore(std::string name, std::string phrase,
                                                          std::optional<std::string> passphrase,
                                                          bool load_on_startup);
   std::shared_ptr<LoadedWallet> load(const std::string& name, bool load_on_startup);
   asio::awaitable<void> unload(const std::string& name, bool remove_from_startup);
 
   //! Records what the active chain and the mempool hold for this wallet since it last synced
-  //! (the whole chain for a new or restored wallet), and handles reorgs.
-  void sync(LoadedWallet& e);
+  //! (the whole chain for a new or restored wallet), and handles reorgs. A scan that does not
+  //! finish within kWalletScanSlice goes on in slices (LoadedWallet::scanning); wallet RPCs other
+  //! than getwalletinfo are refused meanwhile (-4), as bitcoind does during a rescan.
+  void sync(const std::shared_ptr<LoadedWallet>& e);
   //! Scans the active chain again from `from_height` (rescanblockchain): records above it become
-  //! unconfirmed, then the blocks are scanned as in sync(). Returns the last height scanned.
-  std::uint64_t rescan(LoadedWallet& e, std::uint64_t from_height);
+  //! unconfirmed, then the blocks are scanned as in sync(). Returns once the scan has finished,
+  //! with the last height scanned.
+  asio::awaitable<std::uint64_t> rescan(std::shared_ptr<LoadedWallet> e, std::uint64_t from_height);
+  //! Waits until the wallet's chain scan (if any) has finished; throws if it was unloaded.
+  asio::awaitable<void> wait_scanned(std::shared_ptr<LoadedWallet> e);
+  //! Tests shorten the slices (kWalletScanSlice) to see a short chain scanned in many of them.
+  void set_scan_slice_for_testing(std::chrono::steady_clock::duration d) { scan_slice_ = d; }
 
   WalletBalances balances(const LoadedWallet& e) const;
   //! Balance (confirmed), pending spend and next nonce of each handed-out address.
@@ -154,10 +169,15 @@ class WalletManager {
   void save_startup(const std::string& name, bool add);
   std::vector<std::string> read_startup() const;
   asio::awaitable<void> wait_idle(std::shared_ptr<LoadedWallet> e);
+  //! Scans blocks after the sync point until the tip or `deadline`; true when it reached the tip
+  //! (then the mempool is recorded too).
+  bool scan_slice(LoadedWallet& e, std::chrono::steady_clock::time_point deadline);
+  asio::awaitable<void> continue_scan(std::shared_ptr<LoadedWallet> e);
 
   Node& node_;
   std::map<std::string, std::shared_ptr<LoadedWallet>, std::less<>> wallets_;
   asio::thread_pool kdf_thread_{1};
+  std::chrono::steady_clock::duration scan_slice_ = kWalletScanSlice;
   WalletOptions options_;
   bool started_ = false;
 };

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -83,6 +84,24 @@ class InProcessNode {
                      });
     });
     REQUIRE(result.wait_for(30s) == std::future_status::ready);
+    return result.get();
+  }
+
+  //! Runs a coroutine on the node's io thread and returns its result (rethrows its exception).
+  template <typename T>
+  T await_on_io(std::function<asio::awaitable<T>()> make) {
+    std::promise<T> done;
+    auto result = done.get_future();
+    asio::post(node_->io(), [this, &make, &done] {
+      asio::co_spawn(node_->io(), make(), [&done](std::exception_ptr e, T value) {
+        if (e) {
+          done.set_exception(e);
+        } else {
+          done.set_value(std::move(value));
+        }
+      });
+    });
+    REQUIRE(result.wait_for(60s) == std::future_status::ready);
     return result.get();
   }
 

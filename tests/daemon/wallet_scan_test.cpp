@@ -1,0 +1,131 @@
+// A wallet's chain scan (restorewallet, loadwallet of a wallet far behind, rescanblockchain) runs
+// on the io thread in slices (kWalletScanSlice): between slices the node goes on (other handlers
+// run), the wallet's RPCs other than getwalletinfo are refused with -4, and the finished scan
+// finds everything. The test shortens the slices so that a short chain needs many of them.
+#include <coroutine>
+
+#include <boost/asio.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "chain/chain_test_util.hpp"
+#include "daemon/in_process_node.hpp"
+#include "node.hpp"
+#include "rpc.hpp"
+#include "wallet_manager.hpp"
+
+namespace asio = boost::asio;
+using namespace cheese;
+using namespace cheese::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+//! What a coroutine running beside the scan saw, one observation per turn of the io loop.
+struct Beside {
+  std::size_t turns_while_scanning = 0;
+  std::size_t refused = 0;        //!< getbalance-style requests refused with -4 meanwhile
+  std::size_t other_errors = 0;
+  bool saw_progress = false;      //!< the sync point moved between two turns
+};
+
+asio::awaitable<void> watch(Node& node, std::shared_ptr<Beside> out, std::shared_ptr<bool> done) {
+  WalletManager& wm = node.wallets();
+  RpcRequest req;
+  req.wallet = "restored";
+  std::optional<std::uint64_t> last_height;
+  for (int i = 0; i < 1'000'000 && !*done; ++i) {
+    if (auto e = wm.default_wallet(req); e && e->scanning) {
+      ++out->turns_while_scanning;
+      auto at = e->wallet.synced_to();
+      if (at && *at) {
+        if (last_height && (*at)->height > *last_height) out->saw_progress = true;
+        last_height = (*at)->height;
+      }
+      try {
+        auto asking = wm.for_request(req);
+        (void)co_await std::move(asking);
+      } catch (const RpcError& err) {
+        if (err.code == kRpcWalletError) {
+          ++out->refused;
+        } else {
+          ++out->other_errors;
+        }
+      }
+    }
+    co_await asio::post(node.io(), asio::use_awaitable);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a chain scan runs in slices while the node goes on", "[daemon][wallet][scan]") {
+  InProcessNode n;
+  Node& node = n.node();
+  WalletManager& wm = node.wallets();
+
+  // A fresh wallet starts at the tip (no scan); 160 blocks then pay its mining address.
+  auto created = n.await_on_io<WalletManager::Created>([&]() { return wm.create("original", std::nullopt, false); });
+  REQUIRE_FALSE(created.entry->scanning);
+  const PublicKey miner = n.on_io([&] { return wm.mining_address(*created.entry); });
+  const std::string phrase(created.mnemonic.view());
+  {
+    TempDir dir("scan-chain");
+    Chainstate src(dir.file("scratch.db"), regtest(), 1);
+    for (int i = 0; i < 160; ++i) {
+      const Block b = make_block(src, src.tip(), miner);
+      (void)submit_ok(src, b);
+      REQUIRE(n.submit(b).accepted());
+    }
+  }
+  REQUIRE(n.on_io([&] { return node.chain().height(); }) == 160);
+
+  // Restored with 50 µs slices: the scan of 160 blocks takes many of them.
+  n.on_io([&] {
+    wm.set_scan_slice_for_testing(50us);
+    return 0;
+  });
+  auto beside = std::make_shared<Beside>();
+  auto done = std::make_shared<bool>(false);
+  auto restored = n.await_on_io<std::shared_ptr<LoadedWallet>>([&]() -> asio::awaitable<std::shared_ptr<LoadedWallet>> {
+    asio::co_spawn(node.io(), watch(node, beside, done), asio::detached);
+    auto e = co_await wm.restore("restored", phrase, std::nullopt, false);
+    co_await wm.wait_scanned(e);
+    *done = true;
+    co_return e;
+  });
+
+  CAPTURE(beside->turns_while_scanning, beside->refused, beside->other_errors);
+  REQUIRE(beside->turns_while_scanning >= 3);  // other handlers ran between slices
+  REQUIRE(beside->saw_progress);               // and the sync point moved in between
+  REQUIRE(beside->refused == beside->turns_while_scanning);  // -4 while scanning, every time
+  REQUIRE(beside->other_errors == 0);
+
+  // The finished scan found every coinbase: same balances and history as the original.
+  n.on_io([&] {
+    REQUIRE_FALSE(restored->scanning);
+    const WalletBalances a = wm.balances(*created.entry);
+    const WalletBalances b = wm.balances(*restored);
+    REQUIRE(b.confirmed == a.confirmed);
+    REQUIRE(b.immature == a.immature);
+    REQUIRE(a.confirmed > 0);
+    REQUIRE(restored->wallet.transaction_count().value() == 160);
+    REQUIRE(created.entry->wallet.transaction_count().value() == 160);
+    auto at = restored->wallet.synced_to();
+    REQUIRE((at && *at && (*at)->height == 160));
+    return 0;
+  });
+
+  // rescanblockchain from height 100 runs in slices too and returns when done.
+  const std::uint64_t stop = n.await_on_io<std::uint64_t>([&]() { return wm.rescan(restored, 100); });
+  REQUIRE(stop == 160);
+  n.on_io([&] {
+    REQUIRE_FALSE(restored->scanning);
+    REQUIRE(restored->wallet.transaction_count().value() == 160);
+    REQUIRE(wm.balances(*restored).confirmed == wm.balances(*created.entry).confirmed);
+    return 0;
+  });
+}
