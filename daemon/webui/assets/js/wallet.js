@@ -224,6 +224,7 @@ async function renderWallet(el, ctx, name, wallets) {
   const history = h('div', { id: 'history' });
   const historySlot = messageSlot();
   const balanceSlot = messageSlot();
+  const scanNote = h('p', { class: 'muted', id: 'scan-note' });
 
   clear(el,
     h('div', { class: 'row spread' },
@@ -231,14 +232,15 @@ async function renderWallet(el, ctx, name, wallets) {
       h('div', { class: 'row' }, picker, h('a', { href: '#/wallet/new', class: 'badge' }, '+ Add wallet'), unloadButton)),
     topSlot,
     h('div', { class: 'stack' },
-      h('section', { class: 'card' }, h('h2', {}, 'Balance'), balances, balanceSlot),
+      h('section', { class: 'card' }, h('h2', {}, 'Balance'), balances, scanNote, balanceSlot),
       h('div', { class: 'grid' }, sendCard(call, () => refreshAll()), receiveCard(call, addresses, () => refreshAddresses())),
       h('section', { class: 'card' }, h('h2', {}, 'Transactions'), history, historySlot),
       h('section', { class: 'card' }, h('h2', {}, 'Security'), security)));
 
   let info = null;
   let unlockTimer = null;
-  ctx.onDispose(() => clearInterval(unlockTimer));
+  let scanTimer = null;
+  ctx.onDispose(() => { clearInterval(unlockTimer); clearTimeout(scanTimer); });
 
   async function refreshInfo() {
     await busy(null, balanceSlot, async () => {
@@ -247,6 +249,15 @@ async function renderWallet(el, ctx, name, wallets) {
         h('div', { class: 'balance main' }, h('div', { class: 'label' }, 'Confirmed'), h('div', { class: 'value', id: 'balance-confirmed' }, chz(info.balance))),
         h('div', { class: 'balance' }, h('div', { class: 'label' }, 'Pending'), h('div', { class: 'value', id: 'balance-pending' }, chz(info.unconfirmed_balance))),
         h('div', { class: 'balance' }, h('div', { class: 'label' }, 'Immature (mining rewards)'), h('div', { class: 'value', id: 'balance-immature' }, chz(info.immature_balance))));
+      // A chain scan (a restored wallet, or one loaded far behind) goes on in the node: say so
+      // and look again in a second; everything is refreshed once it is done.
+      clearTimeout(scanTimer);
+      if (info.scanning) {
+        scanNote.textContent = `Scanning the chain for this wallet's transactions: ${Math.floor(Number(info.scanning.progress) * 100)} % done. Balances and history are incomplete until then.`;
+        scanTimer = setTimeout(() => refreshInfo().then(() => { if (!info.scanning) refreshAll(); }), 1000);
+      } else {
+        scanNote.textContent = '';
+      }
       drawSecurity();
     });
   }
