@@ -201,6 +201,11 @@ void Node::request_stop() {
     if (tracker_) tracker_->stop();
     miner_->stop();
     wallets_->stop();
+    // Blocks still queued are dropped (peers send them again); whoever waits for one in
+    // submit_block (the miner, an RPC) is abandoned with it, so no coroutine keeps io_ running.
+    block_queue_.clear();
+    queued_hashes_.clear();
+    queued_bytes_ = 0;
   });
 }
 

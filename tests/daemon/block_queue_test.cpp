@@ -216,3 +216,18 @@ TEST_CASE("an invalid block in the queue: the blocks before it stay connected", 
     return 0;
   });
 }
+
+TEST_CASE("a node stops with blocks still in its queue", "[daemon][blockqueue]") {
+  const TestChain chain = build_chain(200);
+  auto n = std::make_unique<InProcessNode>();
+  auto reported = std::make_shared<std::promise<std::pair<bool, std::size_t>>>();
+  Node& node = n->node();
+  // A peer queues 199 blocks and the miner submits the 200th; the stop comes right after, while
+  // most of them still wait (and submit_block waits for its block).
+  asio::post(node.io(), [&node, &chain, reported] {
+    asio::co_spawn(node.io(), queue_then_submit(node, chain, reported), asio::detached);
+    node.request_stop();
+  });
+  auto stopping = std::async(std::launch::async, [&n] { n.reset(); });
+  REQUIRE(stopping.wait_for(30s) == std::future_status::ready);
+}
