@@ -488,6 +488,10 @@ ProcessBlockResult Chainstate::process_block_impl(const Block& b, std::int64_t n
   // blocks before this one) and may stay open after it.
   if (!pending_store_) pending_store_.emplace(*db_);
   defer_commit_ = commit == CommitMode::kDeferred;
+  struct ResetDefer {
+    bool& flag;
+    ~ResetDefer() { flag = false; }
+  } reset_defer{defer_commit_};  // on every way out, early returns included
   try {
     // Header first: PoW, known parent, bits and time, so nothing unproven is stored.
     if (!idx) {
@@ -524,10 +528,8 @@ ProcessBlockResult Chainstate::process_block_impl(const Block& b, std::int64_t n
     if (!defer_commit_ || deferred_blocks_ >= kMaxDeferredBlocks || !result.disconnected.empty()) {
       commit_pending_store();
     }
-    defer_commit_ = false;
     result.tip_changed = tip() != old_tip;
   } catch (const std::exception& e) {
-    defer_commit_ = false;
     abandon_transaction(e.what());
     throw;
   }
