@@ -17,6 +17,10 @@
 #include <utility>
 #include <vector>
 
+#include <csignal>
+
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "chain/chainstate.hpp"
@@ -57,6 +61,36 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+//! Kills and reaps a child process if the test leaves its scope early (a failed REQUIRE).
+class ChildGuard {
+ public:
+  explicit ChildGuard(pid_t pid) : pid_(pid) {}
+  ~ChildGuard() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+  ChildGuard(const ChildGuard&) = delete;
+  ChildGuard& operator=(const ChildGuard&) = delete;
+  //! Sends SIGKILL (harmless if it already exited) and reaps it; returns the wait status.
+  int kill_and_reap() {
+    ::kill(pid_, SIGKILL);
+    return reap();
+  }
+  //! Waits for it to exit by itself; returns the wait status.
+  int reap() {
+    int status = 0;
+    const pid_t got = ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return got < 0 ? -1 : status;
+  }
+
+ private:
+  pid_t pid_;
 };
 
 //! The key RFC 8032 derives from a seed of 32 equal bytes `n` (deterministic across runs).

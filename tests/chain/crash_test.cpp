@@ -22,32 +22,6 @@ using namespace cheese::test;
 
 namespace {
 
-//! Kills and reaps a child process if the test leaves its scope early (a failed REQUIRE).
-class ChildGuard {
- public:
-  explicit ChildGuard(pid_t pid) : pid_(pid) {}
-  ~ChildGuard() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-  }
-  ChildGuard(const ChildGuard&) = delete;
-  ChildGuard& operator=(const ChildGuard&) = delete;
-  //! Sends SIGKILL (harmless if it already exited) and reaps it; returns the wait status.
-  int kill_and_reap() {
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    const pid_t got = ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return got < 0 ? -1 : status;
-  }
-
- private:
-  pid_t pid_;
-};
-
 //! Exit codes of the child; anything but kChildDone or death by SIGKILL fails the test.
 enum ChildExit : int { kChildDone = 0, kChildException = 2, kChildBadBlock = 3, kChildRejected = 4 };
 

@@ -46,30 +46,6 @@ ProcessBlockResult deferred(Chainstate& cs, const Block& b) {
   return r;
 }
 
-//! Kills and reaps a child process if the test leaves its scope early (a failed REQUIRE).
-class Child {
- public:
-  explicit Child(pid_t pid) : pid_(pid) {}
-  ~Child() {
-    if (pid_ > 0) (void)kill_and_reap();
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  int kill_and_reap() {
-    ::kill(pid_, SIGKILL);
-    return reap();
-  }
-  int reap() {
-    int status = 0;
-    const pid_t got = ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return got < 0 ? -1 : status;
-  }
-
- private:
-  pid_t pid_;
-};
-
 }  // namespace
 
 TEST_CASE("deferred connections are read at once and committed in batches", "[chain][deferred]") {
@@ -198,7 +174,7 @@ TEST_CASE("a crash loses deferred connections and never part of one", "[chain][d
     }
     ::_exit(code);
   }
-  Child child(pid);
+  ChildGuard child(pid);
   ::close(ready[1]);
   char byte = 0;
   const auto got = ::read(ready[0], &byte, 1);
@@ -278,7 +254,7 @@ TEST_CASE("after a storage failure the chainstate refuses every change until reo
     }
     ::_exit(code);
   }
-  Child child(pid);
+  ChildGuard child(pid);
   const int status = child.reap();
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);

@@ -68,25 +68,6 @@ class InProcessNode {
     return result.get();
   }
 
-  //! Offers a block as a peer would (signature checks on the pool, then validation).
-  BlockSubmission submit(const Block& b) {
-    std::promise<BlockSubmission> done;
-    auto result = done.get_future();
-    auto block = std::make_shared<const Block>(b);
-    asio::post(node_->io(), [this, block, &done] {
-      asio::co_spawn(node_->io(), node_->submit_block(block),
-                     [&done](std::exception_ptr e, BlockSubmission s) {
-                       if (e) {
-                         done.set_exception(e);
-                       } else {
-                         done.set_value(std::move(s));
-                       }
-                     });
-    });
-    REQUIRE(result.wait_for(30s) == std::future_status::ready);
-    return result.get();
-  }
-
   //! Runs a coroutine on the node's io thread and returns its result (rethrows its exception).
   template <typename T>
   T await_on_io(std::function<asio::awaitable<T>()> make) {
@@ -103,6 +84,12 @@ class InProcessNode {
     });
     REQUIRE(result.wait_for(60s) == std::future_status::ready);
     return result.get();
+  }
+
+  //! Offers a block as the miner does (signature checks on the pool, then validation).
+  BlockSubmission submit(const Block& b) {
+    auto block = std::make_shared<const Block>(b);
+    return await_on_io<BlockSubmission>([this, block]() { return node_->submit_block(block); });
   }
 
   std::optional<Hash256> searching_on() {
