@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -34,6 +35,9 @@ int lock_data_dir(const std::filesystem::path& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) then fails the write with EFBIG, which the node reports and
+  // stops on like a full disk, instead of the signal killing it in the middle of a write.
+  std::signal(SIGXFSZ, SIG_IGN);
   NodeOptions options;
   bool help = false;
   bool version = false;

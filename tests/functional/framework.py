@@ -170,11 +170,13 @@ class Node:
         return args + self.extra_args + list(extra_args or [])
 
     # --- lifecycle ---------------------------------------------------------------------------
-    def start(self, extra_args=None, wait=True):
+    def start(self, extra_args=None, wait=True, preexec=None):
+        """`preexec`: run in the child before cheesed starts (e.g. to set a resource limit)."""
         assert self.process is None or self.process.poll() is not None, "node already running"
         self._stdout = open(self.stdout_path, "ab")
         self._stderr = open(self.stderr_path, "ab")
-        self.process = subprocess.Popen(self.args(extra_args), stdout=self._stdout, stderr=self._stderr)
+        self.process = subprocess.Popen(self.args(extra_args), stdout=self._stdout, stderr=self._stderr,
+                                        preexec_fn=preexec)
         self.auth = None
         if wait:
             self.wait_ready()
