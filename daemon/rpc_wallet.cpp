@@ -243,16 +243,19 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
                o["keypoolsize"] = e->wallet.keypool_remaining();
                o["encrypted"] = e->wallet.is_encrypted();
                if (e->wallet.is_encrypted()) o["unlocked_until"] = e->wallet.is_locked() ? 0 : e->unlocked_until;
-               if (auto synced = e->wallet.synced_to(); synced && *synced) {
-                 o["lastprocessedblock"] = json::object{{"hash", (*synced)->hash.to_display_hex()},
-                                                        {"height", (*synced)->height}};
+               // The last block scanned: the stored sync point, or a later block scanned since
+               // (LoadedWallet::scanned; not stored block by block during initial sync).
+               std::optional<WalletBlockRef> last;
+               if (auto synced = e->wallet.synced_to(); synced && *synced) last = **synced;
+               if (e->scanned && (!last || e->scanned->height > last->height)) last = e->scanned;
+               if (last) {
+                 o["lastprocessedblock"] = json::object{{"hash", last->hash.to_display_hex()}, {"height", last->height}};
                }
                if (e->scanning) {
                  // As bitcoind: {duration, progress} while a chain scan runs, else false.
                  const double total = static_cast<double>(node.chain().height() + 1 - e->scan_from);
-                 const auto at = e->wallet.synced_to();
-                 const double done = at && *at && (*at)->height >= e->scan_from
-                                         ? static_cast<double>((*at)->height + 1 - e->scan_from) : 0.0;
+                 const double done = last && last->height >= e->scan_from
+                                         ? static_cast<double>(last->height + 1 - e->scan_from) : 0.0;
                  o["scanning"] = json::object{
                      {"duration", std::chrono::duration_cast<std::chrono::seconds>(
                                       std::chrono::steady_clock::now() - e->scan_started).count()},

@@ -396,7 +396,13 @@ bool WalletManager::scan_slice(LoadedWallet& e, std::chrono::steady_clock::time_
     return true;
   }
   std::uint64_t from = 0;  // first height to scan
-  if (*synced) {
+  // Blocks scanned after the stored sync point held none of the wallet's transactions (a block
+  // with some writes the sync point with them): go on from the last one scanned while it is
+  // still on the active chain, else from the stored sync point, which handles reorgs.
+  const BlockIndex* scanned = e.scanned ? chain.lookup(e.scanned->hash) : nullptr;
+  if (scanned && chain.is_active(scanned) && (!*synced || scanned->height > (*synced)->height)) {
+    from = scanned->height + 1;
+  } else if (*synced) {
     const BlockIndex* idx = chain.lookup((*synced)->hash);
     if (idx && chain.is_active(idx)) {
       from = idx->height + 1;
@@ -437,10 +443,15 @@ bool WalletManager::scan_slice(LoadedWallet& e, std::chrono::steady_clock::time_
         records.insert(records.end(), std::make_move_iterator(r.begin()), std::make_move_iterator(r.end()));
       }
     }
-    // Blocks without our transactions only move the sync point; write it every so often, and
-    // where this slice ends.
+    // Blocks without our transactions only move the sync point; write it every 1,000 blocks,
+    // where this slice ends, and at the tip, except while more blocks wait in the node's queue
+    // (initial sync: one wallet commit per block would cost an fsync each).
+    e.scanned = WalletBlockRef{idx->hash, h};
     const bool slice_over = h != chain.height() && std::chrono::steady_clock::now() >= deadline;
-    if (records.empty() && h != chain.height() && h % 1000 != 0 && !slice_over) continue;
+    const bool at_tip = h == chain.height();
+    const bool write = !records.empty() || h % 1000 == 0 || slice_over ||
+                       (at_tip && node_.queued_block_bytes() == 0);
+    if (!write) continue;
     found += records.size();
     if (auto st = w.record_transactions(records, WalletBlockRef{idx->hash, h}); !st) {
       log_info("wallet {}: {}", w.name(), st.error().message);
@@ -466,6 +477,7 @@ asio::awaitable<std::uint64_t> WalletManager::rescan(std::shared_ptr<LoadedWalle
   if (auto st = e->wallet.unconfirm_above(from_height == 0 ? 0 : from_height - 1, before); !st) {
     throw_wallet_error(st.error());
   }
+  e->scanned.reset();  // from the moved-back sync point
   sync(e);
   co_await wait_scanned(e);
   co_return chain.height();

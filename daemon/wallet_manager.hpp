@@ -50,6 +50,9 @@ struct LoadedWallet {
   bool unloaded = false;
   bool scanning = false;           //!< a chain scan continues in slices (kWalletScanSlice)
   std::uint64_t scan_from = 0;     //!< first height of that scan
+  //! The last block scanned (the stored sync point may be older: blocks without the wallet's
+  //! transactions are not written one by one while more blocks are queued).
+  std::optional<WalletBlockRef> scanned;
   std::chrono::steady_clock::time_point scan_started;
 };
 

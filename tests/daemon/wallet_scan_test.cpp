@@ -7,7 +7,10 @@
 #include <boost/asio.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <future>
 #include <memory>
+#include <set>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -126,6 +129,70 @@ TEST_CASE("a chain scan runs in slices while the node goes on", "[daemon][wallet
     REQUIRE_FALSE(restored->scanning);
     REQUIRE(restored->wallet.transaction_count().value() == 160);
     REQUIRE(wm.balances(*restored).confirmed == wm.balances(*created.entry).confirmed);
+    return 0;
+  });
+}
+
+namespace {
+
+//! Queues blocks as a peer does and records, as each is processed, the wallet's stored sync
+//! height (what a crash would leave).
+asio::awaitable<void> feed_and_watch(Node& node, std::vector<std::shared_ptr<const Block>> blocks,
+                                     std::shared_ptr<LoadedWallet> e, std::shared_ptr<std::vector<std::uint64_t>> stored,
+                                     std::shared_ptr<std::promise<void>> all_done) {
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    Node::BlockDone done = [e, stored, all_done, total = blocks.size()](const BlockSubmission&) {
+      auto at = e->wallet.synced_to();
+      stored->push_back(at && *at ? (*at)->height : 0);
+      if (stored->size() == total) all_done->set_value();
+    };
+    auto queued = node.queue_block(blocks[i], 1, std::move(done));
+    co_await std::move(queued);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("during initial sync the wallet stores its sync point only with its own transactions",
+          "[daemon][wallet][scan]") {
+  InProcessNode n;
+  Node& node = n.node();
+  WalletManager& wm = node.wallets();
+  auto created = n.await_on_io<WalletManager::Created>([&]() { return wm.create("follower", std::nullopt, false); });
+  auto e = created.entry;
+  const PublicKey mine = n.on_io([&] { return wm.mining_address(*e); });
+
+  // 150 blocks; every 10th pays the wallet.
+  std::vector<std::shared_ptr<const Block>> blocks;
+  {
+    TempDir dir("scan-follow");
+    Chainstate src(dir.file("scratch.db"), regtest(), 1);
+    for (int i = 1; i <= 150; ++i) {
+      const Block b = make_block(src, src.tip(), i % 10 == 0 ? mine : pub(9));
+      (void)submit_ok(src, b);
+      blocks.push_back(std::make_shared<const Block>(b));
+    }
+  }
+  auto stored = std::make_shared<std::vector<std::uint64_t>>();
+  auto all_done = std::make_shared<std::promise<void>>();
+  auto finished = all_done->get_future();
+  asio::post(node.io(), [&node, blocks, e, stored, all_done] {
+    asio::co_spawn(node.io(), feed_and_watch(node, blocks, e, stored, all_done), asio::detached);
+  });
+  REQUIRE(finished.wait_for(60s) == std::future_status::ready);
+
+  n.on_io([&] {
+    // While blocks were queued, the stored sync point moved only with the wallet's own blocks
+    // (one wallet commit each), not once per block; the last block, with the queue empty, stored it.
+    std::set<std::uint64_t> heights(stored->begin(), stored->end());
+    CAPTURE(heights.size());
+    REQUIRE(heights.size() <= 16 + 1);
+    for (std::uint64_t h : heights) REQUIRE((h == 0 || h % 10 == 0 || h == 150));
+    auto at = e->wallet.synced_to();
+    REQUIRE((at && *at && (*at)->height == 150));
+    REQUIRE(e->scanned.has_value());
+    REQUIRE(e->scanned->height == 150);
+    REQUIRE(e->wallet.transaction_count().value() == 15);
     return 0;
   });
 }
