@@ -230,6 +230,7 @@ asio::awaitable<void> Node::queue_block(std::shared_ptr<const Block> block, std:
 
 asio::awaitable<void> Node::enqueue_block(std::shared_ptr<const Block> block, std::uint64_t source_peer, bool durable,
                                           BlockDone done) {
+  if (stopping_) co_return;  // dropped, as the blocks still queued are at stop
   const Hash256 hash = block->hash();
   const std::size_t bytes = serialized_size(*block);
   boost::system::error_code ec;
