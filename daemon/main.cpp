@@ -10,9 +10,9 @@
 #include <fstream>
 #include <iostream>
 
-#include "log.hpp"
-#include "node.hpp"
-#include "options.hpp"
+#include "util/log.hpp"
+#include "daemon/node/node.hpp"
+#include "daemon/node/options.hpp"
 
 using namespace cheese;
 

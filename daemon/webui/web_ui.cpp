@@ -1,4 +1,4 @@
-#include "webui/web_ui.hpp"
+#include "daemon/webui/web_ui.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/websocket.hpp>
@@ -7,9 +7,9 @@
 
 #include <algorithm>
 
-#include "log.hpp"
-#include "node.hpp"
-#include "webui/assets.hpp"
+#include "util/log.hpp"
+#include "daemon/node/node.hpp"
+#include "daemon/webui/assets.hpp"
 
 namespace cheese {
 

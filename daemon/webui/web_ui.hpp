@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "http_server.hpp"
+#include "daemon/http/http_server.hpp"
 
 namespace cheese {
 

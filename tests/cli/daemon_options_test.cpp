@@ -4,7 +4,7 @@
 #include <string>
 
 #include "cli.hpp"
-#include "options.hpp"  // cheesed's option table (daemon/)
+#include "daemon/node/options.hpp"  // cheesed's option table (daemon/)
 
 using namespace cheese;
 

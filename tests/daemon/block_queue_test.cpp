@@ -16,7 +16,7 @@
 
 #include "chain/chain_test_util.hpp"
 #include "daemon/in_process_node.hpp"
-#include "node.hpp"
+#include "daemon/node/node.hpp"
 
 namespace asio = boost::asio;
 using namespace cheese;

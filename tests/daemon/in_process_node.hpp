@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "consensus/params.hpp"
-#include "node.hpp"
+#include "daemon/node/node.hpp"
 
 namespace cheese::test {
 

@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "rpc.hpp"
+#include "daemon/rpc/server.hpp"
 #include "util/json.hpp"
 
 namespace asio = boost::asio;

@@ -24,8 +24,8 @@
 
 #include "chain/miner.hpp"
 #include "consensus/params.hpp"
-#include "miner.hpp"
-#include "node.hpp"
+#include "daemon/mining/miner.hpp"
+#include "daemon/node/node.hpp"
 #include "primitives/keys.hpp"
 #include "daemon/in_process_node.hpp"
 

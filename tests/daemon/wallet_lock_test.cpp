@@ -12,8 +12,8 @@
 #include <thread>
 
 #include "daemon/in_process_node.hpp"
-#include "node.hpp"
-#include "wallet_manager.hpp"
+#include "daemon/node/node.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
 
 namespace asio = boost::asio;
 using namespace cheese;

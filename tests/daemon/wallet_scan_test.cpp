@@ -16,9 +16,9 @@
 
 #include "chain/chain_test_util.hpp"
 #include "daemon/in_process_node.hpp"
-#include "node.hpp"
-#include "rpc.hpp"
-#include "wallet_manager.hpp"
+#include "daemon/node/node.hpp"
+#include "daemon/rpc/server.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
 
 namespace asio = boost::asio;
 using namespace cheese;

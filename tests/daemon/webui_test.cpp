@@ -16,9 +16,9 @@
 #include <future>
 #include <thread>
 
-#include "node.hpp"
-#include "webui/assets.hpp"
-#include "webui/web_ui.hpp"
+#include "daemon/node/node.hpp"
+#include "daemon/webui/assets.hpp"
+#include "daemon/webui/web_ui.hpp"
 
 using namespace cheese;
 namespace websocket = boost::beast::websocket;

@@ -1,6 +1,6 @@
 #include <chrono>
 
-#include "node.hpp"
+#include "daemon/node/node.hpp"
 
 namespace cheese {
 

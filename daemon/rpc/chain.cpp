@@ -1,9 +1,9 @@
 #include <fmt/format.h>
 
-#include "node.hpp"
+#include "daemon/node/node.hpp"
 #include "primitives/bech32.hpp"
-#include "rpc_util.hpp"
-#include "wallet_manager.hpp"
+#include "daemon/rpc/util.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
 
 namespace cheese {
 

@@ -1,6 +1,6 @@
 #include <fmt/format.h>
 
-#include "node.hpp"
+#include "daemon/node/node.hpp"
 
 namespace cheese {
 

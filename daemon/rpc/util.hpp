@@ -2,7 +2,7 @@
 
 #include "chain/chainstate.hpp"
 #include "consensus/params.hpp"
-#include "rpc.hpp"
+#include "daemon/rpc/server.hpp"
 
 namespace cheese {
 

@@ -1,4 +1,4 @@
-#include "wallet_manager.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,9 +10,9 @@
 
 #include <fmt/format.h>
 
-#include "log.hpp"
-#include "node.hpp"
-#include "rpc_util.hpp"
+#include "util/log.hpp"
+#include "daemon/node/node.hpp"
+#include "daemon/rpc/util.hpp"
 
 namespace cheese {
 

@@ -1,4 +1,4 @@
-#include "rpc.hpp"
+#include "daemon/rpc/server.hpp"
 
 #include <fmt/format.h>
 

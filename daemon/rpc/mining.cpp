@@ -1,10 +1,10 @@
 #include <fmt/format.h>
 
 #include "consensus/pow.hpp"
-#include "miner.hpp"
-#include "node.hpp"
-#include "rpc_util.hpp"
-#include "wallet_manager.hpp"
+#include "daemon/mining/miner.hpp"
+#include "daemon/node/node.hpp"
+#include "daemon/rpc/util.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
 
 namespace cheese {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "chain/mempool.hpp"
-#include "rpc.hpp"
+#include "daemon/rpc/server.hpp"
 #include "wallet/wallet.hpp"
 
 namespace cheese {

@@ -1,10 +1,10 @@
-#include "http_server.hpp"
+#include "daemon/http/http_server.hpp"
 
 #include <fmt/format.h>
 
 #include <boost/beast/websocket/rfc6455.hpp>
 
-#include "log.hpp"
+#include "util/log.hpp"
 
 namespace cheese {
 

@@ -14,14 +14,14 @@
 
 #include "chain/chainstate.hpp"
 #include "chain/mempool.hpp"
-#include "http_server.hpp"
-#include "miner.hpp"
-#include "net_manager.hpp"
-#include "options.hpp"
-#include "rpc.hpp"
-#include "tracker_client.hpp"
-#include "wallet_manager.hpp"
-#include "webui/web_ui.hpp"
+#include "daemon/http/http_server.hpp"
+#include "daemon/mining/miner.hpp"
+#include "daemon/net/net_manager.hpp"
+#include "daemon/node/options.hpp"
+#include "daemon/rpc/server.hpp"
+#include "daemon/net/tracker_client.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
+#include "daemon/webui/web_ui.hpp"
 
 namespace cheese {
 

@@ -1,4 +1,4 @@
-#include "rpc_util.hpp"
+#include "daemon/rpc/util.hpp"
 
 #include <fmt/format.h>
 

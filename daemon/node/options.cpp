@@ -1,4 +1,4 @@
-#include "options.hpp"
+#include "daemon/node/options.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "node.hpp"
+#include "daemon/node/node.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <random>
 
-#include "log.hpp"
+#include "util/log.hpp"
 #include "util/json.hpp"
 
 namespace cheese {

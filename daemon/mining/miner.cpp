@@ -1,10 +1,10 @@
-#include "miner.hpp"
+#include "daemon/mining/miner.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "log.hpp"
-#include "node.hpp"
+#include "util/log.hpp"
+#include "daemon/node/node.hpp"
 
 namespace cheese {
 

@@ -2,8 +2,8 @@
 
 #include <random>
 
-#include "log.hpp"
-#include "net_manager.hpp"
+#include "util/log.hpp"
+#include "daemon/net/net_manager.hpp"
 
 namespace cheese {
 

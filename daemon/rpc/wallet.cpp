@@ -3,11 +3,11 @@
 
 #include <fmt/format.h>
 
-#include "log.hpp"
-#include "node.hpp"
-#include "rpc_util.hpp"
+#include "util/log.hpp"
+#include "daemon/node/node.hpp"
+#include "daemon/rpc/util.hpp"
 #include "util/json.hpp"
-#include "wallet_manager.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
 
 namespace cheese {
 

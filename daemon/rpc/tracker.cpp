@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 
-#include "node.hpp"
-#include "tracker_client.hpp"
+#include "daemon/node/node.hpp"
+#include "daemon/net/tracker_client.hpp"
 
 namespace cheese {
 

@@ -1,4 +1,4 @@
-#include "tracker_client.hpp"
+#include "daemon/net/tracker_client.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
@@ -7,8 +7,8 @@
 #include <random>
 #include <set>
 
-#include "log.hpp"
-#include "node.hpp"
+#include "util/log.hpp"
+#include "daemon/node/node.hpp"
 
 namespace cheese {
 

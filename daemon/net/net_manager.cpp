@@ -1,4 +1,4 @@
-#include "net_manager.hpp"
+#include "daemon/net/net_manager.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "log.hpp"
-#include "node.hpp"
+#include "util/log.hpp"
+#include "daemon/node/node.hpp"
 
 namespace cheese {
 
