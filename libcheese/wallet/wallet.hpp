@@ -59,8 +59,6 @@ enum class WalletErrc {
 
 //! A short name of the error kind ("wallet is locked").
 std::string_view to_string(WalletErrc e);
-//! The JSON-RPC error code, as bitcoind answers (kLocked -13, kWrongPassphrase -14, ...).
-int rpc_error_code(WalletErrc e);
 
 //! An error kind and a sentence a person can act on (it names the file where that helps).
 struct WalletError {
