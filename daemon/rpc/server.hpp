@@ -34,6 +34,7 @@ enum RpcCode : int {
   kRpcClientNotConnected = -9,
   kRpcInInitialDownload = -10,
   kRpcWalletError = -4,
+  kRpcKeypoolRanOut = -12,
   kRpcUnlockNeeded = -13,
   kRpcWrongPassphrase = -14,
   kRpcWalletWrongEncState = -15,

@@ -13,6 +13,7 @@
 #include "util/log.hpp"
 #include "daemon/node/node.hpp"
 #include "daemon/rpc/util.hpp"
+#include "daemon/rpc/wallet_errors.hpp"
 
 namespace cheese {
 

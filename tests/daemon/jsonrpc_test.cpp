@@ -11,6 +11,7 @@
 #include <string>
 
 #include "daemon/rpc/server.hpp"
+#include "daemon/rpc/wallet_errors.hpp"
 #include "util/json.hpp"
 
 namespace asio = boost::asio;
@@ -458,4 +459,16 @@ TEST_CASE("help lists every method by category and describes one", "[daemon][jso
   const auto sorted = f.table.sorted();
   REQUIRE(sorted.size() == 10);
   CHECK(sorted.front()->name == "subtract");
+}
+
+TEST_CASE("wallet library errors map to bitcoind's RPC codes at the RPC edge", "[daemon][jsonrpc]") {
+  CHECK(rpc_error_code(WalletErrc::kLocked) == -13);
+  CHECK(rpc_error_code(WalletErrc::kWrongPassphrase) == -14);
+  CHECK(rpc_error_code(WalletErrc::kNotEncrypted) == -15);
+  CHECK(rpc_error_code(WalletErrc::kAlreadyEncrypted) == -15);
+  CHECK(rpc_error_code(WalletErrc::kKeypoolRanOut) == -12);
+  CHECK(rpc_error_code(WalletErrc::kNotFound) == -18);
+  CHECK(rpc_error_code(WalletErrc::kInvalidMnemonic) == -5);
+  CHECK(rpc_error_code(WalletErrc::kCorrupt) == -4);
+  CHECK(rpc_error_code(WalletErrc::kOutOfMemory) == -7);
 }
