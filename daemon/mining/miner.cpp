@@ -4,12 +4,16 @@
 #include <unistd.h>
 
 #include "util/log.hpp"
-#include "daemon/node/node.hpp"
+#include "daemon/node/block_processor.hpp"
+#include "daemon/node/context.hpp"
 
 namespace cheese {
 
-Miner::Miner(Node& node, unsigned threads)
-    : node_(node),
+Miner::Miner(asio::io_context& io, Chainstate& chain, Mempool& mempool, BlockProcessor& blocks, unsigned threads)
+    : io_(io),
+      chain_(chain),
+      mempool_(mempool),
+      blocks_(blocks),
       threads_(threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads),
       hashes_(std::make_shared<std::atomic<std::uint64_t>>(0)) {}
 
@@ -41,7 +45,7 @@ asio::awaitable<std::optional<Hash256>> Miner::mine_one(const PublicKey& to, std
   std::uint64_t tried = 0;
   while (!stopped_ && tried < max_tries && (!generation || *generation == generation_)) {
     auto tmpl = std::make_shared<BlockTemplate>(
-        create_block_template(node_.chain(), node_.mempool(), to, node_.now(), ++extra_nonce_));
+        create_block_template(chain_, mempool_, to, unix_now(), ++extra_nonce_));
     const Hash256 prev = tmpl->block.header.prev_hash;
     if (test_target_ && !hash_meets_target(tmpl->target, *test_target_)) tmpl->target = *test_target_;
     searching_on_ = prev;
@@ -85,16 +89,16 @@ asio::awaitable<std::optional<Hash256>> Miner::mine_one(const PublicKey& to, std
     if (rate_samples_.size() > 32) rate_samples_.erase(rate_samples_.begin());
     if (stopped_) co_return std::nullopt;
     if (!nonce) {
-      if (node_.chain().tip()->hash != prev || cancel->load()) continue;  // new tip or template: start over
+      if (chain_.tip()->hash != prev || cancel->load()) continue;  // new tip or template: start over
       continue;  // nonce space (or budget) used up: a new extra-nonce gives a new space
     }
     tmpl->block.header.nonce = *nonce;
     auto block = std::make_shared<const Block>(std::move(tmpl->block));
     const Hash256 hash = block->hash();
-    const auto submitted = co_await node_.submit_block(block);
-    if (submitted.result.verdict && node_.chain().is_active(node_.chain().lookup(hash))) {
+    const auto submitted = co_await blocks_.submit_block(block);
+    if (submitted.result.verdict && chain_.is_active(chain_.lookup(hash))) {
       ++blocks_found_;
-      log_debug("mining", "mined block {} at height {}", hash.to_display_hex(), node_.chain().height());
+      log_debug("mining", "mined block {} at height {}", hash.to_display_hex(), chain_.height());
       co_return hash;
     }
     if (!submitted.result.verdict) {
@@ -122,7 +126,7 @@ void Miner::set_generate(bool on, PublicKey to, unsigned threads) {
   if (threads > 0) threads_ = threads;
   generate_to_ = to;
   const std::uint64_t gen = generation_;
-  asio::co_spawn(node_.io(), background_loop(gen), [](std::exception_ptr e) {
+  asio::co_spawn(io_, background_loop(gen), [](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);

@@ -16,13 +16,15 @@
 namespace cheese {
 
 namespace asio = boost::asio;
-class Node;
+class BlockProcessor;
+class Chainstate;
+class Mempool;
 
 //! The node's miner: proof-of-work search on worker threads (never the io thread), blocks
 //! through the same validation as a peer's, a new tip cancels the search promptly.
 class Miner {
  public:
-  Miner(Node& node, unsigned threads);
+  Miner(asio::io_context& io, Chainstate& chain, Mempool& mempool, BlockProcessor& blocks, unsigned threads);
   ~Miner();
 
   //! Mines `n` blocks to `to`; returns their hashes. Stops early after `max_tries` hashes per block.
@@ -49,7 +51,10 @@ class Miner {
                                                    std::optional<std::uint64_t> generation);
   asio::awaitable<void> background_loop(std::uint64_t generation);
 
-  Node& node_;
+  asio::io_context& io_;
+  Chainstate& chain_;
+  Mempool& mempool_;
+  BlockProcessor& blocks_;
   unsigned threads_;
   bool generating_ = false;
   PublicKey generate_to_{};

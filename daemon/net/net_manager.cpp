@@ -8,7 +8,8 @@
 #include <sstream>
 
 #include "util/log.hpp"
-#include "daemon/node/node.hpp"
+#include "daemon/node/block_processor.hpp"
+#include "daemon/node/context.hpp"
 
 namespace cheese {
 
@@ -168,7 +169,8 @@ void AddressBook::save(const std::filesystem::path& file) const {
 
 // ---------------------------------------------------------------- NetManager
 
-NetManager::NetManager(Node& node, Options options) : node_(node), options_(std::move(options)) {
+NetManager::NetManager(asio::io_context& io, Chainstate& chain, Mempool& mempool, BlockProcessor& blocks, Options options)
+    : io_(io), chain_(chain), mempool_(mempool), blocks_(blocks), options_(std::move(options)) {
   std::random_device rd;
   local_nonce_ = (std::uint64_t{rd()} << 32) | rd();
   rng_.seed((std::uint64_t{rd()} << 32) | rd());
@@ -178,12 +180,12 @@ NetManager::NetManager(Node& node, Options options) : node_(node), options_(std:
 
 NetManager::~NetManager() = default;
 
-const NetworkMagic& NetManager::magic() const { return node_.params().magic; }
-std::int64_t NetManager::now() const { return node_.now(); }
+const NetworkMagic& NetManager::magic() const { return chain_.params().magic; }
+std::int64_t NetManager::now() const { return unix_now(); }
 
 void NetManager::start() {
   if (options_.listen) {
-    acceptor_ = std::make_shared<tcp::acceptor>(node_.io());
+    acceptor_ = std::make_shared<tcp::acceptor>(io_);
     boost::system::error_code ec;
     const tcp::endpoint ep(asio::ip::address_v4::any(), options_.port);
     acceptor_->open(ep.protocol(), ec);
@@ -195,9 +197,9 @@ void NetManager::start() {
           fmt::format("cannot listen for peers on port {}: {} (use -port=<n> or -listen=0)", options_.port, ec.message()));
     }
     log_info("P2P listening on port {}", listen_port());
-    spawn(node_.io(), accept_loop(), [](const std::string& e) { log_info("P2P accept loop ended: {}", e); });
+    spawn(io_, accept_loop(), [](const std::string& e) { log_info("P2P accept loop ended: {}", e); });
   }
-  spawn(node_.io(), connection_loop(), [](const std::string& e) { log_info("P2P connection loop ended: {}", e); });
+  spawn(io_, connection_loop(), [](const std::string& e) { log_info("P2P connection loop ended: {}", e); });
 }
 
 std::uint16_t NetManager::listen_port() const {
@@ -225,7 +227,7 @@ asio::awaitable<void> NetManager::accept_loop() {
     auto [ec, socket] = co_await acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) co_return;
-      asio::steady_timer t(node_.io(), std::chrono::milliseconds(100));
+      asio::steady_timer t(io_, std::chrono::milliseconds(100));
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
@@ -280,7 +282,7 @@ void NetManager::start_peer(tcp::socket socket, bool inbound, net::NetAddress ad
   peers_.emplace(peer->id, peer);
   log_debug("net", "peer {} connected: {} {}", peer->id, inbound ? "inbound from" : "outbound to", addr.to_string());
   if (!inbound) send_version(*peer);
-  spawn(node_.io(), peer->run(), [](const std::string& e) { log_debug("net", "peer session ended: {}", e); });
+  spawn(io_, peer->run(), [](const std::string& e) { log_debug("net", "peer session ended: {}", e); });
 }
 
 asio::awaitable<void> NetManager::connect_to(std::string target, bool persistent) {
@@ -292,14 +294,14 @@ asio::awaitable<void> NetManager::connect_to(std::string target, bool persistent
     ~Done() { self->pending_connects_.erase(key); }
   } done{this, key};
 
-  std::optional<net::NetAddress> addr = net::NetAddress::parse_endpoint(target, node_.params().default_p2p_port);
+  std::optional<net::NetAddress> addr = net::NetAddress::parse_endpoint(target, chain_.params().default_p2p_port);
   if (!addr) {
     // A host name: resolve it (asynchronously, on the io thread's resolver service).
     const auto colon = target.rfind(':');
     const std::string host = colon == std::string::npos ? target : target.substr(0, colon);
-    const std::string port = colon == std::string::npos ? std::to_string(node_.params().default_p2p_port)
+    const std::string port = colon == std::string::npos ? std::to_string(chain_.params().default_p2p_port)
                                                         : target.substr(colon + 1);
-    tcp::resolver resolver(node_.io());
+    tcp::resolver resolver(io_);
     auto [ec, results] = co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
     if (ec || results.empty()) {
       log_debug("net", "cannot resolve {}: {}", target, ec.message());
@@ -309,8 +311,8 @@ asio::awaitable<void> NetManager::connect_to(std::string target, bool persistent
   }
   if (is_banned(*addr)) co_return;
   addresses_.mark_attempt(*addr, now());
-  tcp::socket socket(node_.io());
-  asio::steady_timer timeout(node_.io(), kConnectTimeout);
+  tcp::socket socket(io_);
+  asio::steady_timer timeout(io_, kConnectTimeout);
   timeout.async_wait([&socket](const boost::system::error_code& ec) {
     if (!ec) {
       boost::system::error_code ignored;
@@ -328,7 +330,7 @@ asio::awaitable<void> NetManager::connect_to(std::string target, bool persistent
 }
 
 asio::awaitable<void> NetManager::connection_loop() {
-  loop_timer_ = std::make_shared<asio::steady_timer>(node_.io());
+  loop_timer_ = std::make_shared<asio::steady_timer>(io_);
   auto timer = loop_timer_;
   auto last_save = std::chrono::steady_clock::now();
   while (!stopping_) {
@@ -337,10 +339,10 @@ asio::awaitable<void> NetManager::connection_loop() {
     // -connect: only those; otherwise -addnode/added nodes, then the address book.
     std::vector<std::string> fixed = options_.connect.empty() ? added_nodes_ : options_.connect;
     for (const auto& target : fixed) {
-      auto parsed = net::NetAddress::parse_endpoint(target, node_.params().default_p2p_port);
+      auto parsed = net::NetAddress::parse_endpoint(target, chain_.params().default_p2p_port);
       const std::string key = parsed ? parsed->to_string() : target;
       if (endpoints.contains(key) || pending_connects_.contains(target)) continue;
-      spawn(node_.io(), connect_to(target, true), [](const std::string& e) { log_debug("net", "connect: {}", e); });
+      spawn(io_, connect_to(target, true), [](const std::string& e) { log_debug("net", "connect: {}", e); });
     }
     if (options_.connect.empty()) {
       std::size_t outbound = outbound_count() + pending_connects_.size();
@@ -352,7 +354,7 @@ asio::awaitable<void> NetManager::connection_loop() {
         exclude.insert(candidate->to_string());
         if (is_banned(*candidate)) continue;
         ++outbound;
-        spawn(node_.io(), connect_to(candidate->to_string(), false),
+        spawn(io_, connect_to(candidate->to_string(), false),
               [](const std::string& e) { log_debug("net", "connect: {}", e); });
       }
     }
@@ -407,8 +409,8 @@ void NetManager::send_version(Peer& peer) {
   v.protocol_version = net::kProtocolVersion;
   v.services = net::kServiceNetwork;
   v.timestamp = now();
-  v.network = node_.params().name;
-  v.best_height = node_.chain().height();
+  v.network = chain_.params().name;
+  v.best_height = chain_.height();
   v.listen_port = options_.listen ? listen_port() : 0;
   v.nonce = local_nonce_;
   v.user_agent = std::string(kUserAgent);
@@ -421,9 +423,9 @@ void NetManager::request_headers(Peer& peer, const Hash256& stop) {
   // newer still answers with one header and we learn what it has: a node whose headers are ahead
   // of its blocks (after a restart, or after the peer that sent them left) must learn that this
   // peer can serve those blocks, and an empty `headers` would not tell it.
-  const BlockIndex* from = node_.chain().best_header();
+  const BlockIndex* from = chain_.best_header();
   if (from->prev) from = from->prev;
-  m.locator = node_.chain().locator(from);
+  m.locator = chain_.locator(from);
   if (m.locator.size() > net::kMaxLocatorHashes) m.locator.resize(net::kMaxLocatorHashes);
   m.stop_hash = stop;
   peer.send(m);
@@ -529,7 +531,7 @@ asio::awaitable<void> NetManager::on_version(Peer& p, net::VersionMsg m) {
     p.disconnect("connected to self");
     co_return;
   }
-  if (m.network != node_.params().name) {
+  if (m.network != chain_.params().name) {
     p.disconnect(fmt::format("peer is on network '{}'", m.network));
     co_return;
   }
@@ -544,14 +546,14 @@ asio::awaitable<void> NetManager::on_version(Peer& p, net::VersionMsg m) {
 }
 
 asio::awaitable<void> NetManager::on_inv(Peer& p, const net::InvMsg& m) {
-  auto& chain = node_.chain();
+  auto& chain = chain_;
   net::GetDataMsg want;
   bool unknown_block = false;
   Hash256 last_unknown;
   for (const auto& item : m.items) {
     p.add_known(item.hash);
     if (item.type == net::InvType::kTx) {
-      if (node_.mempool().contains(item.hash) || recent_rejects_.contains(item.hash)) continue;
+      if (mempool_.contains(item.hash) || recent_rejects_.contains(item.hash)) continue;
       if (auto it = txs_requested_.find(item.hash); it != txs_requested_.end()) {
         // Asked of someone else already: remember this peer in case that one does not deliver.
         auto& alternatives = it->second.alternatives;
@@ -586,16 +588,16 @@ asio::awaitable<void> NetManager::on_getdata(Peer& p, const net::GetDataMsg& m) 
   for (const auto& item : m.items) {
     if (!p.connected()) break;
     if (item.type == net::InvType::kTx) {
-      if (const auto* e = node_.mempool().find(item.hash)) {
+      if (const auto* e = mempool_.find(item.hash)) {
         p.send(net::TxMsg{e->tx});
         p.add_known(item.hash);
       } else {
         missing.items.push_back(item);
       }
     } else {
-      const BlockIndex* idx = node_.chain().lookup(item.hash);
+      const BlockIndex* idx = chain_.lookup(item.hash);
       std::optional<Block> block;
-      if (idx && idx->have_data() && !idx->failed()) block = node_.chain().read_block(item.hash);
+      if (idx && idx->have_data() && !idx->failed()) block = chain_.read_block(item.hash);
       if (block) {
         p.send(net::BlockMsg{std::move(*block)});
         p.add_known(item.hash);
@@ -609,7 +611,7 @@ asio::awaitable<void> NetManager::on_getdata(Peer& p, const net::GetDataMsg& m) 
 }
 
 void NetManager::on_getheaders(Peer& p, const net::GetHeadersMsg& m) {
-  auto& chain = node_.chain();
+  auto& chain = chain_;
   const BlockIndex* fork = chain.find_fork(m.locator);
   net::HeadersMsg reply;
   if (!m.locator.empty() && std::find(m.locator.begin(), m.locator.end(), fork->hash) == m.locator.end()) {
@@ -628,7 +630,7 @@ void NetManager::on_getheaders(Peer& p, const net::GetHeadersMsg& m) {
 }
 
 asio::awaitable<void> NetManager::on_headers(Peer& p, const net::HeadersMsg& m) {
-  auto& chain = node_.chain();
+  auto& chain = chain_;
   if (m.headers.empty()) co_return;
   if (!chain.lookup(m.headers.front().prev_hash)) {
     // They are on a branch we do not know the start of: ask from our locator. Not a fault.
@@ -664,7 +666,7 @@ asio::awaitable<void> NetManager::on_headers(Peer& p, const net::HeadersMsg& m) 
 }
 
 void NetManager::download_blocks() {
-  auto& chain = node_.chain();
+  auto& chain = chain_;
   const std::uint64_t limit_height = chain.height() + kBlockDownloadWindow;
   for (auto& [id, peer] : peers_) {
     Peer& p = *peer;
@@ -679,7 +681,7 @@ void NetManager::download_blocks() {
     for (const BlockIndex* b : path) {
       if (p.blocks_in_flight.size() >= net::kMaxBlocksInFlightPerPeer) break;
       if (b->height > limit_height) break;
-      if (b->have_data() || b->failed() || blocks_in_flight_.contains(b->hash) || node_.block_queued(b->hash)) continue;
+      if (b->have_data() || b->failed() || blocks_in_flight_.contains(b->hash) || blocks_.block_queued(b->hash)) continue;
       req.items.push_back({net::InvType::kBlock, b->hash});
       p.blocks_in_flight.emplace(b->hash, std::chrono::steady_clock::now());
       blocks_in_flight_.emplace(b->hash, p.id);
@@ -713,8 +715,8 @@ asio::awaitable<void> NetManager::on_block(std::shared_ptr<Peer> peer, net::Bloc
   std::weak_ptr<Peer> weak = peer;
   // GCC 12 destroys temporaries inside a co_await expression twice: name the callback and the
   // awaitable first.
-  Node::BlockDone done = [this, weak, hash](const BlockSubmission& s) { block_processed(weak.lock(), hash, s); };
-  auto queued = node_.queue_block(block, p.id, std::move(done));
+  BlockProcessor::BlockDone done = [this, weak, hash](const BlockSubmission& s) { block_processed(weak.lock(), hash, s); };
+  auto queued = blocks_.queue_block(block, p.id, std::move(done));
   co_await std::move(queued);
   download_blocks();
 }
@@ -731,7 +733,7 @@ void NetManager::block_processed(const std::shared_ptr<Peer>& peer, const Hash25
       } else {
         log_debug("net", "block {} from peer {} not accepted: {}", hash.to_display_hex(), p.id, to_string(v.reason));
       }
-    } else if (const BlockIndex* idx = node_.chain().lookup(hash)) {
+    } else if (const BlockIndex* idx = chain_.lookup(hash)) {
       if (!p.best_known || idx->chain_work > p.best_known->chain_work) p.best_known = idx;
     }
   }
@@ -743,8 +745,8 @@ asio::awaitable<void> NetManager::on_tx(std::shared_ptr<Peer> peer, net::TxMsg m
   const Hash256 id = txid(m.tx);
   p.add_known(id);
   tx_request_done(id);
-  if (node_.mempool().contains(id) || recent_rejects_.contains(id)) co_return;
-  const MempoolAccept r = co_await node_.submit_transaction(std::move(m.tx), p.id);
+  if (mempool_.contains(id) || recent_rejects_.contains(id)) co_return;
+  const MempoolAccept r = co_await blocks_.submit_transaction(std::move(m.tx), p.id);
   if (r.ok() || r.reason == MempoolReject::kAlreadyKnown) co_return;
   remember_reject(id);
   if (r.reason == MempoolReject::kConsensus && is_misbehavior(r.consensus)) {
@@ -841,6 +843,17 @@ void NetManager::blocks_connected(const std::vector<Block>& blocks, std::uint64_
   }
 }
 
+void NetManager::chain_changed(const ProcessBlockResult& r, std::uint64_t source_peer) {
+  blocks_connected(r.connected, source_peer);
+  // Transfers a reorg put back into the mempool are announced again (peers that know them skip).
+  for (const auto& b : r.disconnected) {
+    for (const auto& tx : b.txs) {
+      if (tx.is_coinbase()) continue;
+      if (const Hash256 id = txid(tx); mempool_.contains(id)) transaction_accepted(id, 0);
+    }
+  }
+}
+
 void NetManager::transaction_accepted(const Hash256& id, std::uint64_t source_peer) {
   for (auto& [pid, peer] : peers_) {
     if (!peer->handshake_done || pid == source_peer || peer->knows(id)) continue;
@@ -870,7 +883,7 @@ std::string NetManager::addnode(const std::string& target, const std::string& co
     return "";
   }
   if (command == "onetry") {
-    spawn(node_.io(), connect_to(target, false), [](const std::string& e) { log_debug("net", "connect: {}", e); });
+    spawn(io_, connect_to(target, false), [](const std::string& e) { log_debug("net", "connect: {}", e); });
     return "";
   }
   return "command must be add, remove or onetry";

@@ -25,8 +25,9 @@ namespace cheese {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-class Node;
+class BlockProcessor;
 struct BlockSubmission;
+class Mempool;
 class NetManager;
 
 //! Limits of the P2P layer (see docs/protocol.md), each a named constant.
@@ -142,7 +143,7 @@ class NetManager {
     std::filesystem::path datadir;
   };
 
-  NetManager(Node& node, Options options);
+  NetManager(asio::io_context& io, Chainstate& chain, Mempool& mempool, BlockProcessor& blocks, Options options);
   ~NetManager();
 
   //! Binds the P2P port (if listening) and starts the connection loop.
@@ -152,6 +153,8 @@ class NetManager {
 
   // Called by Node after the chain or mempool changed.
   void blocks_connected(const std::vector<Block>& blocks, std::uint64_t source_peer);
+  //! Announces connected blocks, and again the transfers a reorg put back into the mempool.
+  void chain_changed(const ProcessBlockResult& r, std::uint64_t source_peer);
   void transaction_accepted(const Hash256& txid, std::uint64_t source_peer);
 
   // Called by peers.
@@ -220,7 +223,10 @@ class NetManager {
   void on_getheaders(Peer& p, const net::GetHeadersMsg& m);
   void on_addr(Peer& p, const net::AddrMsg& m);
 
-  Node& node_;
+  asio::io_context& io_;
+  Chainstate& chain_;
+  Mempool& mempool_;
+  BlockProcessor& blocks_;
   Options options_;
   std::shared_ptr<tcp::acceptor> acceptor_;
   std::map<std::uint64_t, std::shared_ptr<Peer>> peers_;

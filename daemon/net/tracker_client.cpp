@@ -8,7 +8,8 @@
 #include <set>
 
 #include "util/log.hpp"
-#include "daemon/node/node.hpp"
+#include "daemon/net/net_manager.hpp"
+#include "daemon/node/context.hpp"
 
 namespace cheese {
 
@@ -76,10 +77,12 @@ struct TrackerClient::Session {
   bool outage = false;  //!< "unreachable" was logged; "reachable again" is due
 };
 
-TrackerClient::TrackerClient(Node& node, std::vector<std::string> trackers) : node_(node) {
+TrackerClient::TrackerClient(asio::io_context& io, const ChainParams& params, NetManager& net,
+                             std::vector<std::string> trackers)
+    : io_(io), params_(params), net_(net) {
   for (auto& t : trackers) {
     if (t.empty()) continue;  // `-tracker=` (empty) names no tracker
-    sessions_.push_back(std::make_shared<Session>(node_.io(), std::move(t)));
+    sessions_.push_back(std::make_shared<Session>(io_, std::move(t)));
   }
 }
 
@@ -90,7 +93,7 @@ void TrackerClient::start() {
   started_ = true;
   for (auto& s : sessions_) {
     log_info("Using tracker {}", s->st.address);
-    asio::co_spawn(node_.io(), run(s), [target = s->st.address](std::exception_ptr e) {
+    asio::co_spawn(io_, run(s), [target = s->st.address](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -180,7 +183,7 @@ asio::awaitable<std::string> TrackerClient::converse(std::shared_ptr<Session> s)
   }
   if (stopping_ || s->closed) co_return "shutting down";
 
-  s->socket = tcp::socket(node_.io());
+  s->socket = tcp::socket(io_);
   // The deadline closes the socket; `attempt` keeps an expiry that races the connect's completion
   // from closing the connection that follows.
   auto attempt = std::make_shared<bool>(true);
@@ -223,10 +226,10 @@ asio::awaitable<bool> TrackerClient::send(std::shared_ptr<Session> s, const std:
 }
 
 asio::awaitable<void> TrackerClient::driver(std::shared_ptr<Session> s) {
-  const auto& magic = node_.params().magic;
+  const auto& magic = params_.magic;
   net::RegisterMsg reg;
-  reg.listen_port = node_.net().listen_port();
-  reg.node_nonce = node_.net().local_nonce();
+  reg.listen_port = net_.listen_port();
+  reg.node_nonce = net_.local_nonce();
   s->register_sent = s->last_recv = SteadyClock::now();
   if (!co_await send(s, net::encode_frame(magic, reg))) co_return;
   log_debug("tracker", "tracker {} <- register (listen port {})", s->st.address, reg.listen_port);
@@ -252,7 +255,7 @@ asio::awaitable<void> TrackerClient::driver(std::shared_ptr<Session> s) {
       } else if (s->want_peer_check || now - s->last_peer_check >= s->peer_check_interval) {
         s->want_peer_check = false;
         s->last_peer_check = now;
-        if (node_.net().outbound_count() < node_.net().wanted_outbound()) {
+        if (net_.outbound_count() < net_.wanted_outbound()) {
           s->getpeers_sent = now;
           if (!co_await send(s, net::encode_frame(magic, net::GetPeersMsg{}))) co_return;
         }
@@ -276,7 +279,7 @@ asio::awaitable<void> TrackerClient::driver(std::shared_ptr<Session> s) {
 }
 
 asio::awaitable<void> TrackerClient::reader(std::shared_ptr<Session> s) {
-  const auto& magic = node_.params().magic;
+  const auto& magic = params_.magic;
   std::array<std::uint8_t, net::kFrameHeaderSize> header_bytes{};
   Bytes payload;
   while (!s->closed) {
@@ -321,7 +324,7 @@ asio::awaitable<void> TrackerClient::reader(std::shared_ptr<Session> s) {
       // A tracker asking for heartbeats more often than every second is not obeyed.
       s->st.heartbeat_interval = std::max<std::uint32_t>(1, r->heartbeat_interval);
       s->st.observed = r->observed.to_string();
-      s->st.registered_since = node_.now();
+      s->st.registered_since = unix_now();
       s->st.registrations += 1;
       s->st.last_error.clear();
       s->last_heartbeat = SteadyClock::now();
@@ -351,7 +354,7 @@ asio::awaitable<void> TrackerClient::reader(std::shared_ptr<Session> s) {
       s->peer_check_interval =
           news ? kTrackerPeerCheckInterval : std::min(s->peer_check_interval * 2, kTrackerMaxPeerCheckInterval);
       log_debug("tracker", "tracker {} -> peers: {} addresses", s->st.address, usable.size());
-      if (!usable.empty()) node_.net().add_tracker_peers(usable);
+      if (!usable.empty()) net_.add_tracker_peers(usable);
     } else if (std::holds_alternative<net::StatusMsg>(*msg)) {
       s->probe_sent.reset();
     }

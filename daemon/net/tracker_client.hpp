@@ -15,7 +15,9 @@
 
 namespace cheese {
 
-class Node;
+class NetManager;
+struct ChainParams;
+struct NodeContext;
 class RpcTable;
 
 //! Timing of the tracker client, each a named constant.
@@ -46,7 +48,8 @@ struct TrackerStatus {
 
 class TrackerClient {
  public:
-  TrackerClient(Node& node, std::vector<std::string> trackers);
+  TrackerClient(boost::asio::io_context& io, const ChainParams& params, NetManager& net,
+                std::vector<std::string> trackers);
   ~TrackerClient();
   TrackerClient(const TrackerClient&) = delete;
   TrackerClient& operator=(const TrackerClient&) = delete;
@@ -68,13 +71,15 @@ class TrackerClient {
   boost::asio::awaitable<bool> send(std::shared_ptr<Session> s, const std::vector<std::uint8_t>& frame);
   void end(Session& s, std::string reason);
 
-  Node& node_;
+  boost::asio::io_context& io_;
+  const ChainParams& params_;
+  NetManager& net_;
   std::vector<std::shared_ptr<Session>> sessions_;
   bool started_ = false;
   bool stopping_ = false;
 };
 
 //! The gettrackerinfo RPC (rpc_tracker.cpp).
-void register_tracker_rpcs(Node& node, RpcTable& table);
+void register_tracker_rpcs(NodeContext& node, RpcTable& table);
 
 }  // namespace cheese

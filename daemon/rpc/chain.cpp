@@ -1,6 +1,16 @@
 #include <fmt/format.h>
 
+#include "chain/chainstate.hpp"
+#include "chain/mempool.hpp"
+#include "daemon/http/http_server.hpp"
+#include "daemon/mining/miner.hpp"
+#include "daemon/net/net_manager.hpp"
+#include "daemon/net/tracker_client.hpp"
+#include "daemon/node/block_processor.hpp"
+#include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
+#include "daemon/webui/web_ui.hpp"
 #include "primitives/bech32.hpp"
 #include "daemon/rpc/util.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
@@ -9,17 +19,17 @@ namespace cheese {
 
 namespace {
 
-const BlockIndex* block_by_hash(Node& node, const RpcRequest& r, std::size_t i) {
-  const BlockIndex* idx = node.chain().lookup(r.get_hash(i));
+const BlockIndex* block_by_hash(NodeContext& node, const RpcRequest& r, std::size_t i) {
+  const BlockIndex* idx = node.chain->lookup(r.get_hash(i));
   if (!idx) throw RpcError(kRpcInvalidParameter, "Block not found");
   return idx;
 }
 
-Amount immature_rewards(Node& node, const PublicKey& key) {
+Amount immature_rewards(NodeContext& node, const PublicKey& key) {
   // Coinbases of the last `maturity` active blocks are not credited yet.
-  const auto& chain = node.chain();
+  const auto& chain = (*node.chain);
   Amount total = 0;
-  const std::uint64_t maturity = node.params().coinbase_maturity;
+  const std::uint64_t maturity = node.params->coinbase_maturity;
   for (std::uint64_t h = chain.height() >= maturity ? chain.height() - maturity + 1 : 1; h <= chain.height(); ++h) {
     const BlockIndex* idx = chain.at_height(h);
     if (idx && idx->coinbase_recipient == key) total += idx->coinbase_amount;
@@ -27,16 +37,16 @@ Amount immature_rewards(Node& node, const PublicKey& key) {
   return total;
 }
 
-json::value block_json(Node& node, const BlockIndex* idx, int verbosity) {
-  auto block = node.chain().read_block(idx->hash);
+json::value block_json(NodeContext& node, const BlockIndex* idx, int verbosity) {
+  auto block = node.chain->read_block(idx->hash);
   if (!block) throw RpcError(kRpcMiscError, "Block not available (only its header is known)");
   if (verbosity == 0) return json::value(to_hex(serialize(*block)));
-  json::object o = header_json(node.chain(), idx);
+  json::object o = header_json((*node.chain), idx);
   o["size"] = serialized_size(*block);
   json::array txs;
   for (const auto& tx : block->txs) {
     if (verbosity >= 2) {
-      txs.push_back(transaction_json(tx, node.params()));
+      txs.push_back(transaction_json(tx, (*node.params)));
     } else {
       txs.push_back(json::value(txid(tx).to_display_hex()));
     }
@@ -58,40 +68,40 @@ std::string chain_tip_status(const Chainstate& chain, const BlockIndex* tip) {
 
 }  // namespace
 
-void register_chain_rpcs(Node& node, RpcTable& table) {
+void register_chain_rpcs(NodeContext& node, RpcTable& table) {
   table.add({"getblockchaininfo", "blockchain", {},
              "State of the chain: network, height, best block, difficulty, sync progress, disk use.",
              "cheese-cli getblockchaininfo", [&node](RpcRequest&) -> asio::awaitable<json::value> {
-               auto& chain = node.chain();
+               auto& chain = (*node.chain);
                const BlockIndex* tip = chain.tip();
                const BlockIndex* best = chain.best_header();
                json::object o;
-               o["chain"] = node.params().name;
+               o["chain"] = node.params->name;
                o["blocks"] = chain.height();
                o["headers"] = std::max(best->height, chain.height());
                o["bestblockhash"] = tip->hash.to_display_hex();
-               o["difficulty"] = difficulty_of(tip->header.bits, node.params());
+               o["difficulty"] = difficulty_of(tip->header.bits, (*node.params));
                o["time"] = tip->header.time;
                o["mediantime"] = chain.median_time_past(tip);
                const double headers = static_cast<double>(std::max<std::uint64_t>(best->height, 1));
                o["verificationprogress"] = best->height <= chain.height() ? 1.0 : static_cast<double>(chain.height()) / headers;
-               o["initialblockdownload"] = std::int64_t{tip->header.time} < node.now() - 24 * 3600;
+               o["initialblockdownload"] = std::int64_t{tip->header.time} < unix_now() - 24 * 3600;
                o["chainwork"] = tip->chain_work.to_hex();
                o["size_on_disk"] = chain.size_on_disk();
                o["warnings"] = "";
                co_return o;
              }});
   table.add({"getblockcount", "blockchain", {}, "Height of the most-work valid chain.", "cheese-cli getblockcount",
-             [&node](RpcRequest&) -> asio::awaitable<json::value> { co_return json::value(node.chain().height()); }});
+             [&node](RpcRequest&) -> asio::awaitable<json::value> { co_return json::value(node.chain->height()); }});
   table.add({"getbestblockhash", "blockchain", {}, "Hash of the tip of the most-work valid chain.",
              "cheese-cli getbestblockhash", [&node](RpcRequest&) -> asio::awaitable<json::value> {
-               co_return json::value(node.chain().tip()->hash.to_display_hex());
+               co_return json::value(node.chain->tip()->hash.to_display_hex());
              }});
   table.add({"getblockhash", "blockchain", {{"height", RpcType::kInt, true, "height in the active chain"}},
              "Hash of the block at a height of the active chain.", "cheese-cli getblockhash 0",
              [&node](RpcRequest& r) -> asio::awaitable<json::value> {
                const std::int64_t h = r.get_int(0, -1);
-               const BlockIndex* idx = h < 0 ? nullptr : node.chain().at_height(static_cast<std::uint64_t>(h));
+               const BlockIndex* idx = h < 0 ? nullptr : node.chain->at_height(static_cast<std::uint64_t>(h));
                if (!idx) throw RpcError(kRpcInvalidParameter, "Block height out of range");
                co_return json::value(idx->hash.to_display_hex());
              }});
@@ -112,13 +122,13 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
              [&node](RpcRequest& r) -> asio::awaitable<json::value> {
                const BlockIndex* idx = block_by_hash(node, r, 0);
                if (!r.get_bool(1, true)) co_return json::value(to_hex(serialize(idx->header)));
-               co_return header_json(node.chain(), idx);
+               co_return header_json((*node.chain), idx);
              }});
   table.add({"getchaintips", "blockchain", {},
              "Every known branch tip: height, hash, branch length and status (active, valid-fork, "
              "valid-headers, headers-only, invalid).",
              "cheese-cli getchaintips", [&node](RpcRequest&) -> asio::awaitable<json::value> {
-               auto& chain = node.chain();
+               auto& chain = (*node.chain);
                json::array out;
                for (const BlockIndex* t : chain.chain_tips()) {
                  const BlockIndex* fork = t;
@@ -136,9 +146,9 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
     const Hash256 id = r.get_hash(0);
     const bool wallet_view = r.method->name == "gettransaction";
     const bool verbose = wallet_view || r.get_bool(1, false);
-    if (const MempoolEntry* e = node.mempool().find(id)) {
+    if (const MempoolEntry* e = node.mempool->find(id)) {
       if (!verbose) co_return json::value(to_hex(serialize(e->tx)));
-      json::object o = transaction_json(e->tx, node.params());
+      json::object o = transaction_json(e->tx, (*node.params));
       o["confirmations"] = 0;
       o["in_mempool"] = true;
       o["time"] = e->time;
@@ -147,21 +157,21 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
       }
       co_return o;
     }
-    auto loc = node.chain().find_transaction(id);
+    auto loc = node.chain->find_transaction(id);
     if (!loc && wallet_view) {
       // The wallet remembers transactions that left the mempool or were reorged out.
       if (auto o = wallet_only_transaction(node, r, id)) co_return *o;
     }
     if (!loc) throw RpcError(kRpcInvalidAddress, "No such transaction in the mempool or the active chain");
-    auto block = node.chain().read_block(loc->block_hash);
+    auto block = node.chain->read_block(loc->block_hash);
     if (!block || loc->index >= block->txs.size()) throw RpcError(kRpcMiscError, "Transaction data not available");
     const Transaction& tx = block->txs[loc->index];
     if (!verbose) co_return json::value(to_hex(serialize(tx)));
-    json::object o = transaction_json(tx, node.params());
+    json::object o = transaction_json(tx, (*node.params));
     o["blockhash"] = loc->block_hash.to_display_hex();
     o["blockheight"] = loc->height;
-    o["confirmations"] = node.chain().height() - loc->height + 1;
-    o["blocktime"] = node.chain().lookup(loc->block_hash)->header.time;
+    o["confirmations"] = node.chain->height() - loc->height + 1;
+    o["blocktime"] = node.chain->lookup(loc->block_hash)->header.time;
     o["in_mempool"] = false;
     if (wallet_view) {
       for (auto& kv : wallet_transaction_fields(node, r, id)) o[kv.key()] = kv.value();
@@ -181,7 +191,7 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
              {{"verbose", RpcType::kBool, false, "false (default): txids; true: an object per txid"}},
              "Transactions waiting in the mempool.", "cheese-cli getrawmempool true",
              [&node](RpcRequest& r) -> asio::awaitable<json::value> {
-               auto entries = node.mempool().entries();
+               auto entries = node.mempool->entries();
                std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->time < b->time; });
                if (!r.get_bool(0, false)) {
                  json::array out;
@@ -194,8 +204,8 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
                  o["size"] = e->size;
                  o["fee"] = amount_value(e->tx.fee);
                  o["time"] = e->time;
-                 o["from"] = address_of(e->tx.sender, node.params());
-                 o["to"] = address_of(e->tx.recipient, node.params());
+                 o["from"] = address_of(e->tx.sender, (*node.params));
+                 o["to"] = address_of(e->tx.recipient, (*node.params));
                  o["amount"] = amount_value(e->tx.amount);
                  o["nonce"] = e->tx.nonce;
                  out[e->txid.to_display_hex()] = std::move(o);
@@ -204,7 +214,7 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
              }});
   table.add({"getmempoolinfo", "mempool", {}, "Size, bytes, limits and fees of the mempool.",
              "cheese-cli getmempoolinfo", [&node](RpcRequest&) -> asio::awaitable<json::value> {
-               const auto& m = node.mempool();
+               const auto& m = (*node.mempool);
                json::object o;
                o["loaded"] = true;
                o["size"] = m.size();
@@ -223,8 +233,8 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
                auto tx = decode_transaction(*bytes);
                if (!tx) throw RpcError(kRpcDeserializationError, fmt::format("TX decode failed: {}", to_string(tx.error())));
                const Hash256 id = txid(*tx);
-               if (node.chain().find_transaction(id)) throw RpcError(kRpcVerifyAlreadyInChain, "Transaction already in block chain");
-               const auto result = co_await node.submit_transaction(std::move(*tx));
+               if (node.chain->find_transaction(id)) throw RpcError(kRpcVerifyAlreadyInChain, "Transaction already in block chain");
+               const auto result = co_await node.blocks->submit_transaction(std::move(*tx));
                if (!result.ok() && result.reason != MempoolReject::kAlreadyKnown) {
                  const std::string why = result.reason == MempoolReject::kConsensus
                                              ? std::string(to_string(result.consensus))
@@ -243,16 +253,16 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
                if (!block) throw RpcError(kRpcDeserializationError, fmt::format("Block decode failed: {}", to_string(block.error())));
                auto shared = std::make_shared<const Block>(std::move(*block));
                const Hash256 hash = shared->hash();
-               auto submitted = co_await node.submit_block(shared);
+               auto submitted = co_await node.blocks->submit_block(shared);
                const auto& res = submitted.result;
                if (res.duplicate) {
                  // A block that failed when connected has its data stored: known, but invalid.
-                 const BlockIndex* known = node.chain().lookup(hash);
+                 const BlockIndex* known = node.chain->lookup(hash);
                  const bool invalid = !res.verdict || (known && known->failed());
                  co_return json::value(invalid ? "duplicate-invalid" : "duplicate");
                }
                if (!res.verdict) co_return json::value(std::string(to_string(res.verdict.reason)));
-               if (!node.chain().is_active(node.chain().lookup(hash))) {
+               if (!node.chain->is_active(node.chain->lookup(hash))) {
                  co_return json::value("inconclusive");
                }
                co_return json::value(nullptr);
@@ -261,9 +271,9 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
              "Confirmed balance and nonce of an address, its immature coinbase rewards, and what the "
              "mempool holds for it.",
              "cheese-cli getaccount rchz1...", [&node](RpcRequest& r) -> asio::awaitable<json::value> {
-               const PublicKey key = parse_address(r.get_string(0), node.params());
-               const Account a = node.chain().account(key);
-               const auto [next_nonce, pending] = node.mempool().pending_for(key, node.chain());
+               const PublicKey key = parse_address(r.get_string(0), (*node.params));
+               const Account a = node.chain->account(key);
+               const auto [next_nonce, pending] = node.mempool->pending_for(key, (*node.chain));
                json::object o;
                o["address"] = r.get_string(0);
                o["balance"] = amount_value(a.balance);
@@ -278,14 +288,14 @@ void register_chain_rpcs(Node& node, RpcTable& table) {
              "cheese-cli validateaddress rchz1...", [&node](RpcRequest& r) -> asio::awaitable<json::value> {
                const std::string address = r.get_string(0);
                json::object o;
-               auto decoded = decode_address(node.params().address_hrp, address);
+               auto decoded = decode_address(node.params->address_hrp, address);
                o["isvalid"] = decoded.has_value();
                if (decoded) {
-                 o["address"] = encode_address(node.params().address_hrp, *decoded);
+                 o["address"] = encode_address(node.params->address_hrp, *decoded);
                  o["publickey"] = to_hex(*decoded);
                } else {
                  o["error"] = decoded.error() == Bech32Error::kWrongHrp
-                                  ? fmt::format("not an address of the {} network", node.params().name)
+                                  ? fmt::format("not an address of the {} network", node.params->name)
                                   : std::string(to_string(decoded.error()));
                }
                co_return o;

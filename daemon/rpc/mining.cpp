@@ -2,7 +2,17 @@
 
 #include "consensus/pow.hpp"
 #include "daemon/mining/miner.hpp"
+#include "chain/chainstate.hpp"
+#include "chain/mempool.hpp"
+#include "daemon/http/http_server.hpp"
+#include "daemon/mining/miner.hpp"
+#include "daemon/net/net_manager.hpp"
+#include "daemon/net/tracker_client.hpp"
+#include "daemon/node/block_processor.hpp"
+#include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
+#include "daemon/webui/web_ui.hpp"
 #include "daemon/rpc/util.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
 
@@ -29,9 +39,9 @@ json::value hashes_json(const std::vector<Hash256>& hashes) {
 
 }  // namespace
 
-asio::awaitable<PublicKey> default_mining_address(Node& node, const RpcRequest& r, std::size_t i);
+asio::awaitable<PublicKey> default_mining_address(NodeContext& node, const RpcRequest& r, std::size_t i);
 
-void register_mining_rpcs(Node& node, RpcTable& table) {
+void register_mining_rpcs(NodeContext& node, RpcTable& table) {
   table.add({"generatetoaddress", "mining",
              {{"nblocks", RpcType::kInt, true, "how many blocks to mine"},
               {"address", RpcType::kString, true, "who receives the block rewards"},
@@ -39,10 +49,10 @@ void register_mining_rpcs(Node& node, RpcTable& table) {
              "Mines blocks now (on the mining threads) and returns their hashes.",
              "cheese-cli generatetoaddress 11 rchz1...", [&node](RpcRequest& r) -> asio::awaitable<json::value> {
                const std::uint64_t n = blocks_param(r, 0, 1);
-               const PublicKey to = parse_address(r.get_string(1), node.params());
+               const PublicKey to = parse_address(r.get_string(1), (*node.params));
                const std::int64_t tries = r.get_int(2, static_cast<std::int64_t>(kDefaultMaxTries));
                if (tries <= 0) throw RpcError(kRpcInvalidParameter, "maxtries must be positive");
-               co_return hashes_json(co_await node.miner().generate(to, n, static_cast<std::uint64_t>(tries)));
+               co_return hashes_json(co_await node.miner->generate(to, n, static_cast<std::uint64_t>(tries)));
              }});
   table.add({"mine", "mining",
              {{"nblocks", RpcType::kInt, false, "how many blocks (default 1)"},
@@ -51,7 +61,7 @@ void register_mining_rpcs(Node& node, RpcTable& table) {
              [&node](RpcRequest& r) -> asio::awaitable<json::value> {
                const std::uint64_t n = blocks_param(r, 0, 1);
                const PublicKey to = co_await default_mining_address(node, r, 1);
-               co_return hashes_json(co_await node.miner().generate(to, n, ~std::uint64_t{0}));
+               co_return hashes_json(co_await node.miner->generate(to, n, ~std::uint64_t{0}));
              }});
   table.add({"setgenerate", "mining",
              {{"generate", RpcType::kBool, true, "true to mine continuously, false to stop"},
@@ -64,17 +74,17 @@ void register_mining_rpcs(Node& node, RpcTable& table) {
                if (threads < 0 || threads > 1024) throw RpcError(kRpcInvalidParameter, "genproclimit must be 0..1024");
                PublicKey to{};
                if (on) to = co_await default_mining_address(node, r, 2);
-               node.miner().set_generate(on, to, static_cast<unsigned>(threads));
+               node.miner->set_generate(on, to, static_cast<unsigned>(threads));
                co_return json::value(nullptr);
              }});
   table.add({"getmininginfo", "mining", {},
              "Mining state: blocks, difficulty, network and local hash rate, threads, pooled transactions.",
              "cheese-cli getmininginfo", [&node](RpcRequest&) -> asio::awaitable<json::value> {
-               auto& chain = node.chain();
+               auto& chain = (*node.chain);
                const BlockIndex* tip = chain.tip();
                json::object o;
                o["blocks"] = chain.height();
-               o["difficulty"] = difficulty_of(tip->header.bits, node.params());
+               o["difficulty"] = difficulty_of(tip->header.bits, (*node.params));
                // Work of the last (up to) 120 blocks over the time they took.
                const std::uint64_t span = std::min<std::uint64_t>(120, chain.height());
                double network_rate = 0;
@@ -88,11 +98,11 @@ void register_mining_rpcs(Node& node, RpcTable& table) {
                  network_rate = w / secs;
                }
                o["networkhashps"] = network_rate;
-               o["localhashps"] = node.miner().hashrate();
-               o["generate"] = node.miner().generating();
-               o["genproclimit"] = node.miner().threads();
-               o["pooledtx"] = node.mempool().size();
-               o["chain"] = node.params().name;
+               o["localhashps"] = node.miner->hashrate();
+               o["generate"] = node.miner->generating();
+               o["genproclimit"] = node.miner->threads();
+               o["pooledtx"] = node.mempool->size();
+               o["chain"] = node.params->name;
                o["warnings"] = "";
                co_return o;
              }});
@@ -103,13 +113,13 @@ void register_mining_rpcs(Node& node, RpcTable& table) {
              "cheese-cli getblocktemplate rchz1...", [&node](RpcRequest& r) -> asio::awaitable<json::value> {
                const PublicKey to = co_await default_mining_address(node, r, 0);
                static std::uint64_t extra = 0;
-               const BlockTemplate t = create_block_template(node.chain(), node.mempool(), to, node.now(), ++extra);
+               const BlockTemplate t = create_block_template((*node.chain), (*node.mempool), to, unix_now(), ++extra);
                json::object o;
                o["version"] = t.block.header.version;
                o["previousblockhash"] = t.block.header.prev_hash.to_display_hex();
                o["height"] = t.height;
                o["curtime"] = t.block.header.time;
-               o["mintime"] = node.chain().median_time_past(node.chain().tip()) + 1;
+               o["mintime"] = node.chain->median_time_past(node.chain->tip()) + 1;
                o["bits"] = fmt::format("{:08x}", t.block.header.bits);
                o["target"] = decode_compact(t.block.header.bits).target.to_hex();
                o["coinbasevalue"] = amount_value(t.block.txs[0].amount);
@@ -133,15 +143,15 @@ namespace cheese {
 
 //! The address a mining RPC pays: the given parameter, else the default wallet's (once wallets
 //! exist), else an error that says what to pass.
-asio::awaitable<PublicKey> default_mining_address(Node& node, const RpcRequest& r, std::size_t i) {
-  if (r.has(i)) co_return parse_address(r.get_string(i), node.params());
-  if (r.wallet.empty() && node.wallets().loaded().empty()) {
+asio::awaitable<PublicKey> default_mining_address(NodeContext& node, const RpcRequest& r, std::size_t i) {
+  if (r.has(i)) co_return parse_address(r.get_string(i), (*node.params));
+  if (r.wallet.empty() && node.wallets->loaded().empty()) {
     throw RpcError(kRpcWalletNotFound,
                    "No wallet is loaded: give the address that receives the rewards, or create a wallet "
                    "(createwallet)");
   }
-  auto e = co_await node.wallets().for_request(r);
-  co_return node.wallets().mining_address(*e);
+  auto e = co_await node.wallets->for_request(r);
+  co_return node.wallets->mining_address(*e);
 }
 
 }  // namespace cheese

@@ -1,20 +1,30 @@
 #include <fmt/format.h>
 
+#include "chain/chainstate.hpp"
+#include "chain/mempool.hpp"
+#include "daemon/http/http_server.hpp"
+#include "daemon/mining/miner.hpp"
+#include "daemon/net/net_manager.hpp"
+#include "daemon/net/tracker_client.hpp"
+#include "daemon/node/block_processor.hpp"
+#include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
+#include "daemon/webui/web_ui.hpp"
 
 namespace cheese {
 
-void register_net_rpcs(Node& node, RpcTable& table) {
+void register_net_rpcs(NodeContext& node, RpcTable& table) {
   table.add({"getpeerinfo", "network", {},
              "Every connected peer: address, direction, version, best height, bytes, ping time, since when.",
              "cheese-cli getpeerinfo", [&node](RpcRequest&) -> asio::awaitable<json::value> {
                json::array out;
                const auto steady_now = std::chrono::steady_clock::now();
-               const std::int64_t wall_now = node.now();
+               const std::int64_t wall_now = unix_now();
                auto ago = [&](std::chrono::steady_clock::time_point t) {
                  return wall_now - std::chrono::duration_cast<std::chrono::seconds>(steady_now - t).count();
                };
-               for (const auto& p : node.net().peers()) {
+               for (const auto& p : node.net->peers()) {
                  json::object o;
                  o["id"] = p->id;
                  o["addr"] = p->address.to_string();
@@ -41,17 +51,17 @@ void register_net_rpcs(Node& node, RpcTable& table) {
              }});
   table.add({"getconnectioncount", "network", {}, "Number of connected peers.", "cheese-cli getconnectioncount",
              [&node](RpcRequest&) -> asio::awaitable<json::value> {
-               co_return json::value(node.net().connection_count());
+               co_return json::value(node.net->connection_count());
              }});
   table.add({"getnetworkinfo", "network", {},
              "The P2P layer: version, protocol, listening port, connections in and out, totals.",
              "cheese-cli getnetworkinfo", [&node](RpcRequest&) -> asio::awaitable<json::value> {
-               auto& net = node.net();
+               auto& net = *node.net;
                json::object o;
                o["version"] = 100;
                o["subversion"] = "/cheesed:0.1.0/";
                o["protocolversion"] = net::kProtocolVersion;
-               o["network"] = node.params().name;
+               o["network"] = node.params->name;
                o["localrelay"] = true;
                o["networkactive"] = true;
                o["listening"] = net.options().listen;
@@ -62,7 +72,7 @@ void register_net_rpcs(Node& node, RpcTable& table) {
                o["addressbook"] = net.address_book().size();
                o["totalbytessent"] = net.total_bytes_sent();
                o["totalbytesrecv"] = net.total_bytes_recv();
-               o["relayfee"] = amount_value(node.mempool().limits().min_relay_fee);
+               o["relayfee"] = amount_value(node.mempool->limits().min_relay_fee);
                o["warnings"] = "";
                co_return o;
              }});
@@ -76,7 +86,7 @@ void register_net_rpcs(Node& node, RpcTable& table) {
                if (command != "add" && command != "remove" && command != "onetry") {
                  throw RpcError(kRpcInvalidParameter, "command must be add, remove or onetry");
                }
-               const std::string err = node.net().addnode(target, command);
+               const std::string err = node.net->addnode(target, command);
                if (err == "Node already added") throw RpcError(kRpcNodeAlreadyAdded, "Error: Node already added");
                if (err == "Node has not been added") throw RpcError(kRpcNodeNotAdded, "Error: Node has not been added.");
                if (!err.empty()) throw RpcError(kRpcInvalidParameter, err);
@@ -92,7 +102,7 @@ void register_net_rpcs(Node& node, RpcTable& table) {
                if (address.empty() == (id == 0)) {
                  throw RpcError(kRpcInvalidParameter, "give exactly one of address and nodeid");
                }
-               if (!node.net().disconnect_node(address, static_cast<std::uint64_t>(id))) {
+               if (!node.net->disconnect_node(address, static_cast<std::uint64_t>(id))) {
                  throw RpcError(kRpcNodeNotConnected, "Node not found in connected nodes");
                }
                co_return json::value(nullptr);
@@ -100,7 +110,7 @@ void register_net_rpcs(Node& node, RpcTable& table) {
   table.add({"listbanned", "network", {}, "Banned and discouraged addresses with the time their ban ends.",
              "cheese-cli listbanned", [&node](RpcRequest&) -> asio::awaitable<json::value> {
                json::array out;
-               for (const auto& [k, until] : node.net().banned()) {
+               for (const auto& [k, until] : node.net->banned()) {
                  out.push_back(json::object{{"address", k}, {"banned_until", until}});
                }
                co_return out;
@@ -120,11 +130,11 @@ void register_net_rpcs(Node& node, RpcTable& table) {
                if (command == "add") {
                  const std::int64_t bantime = r.get_int(2, 86400);
                  if (bantime <= 0) throw RpcError(kRpcInvalidParameter, "bantime must be positive");
-                 const std::int64_t until = r.get_bool(3, false) ? bantime : node.now() + bantime;
-                 if (node.net().banned().contains(key)) throw RpcError(kRpcInvalidIpOrSubnet, "Error: IP already banned");
-                 node.net().ban(key, until, "banned by setban");
+                 const std::int64_t until = r.get_bool(3, false) ? bantime : unix_now() + bantime;
+                 if (node.net->banned().contains(key)) throw RpcError(kRpcInvalidIpOrSubnet, "Error: IP already banned");
+                 node.net->ban(key, until, "banned by setban");
                } else if (command == "remove") {
-                 if (!node.net().unban(key)) throw RpcError(kRpcInvalidIpOrSubnet, "Error: Unban failed. Address was not previously banned.");
+                 if (!node.net->unban(key)) throw RpcError(kRpcInvalidIpOrSubnet, "Error: Unban failed. Address was not previously banned.");
                } else {
                  throw RpcError(kRpcInvalidParameter, "command must be add or remove");
                }
@@ -132,7 +142,7 @@ void register_net_rpcs(Node& node, RpcTable& table) {
              }});
   table.add({"clearbanned", "network", {}, "Removes every ban.", "cheese-cli clearbanned",
              [&node](RpcRequest&) -> asio::awaitable<json::value> {
-               node.net().clear_bans();
+               node.net->clear_bans();
                co_return json::value(nullptr);
              }});
 }

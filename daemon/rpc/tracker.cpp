@@ -1,18 +1,28 @@
 #include <fmt/format.h>
 
+#include "chain/chainstate.hpp"
+#include "chain/mempool.hpp"
+#include "daemon/http/http_server.hpp"
+#include "daemon/mining/miner.hpp"
+#include "daemon/net/net_manager.hpp"
+#include "daemon/net/tracker_client.hpp"
+#include "daemon/node/block_processor.hpp"
+#include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
+#include "daemon/webui/web_ui.hpp"
 #include "daemon/net/tracker_client.hpp"
 
 namespace cheese {
 
-void register_tracker_rpcs(Node& node, RpcTable& table) {
+void register_tracker_rpcs(NodeContext& node, RpcTable& table) {
   table.add({"gettrackerinfo", "network", {},
              "Each configured tracker (-tracker=host:port): whether the node is connected and registered, its "
              "registration id, the address the tracker sees, how many peer addresses it gave, and the last error.",
              "cheese-cli gettrackerinfo", [&node](RpcRequest&) -> asio::awaitable<json::value> {
                json::array out;
-               if (node.tracker() == nullptr) co_return out;
-               for (const auto& t : node.tracker()->status()) {
+               if (node.tracker.get() == nullptr) co_return out;
+               for (const auto& t : node.tracker.get()->status()) {
                  json::object o;
                  o["address"] = t.address;
                  o["connected"] = t.connected;

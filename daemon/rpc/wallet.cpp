@@ -4,7 +4,17 @@
 #include <fmt/format.h>
 
 #include "util/log.hpp"
+#include "chain/chainstate.hpp"
+#include "chain/mempool.hpp"
+#include "daemon/http/http_server.hpp"
+#include "daemon/mining/miner.hpp"
+#include "daemon/net/net_manager.hpp"
+#include "daemon/net/tracker_client.hpp"
+#include "daemon/node/block_processor.hpp"
+#include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
+#include "daemon/webui/web_ui.hpp"
 #include "daemon/rpc/util.hpp"
 #include "util/json.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
@@ -24,15 +34,15 @@ std::string wallet_name_param(const RpcRequest& r, std::size_t i) {
   return name;
 }
 
-std::uint64_t confirmations(const Node& node, const WalletTx& t) {
+std::uint64_t confirmations(const NodeContext& node, const WalletTx& t) {
   if (!t.height) return 0;
-  const std::uint64_t tip = const_cast<Node&>(node).chain().height();
+  const std::uint64_t tip = node.chain->height();
   return *t.height <= tip ? tip - *t.height + 1 : 0;
 }
 
 //! One entry of listtransactions / gettransaction's details, as bitcoind shows it.
-json::object entry_json(Node& node, const WalletTx& t) {
-  const ChainParams& p = node.params();
+json::object entry_json(NodeContext& node, const WalletTx& t) {
+  const ChainParams& p = (*node.params);
   json::object o;
   const std::uint64_t conf = confirmations(node, t);
   switch (t.direction) {
@@ -58,13 +68,13 @@ json::object entry_json(Node& node, const WalletTx& t) {
   }
   o["confirmations"] = conf;
   if (t.height) {
-    if (const BlockIndex* idx = node.chain().at_height(*t.height)) {
+    if (const BlockIndex* idx = node.chain->at_height(*t.height)) {
       o["blockhash"] = idx->hash.to_display_hex();
       o["blockheight"] = *t.height;
       o["blocktime"] = idx->header.time;
     }
   } else {
-    o["in_mempool"] = node.mempool().contains(t.txid);
+    o["in_mempool"] = node.mempool->contains(t.txid);
   }
   o["txid"] = t.txid.to_display_hex();
   o["time"] = t.time;
@@ -93,9 +103,9 @@ Amount positive_amount(const RpcRequest& r, std::size_t i) {
 
 //! The wallet fields gettransaction adds for a transaction the request's wallet knows; an empty
 //! object when there is no such wallet or record.
-json::object wallet_transaction_fields(Node& node, const RpcRequest& r, const Hash256& id) {
+json::object wallet_transaction_fields(NodeContext& node, const RpcRequest& r, const Hash256& id) {
   json::object o;
-  auto e = node.wallets().default_wallet(r);
+  auto e = node.wallets->default_wallet(r);
   if (!e || e->busy) return o;
   auto records = e->wallet.find_transaction(id);
   if (!records || records->empty()) return o;
@@ -118,15 +128,15 @@ json::object wallet_transaction_fields(Node& node, const RpcRequest& r, const Ha
   return o;
 }
 
-std::optional<json::object> wallet_only_transaction(Node& node, const RpcRequest& r, const Hash256& id) {
-  auto e = node.wallets().default_wallet(r);
+std::optional<json::object> wallet_only_transaction(NodeContext& node, const RpcRequest& r, const Hash256& id) {
+  auto e = node.wallets->default_wallet(r);
   if (!e || e->busy) return std::nullopt;
   auto records = e->wallet.find_transaction(id);
   if (!records || records->empty()) return std::nullopt;
   json::object o;
   const WalletTx& first = records->front();
   if (auto tx = decode_transaction(first.raw); tx && !first.raw.empty()) {
-    o = transaction_json(*tx, node.params());
+    o = transaction_json(*tx, (*node.params));
   } else {
     o["txid"] = id.to_display_hex();
     o["kind"] = first.direction == TxDirection::kGenerate ? "coinbase" : "transfer";
@@ -139,8 +149,8 @@ std::optional<json::object> wallet_only_transaction(Node& node, const RpcRequest
   return o;
 }
 
-void register_wallet_rpcs(Node& node, RpcTable& table) {
-  WalletManager& wm = node.wallets();
+void register_wallet_rpcs(NodeContext& node, RpcTable& table) {
+  WalletManager& wm = (*node.wallets);
   table.add({"createwallet", "wallet",
              {{"wallet_name", RpcType::kString, true, "1-64 letters, digits, '_', '-', '.'"},
               {"passphrase", RpcType::kString, false, "encrypt the wallet with this passphrase"},
@@ -234,7 +244,7 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
                const WalletBalances b = wm.balances(*e);
                json::object o;
                o["walletname"] = e->wallet.name();
-               o["network"] = node.params().name;
+               o["network"] = node.params->name;
                o["balance"] = amount_value(b.trusted());
                o["unconfirmed_balance"] = amount_value(b.pending_in);
                o["immature_balance"] = amount_value(b.immature);
@@ -253,7 +263,7 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
                }
                if (e->scanning) {
                  // As bitcoind: {duration, progress} while a chain scan runs, else false.
-                 const double total = static_cast<double>(node.chain().height() + 1 - e->scan_from);
+                 const double total = static_cast<double>(node.chain->height() + 1 - e->scan_from);
                  const double done = last && last->height >= e->scan_from
                                          ? static_cast<double>(last->height + 1 - e->scan_from) : 0.0;
                  o["scanning"] = json::object{
@@ -265,7 +275,7 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
                }
                o["mining_address"] = e->wallet.addresses().empty()
                                          ? json::value(nullptr)
-                                         : json::value(address_of(e->wallet.addresses().front().pubkey, node.params()));
+                                         : json::value(address_of(e->wallet.addresses().front().pubkey, (*node.params)));
                co_return o;
              }});
   table.add({"getnewaddress", "wallet", {{"label", RpcType::kString, false, "a label (default \"\")"}},
@@ -275,7 +285,7 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
                const std::string label = r.get_string(0, "");
                if (label.size() > 256) throw RpcError(kRpcInvalidParameter, "label longer than 256 bytes");
                const WalletAddress a = wallet_value(e->wallet.new_address(label));
-               co_return json::value(address_of(a.pubkey, node.params()));
+               co_return json::value(address_of(a.pubkey, (*node.params)));
              }});
   table.add({"listaddresses", "wallet", {},
              "Addresses handed out, with their label, confirmed balance, pending spends and next nonce.",
@@ -284,7 +294,7 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
                json::array out;
                for (const auto& s : wm.address_states(*e)) {
                  json::object o;
-                 o["address"] = address_of(s.address.pubkey, node.params());
+                 o["address"] = address_of(s.address.pubkey, (*node.params));
                  o["index"] = s.address.index;
                  o["label"] = s.address.label;
                  o["balance"] = amount_value(s.balance);
@@ -324,7 +334,7 @@ void register_wallet_rpcs(Node& node, RpcTable& table) {
              }});
   auto send_handler = [&node, &wm](RpcRequest& r) -> asio::awaitable<json::value> {
     auto e = co_await wm.for_request(r);
-    const PublicKey to = parse_address(r.get_string(0), node.params());
+    const PublicKey to = parse_address(r.get_string(0), (*node.params));
     const Amount amount = positive_amount(r, 1);
     const bool is_send = r.method->name == "send";
     std::optional<Amount> fee;

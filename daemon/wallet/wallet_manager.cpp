@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 
 #include "util/log.hpp"
+#include "daemon/node/block_processor.hpp"
+#include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
 #include "daemon/rpc/util.hpp"
 #include "daemon/rpc/wallet_errors.hpp"
@@ -84,9 +86,11 @@ void write_file_atomically(const fs::path& path, const std::string& content) {
 
 void throw_wallet_error(const WalletError& e) { throw RpcError(rpc_error_code(e.code), e.message); }
 
-WalletManager::WalletManager(Node& node) : node_(node) {
-  options_.network = node.params().network;
-  options_.kdf = KdfLimits::for_network(node.params().network);
+WalletManager::WalletManager(asio::io_context& io, const NodeOptions& node_options, Chainstate& chain, Mempool& mempool,
+                             BlockProcessor& blocks)
+    : io_(io), node_options_(node_options), chain_(chain), mempool_(mempool), blocks_(blocks) {
+  options_.network = chain.params().network;
+  options_.kdf = KdfLimits::for_network(chain.params().network);
 }
 
 WalletManager::~WalletManager() {
@@ -94,14 +98,14 @@ WalletManager::~WalletManager() {
   stop();
 }
 
-fs::path WalletManager::dir() const { return node_.options().datadir / "wallets"; }
+fs::path WalletManager::dir() const { return node_options_.datadir / "wallets"; }
 
 void WalletManager::start() {
   if (started_) return;
   started_ = true;
-  node_.on_chain_change([this](const ProcessBlockResult&) { chain_changed(); });
-  node_.on_transaction([this](const Transaction& tx, const Hash256& id) { transaction_added(tx, id); });
-  for (const auto& name : node_.options().wallets) {
+  blocks_.on_chain_change([this](const ProcessBlockResult&, std::uint64_t) { chain_changed(); });
+  blocks_.on_transaction([this](const Transaction& tx, const Hash256& id, std::uint64_t) { transaction_added(tx, id); });
+  for (const auto& name : node_options_.wallets) {
     if (wallets_.contains(name)) continue;
     try {
       load(name, false);
@@ -148,7 +152,7 @@ std::vector<std::string> WalletManager::on_disk() const {
 
 std::vector<std::string> WalletManager::read_startup() const {
   std::vector<std::string> out;
-  std::ifstream in(node_.options().datadir / kSettingsFile);
+  std::ifstream in(node_options_.datadir / kSettingsFile);
   if (!in) return out;
   std::stringstream ss;
   ss << in.rdbuf();
@@ -178,7 +182,7 @@ void WalletManager::save_startup(const std::string& name, bool add) {
   json::object o;
   // Keep whatever else a newer version may have written.
   {
-    std::ifstream in(node_.options().datadir / kSettingsFile);
+    std::ifstream in(node_options_.datadir / kSettingsFile);
     if (in) {
       std::stringstream ss;
       ss << in.rdbuf();
@@ -191,7 +195,7 @@ void WalletManager::save_startup(const std::string& name, bool add) {
   for (const auto& n : names) list.emplace_back(n);
   o["wallet"] = std::move(list);
   try {
-    write_file_atomically(node_.options().datadir / kSettingsFile, json::serialize(o) + "\n");
+    write_file_atomically(node_options_.datadir / kSettingsFile, json::serialize(o) + "\n");
   } catch (const std::exception& e) {
     log_info("Cannot update {}: {}", kSettingsFile, e.what());
   }
@@ -199,15 +203,15 @@ void WalletManager::save_startup(const std::string& name, bool add) {
 
 std::shared_ptr<LoadedWallet> WalletManager::attach(Wallet w, bool load_on_startup) {
   const std::string name = w.name();
-  if (w.network() != node_.params().network) {
+  if (w.network() != chain_.params().network) {
     throw RpcError(kRpcWalletError, fmt::format("wallet {} belongs to the {} network, not {}", name,
-                                                chain_params(w.network()).name, node_.params().name));
+                                                chain_params(w.network()).name, chain_.params().name));
   }
-  auto e = std::make_shared<LoadedWallet>(std::move(w), node_.io());
+  auto e = std::make_shared<LoadedWallet>(std::move(w), io_);
   wallets_.emplace(name, e);
   if (load_on_startup) save_startup(name, true);
   sync(e);
-  asio::co_spawn(node_.io(), resubmit(e), asio::detached);
+  asio::co_spawn(io_, resubmit(e), asio::detached);
   log_info("Wallet {} loaded ({} addresses, {})", name, e->wallet.addresses().size(),
            e->wallet.is_encrypted() ? "encrypted" : "not encrypted");
   return e;
@@ -265,7 +269,7 @@ asio::awaitable<WalletManager::Created> WalletManager::create(std::string name,
   WalletResult<CreatedWallet> created = co_await std::move(creating);
   if (!created) throw_wallet_error(created.error());
   // Keys from a phrase drawn just now have no history: the wallet starts at the tip, no scan.
-  const BlockIndex* tip = node_.chain().tip();
+  const BlockIndex* tip = chain_.tip();
   if (auto st = created->wallet.record_transactions({}, WalletBlockRef{tip->hash, tip->height}); !st) {
     throw_wallet_error(st.error());
   }
@@ -304,7 +308,7 @@ asio::awaitable<void> WalletManager::unload(const std::string& name, bool remove
 
 asio::awaitable<void> WalletManager::wait_idle(std::shared_ptr<LoadedWallet> e) {
   const auto deadline = std::chrono::steady_clock::now() + kWalletBusyWait;
-  asio::steady_timer timer(node_.io());
+  asio::steady_timer timer(io_);
   while (e->busy) {
     if (std::chrono::steady_clock::now() > deadline) {
       throw RpcError(kRpcWalletError, "the wallet is busy checking a passphrase; try again");
@@ -345,7 +349,7 @@ asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::for_request(const 
   }
   co_await wait_idle(e);
   if (e->scanning && !while_scanning) {
-    const std::uint64_t tip = node_.chain().height();
+    const std::uint64_t tip = chain_.height();
     auto synced = e->wallet.synced_to();
     const std::uint64_t at = synced && *synced ? (*synced)->height : 0;
     throw RpcError(kRpcWalletError,
@@ -367,13 +371,13 @@ void WalletManager::sync(const std::shared_ptr<LoadedWallet>& e) {
   if (scan_slice(*e, std::chrono::steady_clock::now() + scan_slice_)) return;
   e->scanning = true;
   log_info("wallet {}: scanning the chain from height {} in the background", e->wallet.name(), e->scan_from);
-  asio::co_spawn(node_.io(), continue_scan(e), asio::detached);
+  asio::co_spawn(io_, continue_scan(e), asio::detached);
 }
 
 asio::awaitable<void> WalletManager::continue_scan(std::shared_ptr<LoadedWallet> e) {
   for (;;) {
     // Let RPC, P2P and block connection run between slices.
-    co_await asio::post(node_.io(), asio::use_awaitable);
+    co_await asio::post(io_, asio::use_awaitable);
     if (e->unloaded) break;
     if (e->busy) {
       e->needs_sync = true;  // off_thread syncs once the passphrase operation is over
@@ -390,7 +394,7 @@ asio::awaitable<void> WalletManager::continue_scan(std::shared_ptr<LoadedWallet>
 
 bool WalletManager::scan_slice(LoadedWallet& e, std::chrono::steady_clock::time_point deadline) {
   Wallet& w = e.wallet;
-  const Chainstate& chain = node_.chain();
+  const Chainstate& chain = chain_;
   auto synced = w.synced_to();
   if (!synced) {
     log_info("wallet {}: {}", w.name(), synced.error().message);
@@ -451,7 +455,7 @@ bool WalletManager::scan_slice(LoadedWallet& e, std::chrono::steady_clock::time_
     const bool slice_over = h != chain.height() && std::chrono::steady_clock::now() >= deadline;
     const bool at_tip = h == chain.height();
     const bool write = !records.empty() || h % 1000 == 0 || slice_over ||
-                       (at_tip && node_.queued_block_bytes() == 0);
+                       (at_tip && blocks_.queued_block_bytes() == 0);
     if (!write) continue;
     found += records.size();
     if (auto st = w.record_transactions(records, WalletBlockRef{idx->hash, h}); !st) {
@@ -463,13 +467,13 @@ bool WalletManager::scan_slice(LoadedWallet& e, std::chrono::steady_clock::time_
   if (from == 0 && chain.height() > 0) {
     log_info("wallet {}: scanned {} blocks, {} records", w.name(), chain.height() + 1, found);
   }
-  for (const auto* entry : node_.mempool().entries()) record_unconfirmed(e, entry->tx, entry->txid, entry->time);
+  for (const auto* entry : mempool_.entries()) record_unconfirmed(e, entry->tx, entry->txid, entry->time);
   drop_conflicted(e);
   return true;
 }
 
 asio::awaitable<std::uint64_t> WalletManager::rescan(std::shared_ptr<LoadedWallet> e, std::uint64_t from_height) {
-  const Chainstate& chain = node_.chain();
+  const Chainstate& chain = chain_;
   if (from_height > chain.height()) {
     throw RpcError(kRpcInvalidParameter, fmt::format("start_height {} is above the tip ({})", from_height, chain.height()));
   }
@@ -485,7 +489,7 @@ asio::awaitable<std::uint64_t> WalletManager::rescan(std::shared_ptr<LoadedWalle
 }
 
 asio::awaitable<void> WalletManager::wait_scanned(std::shared_ptr<LoadedWallet> e) {
-  asio::steady_timer timer(node_.io());
+  asio::steady_timer timer(io_);
   while (e->scanning) {
     timer.expires_after(std::chrono::milliseconds(20));
     co_await timer.async_wait(asio::use_awaitable);
@@ -518,10 +522,10 @@ void WalletManager::drop_conflicted(LoadedWallet& e) {
   auto pending = e.wallet.unconfirmed_transactions();
   if (!pending) return;
   for (const auto& r : *pending) {
-    if (node_.mempool().contains(r.txid) || r.raw.empty()) continue;
+    if (mempool_.contains(r.txid) || r.raw.empty()) continue;
     auto tx = decode_transaction(r.raw);
     if (!tx || tx->is_coinbase()) continue;
-    if (node_.chain().account(tx->sender).nonce > tx->nonce) {
+    if (chain_.account(tx->sender).nonce > tx->nonce) {
       log_info("wallet {}: transaction {} can no longer confirm (nonce {} of its sender is used); forgetting it",
                e.wallet.name(), r.txid.to_display_hex(), tx->nonce);
       (void)e.wallet.remove_transaction(r.txid);
@@ -533,10 +537,10 @@ asio::awaitable<void> WalletManager::resubmit(std::shared_ptr<LoadedWallet> e) {
   auto pending = e->wallet.unconfirmed_transactions();
   if (!pending) co_return;
   for (const auto& r : *pending) {
-    if (r.direction != TxDirection::kSend || r.raw.empty() || node_.mempool().contains(r.txid)) continue;
+    if (r.direction != TxDirection::kSend || r.raw.empty() || mempool_.contains(r.txid)) continue;
     auto tx = decode_transaction(r.raw);
     if (!tx) continue;
-    const MempoolAccept a = co_await node_.submit_transaction(std::move(*tx));
+    const MempoolAccept a = co_await blocks_.submit_transaction(std::move(*tx));
     if (e->unloaded) co_return;
     log_info("wallet {}: resubmitted {}: {}", e->wallet.name(), r.txid.to_display_hex(),
              a.ok() ? "accepted" : "refused");
@@ -547,7 +551,7 @@ asio::awaitable<void> WalletManager::resubmit(std::shared_ptr<LoadedWallet> e) {
 void WalletManager::chain_changed() {
   for (auto& [name, e] : wallets_) {
     sync(e);
-    if (!e->busy) asio::co_spawn(node_.io(), resubmit(e), asio::detached);
+    if (!e->busy) asio::co_spawn(io_, resubmit(e), asio::detached);
   }
 }
 
@@ -557,7 +561,7 @@ void WalletManager::transaction_added(const Transaction& tx, const Hash256& id) 
       e->needs_sync = true;
       continue;
     }
-    record_unconfirmed(*e, tx, id, node_.now());
+    record_unconfirmed(*e, tx, id, unix_now());
   }
 }
 
@@ -565,8 +569,8 @@ void WalletManager::transaction_added(const Transaction& tx, const Hash256& id) 
 
 WalletBalances WalletManager::balances(const LoadedWallet& e) const {
   WalletBalances b;
-  const Chainstate& chain = node_.chain();
-  const Mempool& pool = node_.mempool();
+  const Chainstate& chain = chain_;
+  const Mempool& pool = mempool_;
   for (const auto& a : e.wallet.addresses()) {
     b.confirmed += chain.account(a.pubkey).balance;
     b.pending_out += pool.pending_for(a.pubkey, chain).second;
@@ -574,7 +578,7 @@ WalletBalances WalletManager::balances(const LoadedWallet& e) const {
   for (const auto* entry : pool.entries()) {
     if (e.wallet.is_mine(entry->tx.recipient)) b.pending_in += entry->tx.amount;
   }
-  const std::uint64_t maturity = node_.params().coinbase_maturity;
+  const std::uint64_t maturity = chain_.params().coinbase_maturity;
   const std::uint64_t tip = chain.height();
   for (std::uint64_t h = tip >= maturity ? tip - maturity + 1 : 1; h <= tip && h > 0; ++h) {
     const BlockIndex* idx = chain.at_height(h);
@@ -585,12 +589,12 @@ WalletBalances WalletManager::balances(const LoadedWallet& e) const {
 
 std::vector<WalletManager::AddressState> WalletManager::address_states(const LoadedWallet& e) const {
   std::vector<AddressState> out;
-  const Chainstate& chain = node_.chain();
+  const Chainstate& chain = chain_;
   for (const auto& a : e.wallet.addresses()) {
     AddressState s;
     s.address = a;
     s.balance = chain.account(a.pubkey).balance;
-    const auto [nonce, pending] = node_.mempool().pending_for(a.pubkey, chain);
+    const auto [nonce, pending] = mempool_.pending_for(a.pubkey, chain);
     s.next_nonce = nonce;
     s.pending_out = pending;
     out.push_back(std::move(s));
@@ -604,7 +608,7 @@ PublicKey WalletManager::mining_address(LoadedWallet& e) {
   return wallet_value(e.wallet.new_address("mining")).pubkey;
 }
 
-Amount WalletManager::default_fee() const { return std::max(kDefaultWalletFee, node_.mempool().min_fee()); }
+Amount WalletManager::default_fee() const { return std::max(kDefaultWalletFee, mempool_.min_fee()); }
 
 // ---- sending ------------------------------------------------------------------------------------
 
@@ -618,9 +622,9 @@ asio::awaitable<WalletSendResult> WalletManager::send(std::shared_ptr<LoadedWall
                    fmt::format("fee {} CHZ is above the wallet's limit of {} CHZ per transaction", format_amount(fee),
                                format_amount(kMaxWalletFee)));
   }
-  if (fee < node_.mempool().min_fee()) {
+  if (fee < mempool_.min_fee()) {
     throw RpcError(kRpcInvalidParameter, fmt::format("fee {} CHZ is below what the mempool accepts now ({} CHZ)",
-                                                     format_amount(fee), format_amount(node_.mempool().min_fee())));
+                                                     format_amount(fee), format_amount(mempool_.min_fee())));
   }
   if (e->wallet.is_locked()) {
     throw RpcError(kRpcUnlockNeeded, "Error: Please enter the wallet passphrase with walletpassphrase first.");
@@ -683,14 +687,14 @@ asio::awaitable<WalletSendResult> WalletManager::send(std::shared_ptr<LoadedWall
     tx.nonce = source.nonce;
     auto key = e->wallet.key_for(source.key);
     if (!key) throw_wallet_error(key.error());
-    sign_transaction(tx, *key, node_.params().magic);
+    sign_transaction(tx, *key, chain_.params().magic);
     txs.push_back(std::move(tx));
   }
   WalletSendResult out;
   for (auto& tx : txs) {
     const Hash256 id = txid(tx);
     const PublicKey sender = tx.sender;
-    const MempoolAccept a = co_await node_.submit_transaction(std::move(tx));
+    const MempoolAccept a = co_await blocks_.submit_transaction(std::move(tx));
     if (!a.ok()) {
       std::string why = std::string(to_string(a.reason));
       if (a.reason == MempoolReject::kConsensus) why = std::string(to_string(a.consensus));
@@ -707,7 +711,7 @@ asio::awaitable<WalletSendResult> WalletManager::send(std::shared_ptr<LoadedWall
     out.senders.push_back(sender);
   }
   log_info("wallet {}: sent {} CHZ to {} in {} transaction(s)", e->wallet.name(), format_amount(amount),
-           address_of(to, node_.params()), out.txids.size());
+           address_of(to, chain_.params()), out.txids.size());
   co_return out;
 }
 
@@ -737,7 +741,7 @@ asio::awaitable<void> WalletManager::unlock(std::shared_ptr<LoadedWallet> e, std
   auto fn = [w, passphrase = std::move(passphrase)]() { return w->unlock(passphrase); };
   const WalletStatus st = co_await off_thread(e, std::move(fn));
   if (!st) throw_wallet_error(st.error());
-  e->unlocked_until = node_.now() + seconds;
+  e->unlocked_until = unix_now() + seconds;
   e->relock.expires_after(std::chrono::seconds(seconds));
   arm_relock(e);
 }

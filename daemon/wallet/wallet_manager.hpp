@@ -22,7 +22,11 @@
 namespace cheese {
 
 namespace asio = boost::asio;
-class Node;
+class BlockProcessor;
+class Chainstate;
+class Mempool;
+struct NodeContext;
+struct NodeOptions;
 struct ProcessBlockResult;
 
 //! Default fee of a wallet payment: ten times the minimum relay fee (0.0001 CHZ), or more when
@@ -72,7 +76,8 @@ struct WalletSendResult {
 
 class WalletManager {
  public:
-  explicit WalletManager(Node& node);
+  WalletManager(asio::io_context& io, const NodeOptions& node_options, Chainstate& chain, Mempool& mempool,
+                BlockProcessor& blocks);
   ~WalletManager();
   WalletManager(const WalletManager&) = delete;
   WalletManager& operator=(const WalletManager&) = delete;
@@ -177,7 +182,11 @@ class WalletManager {
   bool scan_slice(LoadedWallet& e, std::chrono::steady_clock::time_point deadline);
   asio::awaitable<void> continue_scan(std::shared_ptr<LoadedWallet> e);
 
-  Node& node_;
+  asio::io_context& io_;
+  const NodeOptions& node_options_;
+  Chainstate& chain_;
+  Mempool& mempool_;
+  BlockProcessor& blocks_;
   std::map<std::string, std::shared_ptr<LoadedWallet>, std::less<>> wallets_;
   asio::thread_pool kdf_thread_{1};
   std::chrono::steady_clock::duration scan_slice_ = kWalletScanSlice;
@@ -193,12 +202,12 @@ T wallet_value(WalletResult<T> r) {
   return std::move(*r);
 }
 
-void register_wallet_rpcs(Node& node, RpcTable& table);
+void register_wallet_rpcs(NodeContext& node, RpcTable& table);
 //! The wallet fields gettransaction adds for a transaction the request's wallet knows (net,
 //! wallet_fee, details); empty when no wallet applies.
-json::object wallet_transaction_fields(Node& node, const RpcRequest& r, const Hash256& id);
+json::object wallet_transaction_fields(NodeContext& node, const RpcRequest& r, const Hash256& id);
 //! gettransaction of a transaction only the wallet knows (neither pooled nor on the active chain):
 //! the stored transaction with confirmations 0 and the wallet fields; nullopt when unknown.
-std::optional<json::object> wallet_only_transaction(Node& node, const RpcRequest& r, const Hash256& id);
+std::optional<json::object> wallet_only_transaction(NodeContext& node, const RpcRequest& r, const Hash256& id);
 
 }  // namespace cheese

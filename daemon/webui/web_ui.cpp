@@ -8,7 +8,17 @@
 #include <algorithm>
 
 #include "util/log.hpp"
+#include "chain/chainstate.hpp"
+#include "chain/mempool.hpp"
+#include "daemon/http/http_server.hpp"
+#include "daemon/mining/miner.hpp"
+#include "daemon/net/net_manager.hpp"
+#include "daemon/net/tracker_client.hpp"
+#include "daemon/node/block_processor.hpp"
+#include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
+#include "daemon/webui/web_ui.hpp"
 #include "daemon/webui/assets.hpp"
 
 namespace cheese {
@@ -247,21 +257,21 @@ void WebUi::stop() {
 
 namespace {
 
-std::string tip_event(Node& node) {
+std::string tip_event(NodeContext& node) {
   json::object o;
   o["type"] = "tip";
-  o["height"] = node.chain().height();
-  o["hash"] = node.chain().tip()->hash.to_display_hex();
-  o["mempool"] = node.mempool().size();
+  o["height"] = node.chain->height();
+  o["hash"] = node.chain->tip()->hash.to_display_hex();
+  o["mempool"] = node.mempool->size();
   return json::serialize(o);
 }
 
 }  // namespace
 
-std::string web_ui_url(Node& node, const WebUi& web) {
+std::string web_ui_url(NodeContext& node, const WebUi& web) {
   std::string host = "127.0.0.1";
-  std::uint16_t port = node.options().rpc_port;
-  const auto endpoints = node.rpc_endpoints();
+  std::uint16_t port = node.options.rpc_port;
+  const auto endpoints = node.http->endpoints();
   if (!endpoints.empty()) {
     // Prefer a loopback address: that is where the person running cheese-cli is.
     auto ep = endpoints.front();
@@ -282,26 +292,26 @@ std::string web_ui_url(Node& node, const WebUi& web) {
   return web.url(host, port);
 }
 
-void attach_web_ui(Node& node, WebUi& web) {
-  HttpServer& http = node.http();
+void attach_web_ui(NodeContext& node, WebUi& web) {
+  HttpServer& http = (*node.http);
   http.set_default_headers(web_security_headers());
   http.set_public([](http::verb method, std::string_view target) {
     if (method != http::verb::get) return false;
     const std::string_view path = target.substr(0, target.find('?'));
     return webui::find_asset(path).has_value();
   });
-  node.on_chain_change([&node, &web](const ProcessBlockResult&) {
+  node.blocks->on_chain_change([&node, &web](const ProcessBlockResult&, std::uint64_t) {
     if (web.websocket_count() > 0) web.broadcast(tip_event(node));
   });
-  node.on_transaction([&node, &web](const Transaction&, const Hash256& id) {
+  node.blocks->on_transaction([&node, &web](const Transaction&, const Hash256& id, std::uint64_t) {
     if (web.websocket_count() == 0) return;
     json::object o;
     o["type"] = "tx";
     o["txid"] = id.to_display_hex();
-    o["mempool"] = node.mempool().size();
+    o["mempool"] = node.mempool->size();
     web.broadcast(json::serialize(o));
   });
-  node.rpc_table().add(
+  node.rpc.add(
       {"webui", "control", {}, "The address of the web wallet and explorer, with its login token.", "cheese-cli webui",
        [&node, &web](RpcRequest&) -> asio::awaitable<json::value> {
          json::object o;

@@ -18,7 +18,7 @@
 
 namespace cheese {
 
-class Node;
+struct NodeContext;
 
 //! Limits of the web UI's live-update sockets (GET /ws), each a named constant.
 inline constexpr std::size_t kMaxWebSockets = 16;           //!< HTTP 503 to further upgrades
@@ -79,8 +79,8 @@ class WebUi {
 
 //! Wires the web UI into a node: the `webui` RPC, the chain and mempool events pushed to the
 //! sockets. Called once from the Node constructor.
-void attach_web_ui(Node& node, WebUi& web);
+void attach_web_ui(NodeContext& node, WebUi& web);
 //! The URL with the token for a node's first loopback RPC endpoint (what `webui` returns).
-std::string web_ui_url(Node& node, const WebUi& web);
+std::string web_ui_url(NodeContext& node, const WebUi& web);
 
 }  // namespace cheese

@@ -65,16 +65,16 @@ struct PeerRun {
   std::vector<std::size_t> processed_when_queued;
 };
 
-asio::awaitable<void> feed_blocks(Node& node, const std::vector<std::shared_ptr<const Block>>& blocks,
+asio::awaitable<void> feed_blocks(NodeContext& node, const std::vector<std::shared_ptr<const Block>>& blocks,
                                   std::shared_ptr<PeerRun> run, std::shared_ptr<std::promise<void>> all_done) {
   for (std::size_t i = 0; i < blocks.size(); ++i) {
-    Node::BlockDone done = [&node, run, all_done, i, total = blocks.size()](const BlockSubmission& s) {
-      run->outcomes.push_back({i, s.result.verdict, s.result.duplicate, node.chain().uncommitted_blocks()});
+    BlockProcessor::BlockDone done = [&node, run, all_done, i, total = blocks.size()](const BlockSubmission& s) {
+      run->outcomes.push_back({i, s.result.verdict, s.result.duplicate, node.chain->uncommitted_blocks()});
       if (run->outcomes.size() == total) all_done->set_value();
     };
-    auto queued = node.queue_block(blocks[i], 1, std::move(done));
+    auto queued = node.blocks->queue_block(blocks[i], 1, std::move(done));
     co_await std::move(queued);
-    run->max_queued_bytes = std::max(run->max_queued_bytes, node.queued_block_bytes());
+    run->max_queued_bytes = std::max(run->max_queued_bytes, node.blocks->queued_block_bytes());
     run->processed_when_queued.push_back(run->outcomes.size());
   }
 }
@@ -83,9 +83,9 @@ PeerRun feed_as_peer(InProcessNode& n, const std::vector<std::shared_ptr<const B
   auto run = std::make_shared<PeerRun>();
   auto all_done = std::make_shared<std::promise<void>>();
   auto finished = all_done->get_future();
-  Node& node = n.node();
-  asio::post(node.io(), [&node, &blocks, run, all_done] {
-    asio::co_spawn(node.io(), feed_blocks(node, blocks, run, all_done), asio::detached);
+  NodeContext& node = n.ctx();
+  asio::post((*node.io), [&node, &blocks, run, all_done] {
+    asio::co_spawn((*node.io), feed_blocks(node, blocks, run, all_done), asio::detached);
   });
   REQUIRE(finished.wait_for(60s) == std::future_status::ready);
   return n.on_io([run] { return *run; });
@@ -93,15 +93,15 @@ PeerRun feed_as_peer(InProcessNode& n, const std::vector<std::shared_ptr<const B
 
 //! Queues all blocks but the last as a peer would (not waiting for their outcome), then submits
 //! the last one as the miner does; reports whether it was accepted and what was left uncommitted.
-asio::awaitable<void> queue_then_submit(Node& node, const TestChain& chain,
+asio::awaitable<void> queue_then_submit(NodeContext& node, const TestChain& chain,
                                         std::shared_ptr<std::promise<std::pair<bool, std::size_t>>> reported) {
   for (std::size_t i = 0; i + 1 < chain.blocks.size(); ++i) {
-    auto queued = node.queue_block(chain.blocks[i], 1, [](const BlockSubmission&) {});
+    auto queued = node.blocks->queue_block(chain.blocks[i], 1, [](const BlockSubmission&) {});
     co_await std::move(queued);
   }
-  auto submitting = node.submit_block(chain.blocks.back());
+  auto submitting = node.blocks->submit_block(chain.blocks.back());
   const BlockSubmission s = co_await std::move(submitting);
-  reported->set_value({s.accepted(), node.chain().uncommitted_blocks()});
+  reported->set_value({s.accepted(), node.chain->uncommitted_blocks()});
 }
 
 }  // namespace
@@ -125,10 +125,10 @@ TEST_CASE("queued blocks connect in order and are committed when the queue runs 
   REQUIRE(deferred_seen > chain.blocks.size() / 2);
   REQUIRE(run.outcomes.back().uncommitted == 0);
   n.on_io([&] {
-    Chainstate& cs = n.node().chain();
+    Chainstate& cs = (*n.ctx().chain);
     REQUIRE(cs.tip()->hash == chain.blocks.back()->hash());
     REQUIRE(cs.uncommitted_blocks() == 0);
-    REQUIRE(n.node().queued_block_bytes() == 0);
+    REQUIRE(n.ctx().blocks->queued_block_bytes() == 0);
     REQUIRE(cs.all_accounts() == chain.accounts);
     REQUIRE(cs.all_accounts() == cs.replay_account_state());
     return 0;
@@ -147,7 +147,7 @@ TEST_CASE("a peer's next block waits while the queue holds its byte limit", "[da
   const std::size_t limit = 3 * biggest;
   InProcessNode n;
   n.on_io([&] {
-    n.node().set_block_queue_limit_for_testing(limit);
+    n.ctx().blocks->set_block_queue_limit_for_testing(limit);
     return 0;
   });
   const PeerRun run = feed_as_peer(n, chain.blocks);
@@ -160,7 +160,7 @@ TEST_CASE("a peer's next block waits while the queue holds its byte limit", "[da
   std::size_t smallest = biggest;
   for (const auto& b : chain.blocks) smallest = std::min(smallest, serialized_size(*b));
   REQUIRE(run.processed_when_queued.back() + limit / smallest + 1 >= chain.blocks.size());
-  REQUIRE(n.on_io([&] { return n.node().chain().tip()->hash; }) == chain.blocks.back()->hash());
+  REQUIRE(n.on_io([&] { return n.ctx().chain->tip()->hash; }) == chain.blocks.back()->hash());
 }
 
 TEST_CASE("a block from the miner or submitblock is committed before it is reported", "[daemon][blockqueue]") {
@@ -169,9 +169,9 @@ TEST_CASE("a block from the miner or submitblock is committed before it is repor
   // 59 blocks queued by a peer (not awaited), then the 60th submitted as the miner does.
   auto reported = std::make_shared<std::promise<std::pair<bool, std::size_t>>>();
   auto result = reported->get_future();
-  Node& node = n.node();
-  asio::post(node.io(), [&node, &chain, reported] {
-    asio::co_spawn(node.io(), queue_then_submit(node, chain, reported), asio::detached);
+  NodeContext& node = n.ctx();
+  asio::post((*node.io), [&node, &chain, reported] {
+    asio::co_spawn((*node.io), queue_then_submit(node, chain, reported), asio::detached);
   });
   REQUIRE(result.wait_for(60s) == std::future_status::ready);
   const auto [accepted, uncommitted] = result.get();
@@ -209,7 +209,7 @@ TEST_CASE("an invalid block in the queue: the blocks before it stay connected", 
     REQUIRE(run.outcomes[i].verdict.reason == Reject::kBlockUnknownParent);
   }
   n.on_io([&] {
-    Chainstate& cs = n.node().chain();
+    Chainstate& cs = (*n.ctx().chain);
     REQUIRE(cs.tip()->hash == chain.blocks[19]->hash());
     REQUIRE(cs.uncommitted_blocks() == 0);
     REQUIRE(cs.all_accounts() == cs.replay_account_state());
@@ -221,11 +221,11 @@ TEST_CASE("a node stops with blocks still in its queue", "[daemon][blockqueue]")
   const TestChain chain = build_chain(200);
   auto n = std::make_unique<InProcessNode>();
   auto reported = std::make_shared<std::promise<std::pair<bool, std::size_t>>>();
-  Node& node = n->node();
+  NodeContext& node = n->ctx();
   // A peer queues 199 blocks and the miner submits the 200th; the stop comes right after, while
   // most of them still wait (and submit_block waits for its block).
-  asio::post(node.io(), [&node, &chain, reported] {
-    asio::co_spawn(node.io(), queue_then_submit(node, chain, reported), asio::detached);
+  asio::post((*node.io), [&node, &chain, reported] {
+    asio::co_spawn((*node.io), queue_then_submit(node, chain, reported), asio::detached);
     node.request_stop();
   });
   auto stopping = std::async(std::launch::async, [&n] { n.reset(); });

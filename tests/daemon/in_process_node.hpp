@@ -20,7 +20,11 @@
 #include <unistd.h>
 
 #include "consensus/params.hpp"
+#include "chain/chainstate.hpp"
+#include "daemon/mining/miner.hpp"
+#include "daemon/node/block_processor.hpp"
 #include "daemon/node/node.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
 
 namespace cheese::test {
 
@@ -57,6 +61,7 @@ class InProcessNode {
   InProcessNode& operator=(const InProcessNode&) = delete;
 
   Node& node() { return *node_; }
+  NodeContext& ctx() { return node_->context(); }
 
   //! Runs f on the node's io thread (where chain, mempool and miner live) and returns its result.
   template <typename F>
@@ -89,14 +94,14 @@ class InProcessNode {
   //! Offers a block as the miner does (signature checks on the pool, then validation).
   BlockSubmission submit(const Block& b) {
     auto block = std::make_shared<const Block>(b);
-    return await_on_io<BlockSubmission>([this, block]() { return node_->submit_block(block); });
+    return await_on_io<BlockSubmission>([this, block]() { return node_->context().blocks->submit_block(block); });
   }
 
   std::optional<Hash256> searching_on() {
-    return on_io([this] { return node_->miner().searching_on(); });
+    return on_io([this] { return node_->context().miner->searching_on(); });
   }
   Hash256 tip() {
-    return on_io([this] { return node_->chain().tip()->hash; });
+    return on_io([this] { return node_->context().chain->tip()->hash; });
   }
 
  private:

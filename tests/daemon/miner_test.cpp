@@ -81,7 +81,7 @@ PublicKey key(std::uint8_t seed) {
 TEST_CASE("setgenerate start and stop leaves no mining thread running", "[daemon][miner]") {
   InProcessNode n(2);
   n.on_io([&] {
-    n.node().miner().set_search_target_for_testing(Hash256{});
+    n.ctx().miner->set_search_target_for_testing(Hash256{});
     return 0;
   });
   const std::size_t baseline = thread_count();
@@ -91,7 +91,7 @@ TEST_CASE("setgenerate start and stop leaves no mining thread running", "[daemon
   for (unsigned threads : {2u, 1u, 3u}) {
     INFO("mining threads " << threads);
     n.on_io([&] {
-      n.node().miner().set_generate(true, key(1), threads);
+      n.ctx().miner->set_generate(true, key(1), threads);
       return 0;
     });
     CHECK(wait_for([&] { return thread_count() == baseline + threads; }, 10s));
@@ -100,9 +100,9 @@ TEST_CASE("setgenerate start and stop leaves no mining thread running", "[daemon
     CHECK(thread_count() == baseline + threads);
     // A real search runs at the lowest priority, every one of its threads.
     CHECK(threads_at_nice(19) == threads);
-    CHECK(n.on_io([&] { return n.node().miner().generating(); }));
+    CHECK(n.on_io([&] { return n.ctx().miner->generating(); }));
     n.on_io([&] {
-      n.node().miner().set_generate(false, PublicKey{}, 0);
+      n.ctx().miner->set_generate(false, PublicKey{}, 0);
       return 0;
     });
     CHECK(wait_for([&] { return thread_count() == baseline; }, 10s));
@@ -111,40 +111,40 @@ TEST_CASE("setgenerate start and stop leaves no mining thread running", "[daemon
 
   // Switching from 3 to 1 thread without a stop in between ends the old search's threads.
   n.on_io([&] {
-    n.node().miner().set_generate(true, key(1), 3);
+    n.ctx().miner->set_generate(true, key(1), 3);
     return 0;
   });
   CHECK(wait_for([&] { return thread_count() == baseline + 3; }, 10s));
   n.on_io([&] {
-    n.node().miner().set_generate(true, key(1), 1);
+    n.ctx().miner->set_generate(true, key(1), 1);
     return 0;
   });
   CHECK(wait_for([&] { return thread_count() == baseline + 1; }, 10s));
   n.on_io([&] {
-    n.node().miner().set_generate(false, PublicKey{}, 0);
+    n.ctx().miner->set_generate(false, PublicKey{}, 0);
     return 0;
   });
   CHECK(wait_for([&] { return thread_count() == baseline; }, 10s));
-  CHECK(n.on_io([&] { return n.node().chain().height(); }) == 0);  // nothing was mined
+  CHECK(n.on_io([&] { return n.ctx().chain->height(); }) == 0);  // nothing was mined
 }
 
 TEST_CASE("a competing block makes the miner switch to the new tip", "[daemon][miner]") {
   InProcessNode n(1);
   n.on_io([&] {
-    n.node().miner().set_search_target_for_testing(Hash256{});
+    n.ctx().miner->set_search_target_for_testing(Hash256{});
     return 0;
   });
   const std::size_t baseline = thread_count();
   const Hash256 genesis = n.tip();
   n.on_io([&] {
-    n.node().miner().set_generate(true, key(1), 1);
+    n.ctx().miner->set_generate(true, key(1), 1);
     return 0;
   });
   REQUIRE(wait_for([&] { return n.searching_on() == genesis; }, 10s));
 
   // Another miner's block on the same tip arrives.
   BlockTemplate t = n.on_io([&] {
-    return create_block_template(n.node().chain(), n.node().mempool(), key(2), n.node().now(), 777);
+    return create_block_template((*n.ctx().chain), (*n.ctx().mempool), key(2), unix_now(), 777);
   });
   std::atomic<bool> cancel{false};
   std::atomic<std::uint64_t> hashes{0};
@@ -163,16 +163,16 @@ TEST_CASE("a competing block makes the miner switch to the new tip", "[daemon][m
 
   // With the real (regtest) target again, its next block extends the competitor.
   n.on_io([&] {
-    n.node().miner().set_search_target_for_testing(std::nullopt);
-    n.node().miner().tip_changed();  // the running search still has the impossible target
+    n.ctx().miner->set_search_target_for_testing(std::nullopt);
+    n.ctx().miner->tip_changed();  // the running search still has the impossible target
     return 0;
   });
-  CHECK(wait_for([&] { return n.on_io([&] { return n.node().chain().height(); }) >= 2; }, 10s));
+  CHECK(wait_for([&] { return n.on_io([&] { return n.ctx().chain->height(); }) >= 2; }, 10s));
   n.on_io([&] {
-    n.node().miner().set_generate(false, PublicKey{}, 0);
+    n.ctx().miner->set_generate(false, PublicKey{}, 0);
     return 0;
   });
-  const Hash256 second_parent = n.on_io([&] { return n.node().chain().at_height(2)->header.prev_hash; });
+  const Hash256 second_parent = n.on_io([&] { return n.ctx().chain->at_height(2)->header.prev_hash; });
   CHECK(second_parent == competitor);
   CHECK(wait_for([&] { return thread_count() == baseline; }, 10s));
 }

@@ -23,7 +23,7 @@ using namespace std::chrono_literals;
 TEST_CASE("the unlock timeout locks the wallet even when it expires during a passphrase change",
           "[daemon][wallet][lock]") {
   InProcessNode n;
-  WalletManager& wm = n.node().wallets();
+  WalletManager& wm = (*n.ctx().wallets);
   const std::string first = "first passphrase", second = "second passphrase";
   auto created = n.await_on_io<WalletManager::Created>([&]() { return wm.create("locked", first, false); });
   auto e = created.entry;

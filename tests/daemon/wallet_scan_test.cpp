@@ -35,8 +35,8 @@ struct Beside {
   bool saw_progress = false;      //!< the sync point moved between two turns
 };
 
-asio::awaitable<void> watch(Node& node, std::shared_ptr<Beside> out, std::shared_ptr<bool> done) {
-  WalletManager& wm = node.wallets();
+asio::awaitable<void> watch(NodeContext& node, std::shared_ptr<Beside> out, std::shared_ptr<bool> done) {
+  WalletManager& wm = (*node.wallets);
   RpcRequest req;
   req.wallet = "restored";
   std::optional<std::uint64_t> last_height;
@@ -59,7 +59,7 @@ asio::awaitable<void> watch(Node& node, std::shared_ptr<Beside> out, std::shared
         }
       }
     }
-    co_await asio::post(node.io(), asio::use_awaitable);
+    co_await asio::post((*node.io), asio::use_awaitable);
   }
 }
 
@@ -67,8 +67,8 @@ asio::awaitable<void> watch(Node& node, std::shared_ptr<Beside> out, std::shared
 
 TEST_CASE("a chain scan runs in slices while the node goes on", "[daemon][wallet][scan]") {
   InProcessNode n;
-  Node& node = n.node();
-  WalletManager& wm = node.wallets();
+  NodeContext& node = n.ctx();
+  WalletManager& wm = (*node.wallets);
 
   // A fresh wallet starts at the tip (no scan); 160 blocks then pay its mining address.
   auto created = n.await_on_io<WalletManager::Created>([&]() { return wm.create("original", std::nullopt, false); });
@@ -84,7 +84,7 @@ TEST_CASE("a chain scan runs in slices while the node goes on", "[daemon][wallet
       REQUIRE(n.submit(b).accepted());
     }
   }
-  REQUIRE(n.on_io([&] { return node.chain().height(); }) == 160);
+  REQUIRE(n.on_io([&] { return node.chain->height(); }) == 160);
 
   // Restored with 50 µs slices: the scan of 160 blocks takes many of them.
   n.on_io([&] {
@@ -94,7 +94,7 @@ TEST_CASE("a chain scan runs in slices while the node goes on", "[daemon][wallet
   auto beside = std::make_shared<Beside>();
   auto done = std::make_shared<bool>(false);
   auto restored = n.await_on_io<std::shared_ptr<LoadedWallet>>([&]() -> asio::awaitable<std::shared_ptr<LoadedWallet>> {
-    asio::co_spawn(node.io(), watch(node, beside, done), asio::detached);
+    asio::co_spawn((*node.io), watch(node, beside, done), asio::detached);
     auto e = co_await wm.restore("restored", phrase, std::nullopt, false);
     co_await wm.wait_scanned(e);
     *done = true;
@@ -137,16 +137,16 @@ namespace {
 
 //! Queues blocks as a peer does and records, as each is processed, the wallet's stored sync
 //! height (what a crash would leave).
-asio::awaitable<void> feed_and_watch(Node& node, std::vector<std::shared_ptr<const Block>> blocks,
+asio::awaitable<void> feed_and_watch(NodeContext& node, std::vector<std::shared_ptr<const Block>> blocks,
                                      std::shared_ptr<LoadedWallet> e, std::shared_ptr<std::vector<std::uint64_t>> stored,
                                      std::shared_ptr<std::promise<void>> all_done) {
   for (std::size_t i = 0; i < blocks.size(); ++i) {
-    Node::BlockDone done = [e, stored, all_done, total = blocks.size()](const BlockSubmission&) {
+    BlockProcessor::BlockDone done = [e, stored, all_done, total = blocks.size()](const BlockSubmission&) {
       auto at = e->wallet.synced_to();
       stored->push_back(at && *at ? (*at)->height : 0);
       if (stored->size() == total) all_done->set_value();
     };
-    auto queued = node.queue_block(blocks[i], 1, std::move(done));
+    auto queued = node.blocks->queue_block(blocks[i], 1, std::move(done));
     co_await std::move(queued);
   }
 }
@@ -156,8 +156,8 @@ asio::awaitable<void> feed_and_watch(Node& node, std::vector<std::shared_ptr<con
 TEST_CASE("during initial sync the wallet stores its sync point only with its own transactions",
           "[daemon][wallet][scan]") {
   InProcessNode n;
-  Node& node = n.node();
-  WalletManager& wm = node.wallets();
+  NodeContext& node = n.ctx();
+  WalletManager& wm = (*node.wallets);
   auto created = n.await_on_io<WalletManager::Created>([&]() { return wm.create("follower", std::nullopt, false); });
   auto e = created.entry;
   const PublicKey mine = n.on_io([&] { return wm.mining_address(*e); });
@@ -176,8 +176,8 @@ TEST_CASE("during initial sync the wallet stores its sync point only with its ow
   auto stored = std::make_shared<std::vector<std::uint64_t>>();
   auto all_done = std::make_shared<std::promise<void>>();
   auto finished = all_done->get_future();
-  asio::post(node.io(), [&node, blocks, e, stored, all_done] {
-    asio::co_spawn(node.io(), feed_and_watch(node, blocks, e, stored, all_done), asio::detached);
+  asio::post((*node.io), [&node, blocks, e, stored, all_done] {
+    asio::co_spawn((*node.io), feed_and_watch(node, blocks, e, stored, all_done), asio::detached);
   });
   REQUIRE(finished.wait_for(60s) == std::future_status::ready);
 

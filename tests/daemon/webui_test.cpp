@@ -16,6 +16,7 @@
 #include <future>
 #include <thread>
 
+#include "daemon/http/http_server.hpp"
 #include "daemon/node/node.hpp"
 #include "daemon/webui/assets.hpp"
 #include "daemon/webui/web_ui.hpp"
@@ -76,9 +77,9 @@ class RunningNode {
     // Posted work runs once run() has started listening.
     std::promise<std::uint16_t> port;
     auto f = port.get_future();
-    asio::post(node_->io(), [&] { port.set_value(node_->rpc_endpoints().at(0).port()); });
+    asio::post(node_->io(), [&] { port.set_value(node_->context().http->endpoints().at(0).port()); });
     port_ = f.get();
-    token_ = on_io([this] { return std::string(node_->web_ui().token()); });
+    token_ = on_io([this] { return std::string(node_->context().web->token()); });
   }
   ~RunningNode() {
     node_->request_stop();
@@ -88,6 +89,7 @@ class RunningNode {
   std::uint16_t port() const { return port_; }
   const std::string& token() const { return token_; }
   Node& node() { return *node_; }
+  NodeContext& ctx() { return node_->context(); }
 
   http::response<http::string_body> request(http::verb method, const std::string& target, const std::string& body,
                                             const std::string& authorization = "") {
@@ -260,7 +262,7 @@ TEST_CASE("the WebSocket needs the token, pushes new tips, and is limited in num
   WsClient c;
   c.open(n.port(), "cheesechain.v1, token." + n.token());
   CHECK(c.response[http::field::sec_websocket_protocol] == "cheesechain.v1");
-  CHECK(n.on_io([&] { return n.node().web_ui().websocket_count(); }) == 1);
+  CHECK(n.on_io([&] { return n.ctx().web->websocket_count(); }) == 1);
 
   const std::string miner = "rchz190vqdjtlpcq27xslcveglfmr4ynfwg7gmw86cnun4acakxrdd6gqgvldna";
   const auto mined =
@@ -277,7 +279,7 @@ TEST_CASE("the WebSocket needs the token, pushes new tips, and is limited in num
     more.push_back(std::make_unique<WsClient>());
     more.back()->open(n.port(), "token." + n.token());
   }
-  CHECK(n.on_io([&] { return n.node().web_ui().websocket_count(); }) == kMaxWebSockets);
+  CHECK(n.on_io([&] { return n.ctx().web->websocket_count(); }) == kMaxWebSockets);
   WsClient one_too_many;
   try {
     one_too_many.open(n.port(), "token." + n.token());
@@ -291,14 +293,14 @@ TEST_CASE("a WebSocket client that does not read is dropped when its queue is fu
   RunningNode n;
   WsClient slow;
   slow.open(n.port(), "token." + n.token());
-  REQUIRE(n.on_io([&] { return n.node().web_ui().websocket_count(); }) == 1);
+  REQUIRE(n.on_io([&] { return n.ctx().web->websocket_count(); }) == 1);
   // Big messages fill the kernel buffers, then the queue; the node never waits for the client.
   const std::string big(64 * 1024, 'x');
   bool dropped = false;
   for (int round = 0; round < 200 && !dropped; ++round) {
     dropped = n.on_io([&] {
-      for (std::size_t i = 0; i < kMaxWebSocketQueue; ++i) n.node().web_ui().broadcast(big);
-      return n.node().web_ui().websocket_count() == 0;
+      for (std::size_t i = 0; i < kMaxWebSocketQueue; ++i) n.ctx().web->broadcast(big);
+      return n.ctx().web->websocket_count() == 0;
     });
     if (!dropped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -310,7 +312,7 @@ TEST_CASE("a node stops cleanly while a WebSocket is open", "[daemon][webui]") {
   {
     RunningNode n;
     c.open(n.port(), "cheesechain.v1, token." + n.token());
-    REQUIRE(n.on_io([&] { return n.node().web_ui().websocket_count(); }) == 1);
+    REQUIRE(n.on_io([&] { return n.ctx().web->websocket_count(); }) == 1);
   }  // request_stop(), then run() must return although the browser never closed its socket
   boost::system::error_code ec;
   beast::flat_buffer b;

@@ -1,0 +1,228 @@
+#include "daemon/node/block_processor.hpp"
+
+#include <chrono>
+
+#include "util/log.hpp"
+
+namespace cheese {
+
+namespace {
+
+std::int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+//! Runs `fn` on the worker pool and resumes the coroutine on the io thread with its result.
+template <typename T, typename Fn>
+asio::awaitable<T> on_pool(SignatureVerifier& pool, Fn fn) {
+  auto executor = co_await asio::this_coro::executor;
+  // GCC 12 destroys temporaries captured in a co_await expression twice: name the initiation.
+  auto initiation = [&pool, executor, fn = std::move(fn)](auto handler) mutable {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    pool.post([executor, fn = std::move(fn), shared]() mutable {
+      std::exception_ptr error;
+      T value{};
+      try {
+        value = fn();
+      } catch (...) {
+        error = std::current_exception();
+      }
+      asio::post(executor, [shared, error, value = std::move(value)]() mutable { (*shared)(error, std::move(value)); });
+    });
+  };
+  auto pending =
+      asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, T)>(initiation, asio::use_awaitable);
+  T result = co_await std::move(pending);
+  co_return result;
+}
+
+}  // namespace
+
+BlockProcessor::BlockProcessor(asio::io_context& io, Chainstate& chain, Mempool& mempool, FatalError fatal)
+    : io_(io), chain_(chain), mempool_(mempool), fatal_(std::move(fatal)), queue_changed_(io) {
+  queue_changed_.expires_at(std::chrono::steady_clock::time_point::max());  // only ever cancelled
+}
+
+void BlockProcessor::stop() {
+  stopped_ = true;
+  block_queue_.clear();
+  queued_hashes_.clear();
+  queued_bytes_ = 0;
+  wake();  // peers waiting to queue a block, and the connector, stop waiting
+}
+
+void BlockProcessor::wake() {
+  queue_changed_.cancel();
+  if (was_full_ && has_room(0) && !stopped_) {
+    was_full_ = false;
+    for (const auto& f : room_listeners_) f();
+  }
+}
+
+asio::awaitable<BlockSubmission> BlockProcessor::submit_block(std::shared_ptr<const Block> block,
+                                                              std::uint64_t source_peer) {
+  auto executor = co_await asio::this_coro::executor;
+  // GCC 12 destroys temporaries captured in a co_await expression twice: name the initiation.
+  auto initiation = [this, block, source_peer, executor](auto handler) {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    BlockDone done = [shared, executor](const BlockSubmission& s) {
+      asio::post(executor, [shared, s]() mutable { (*shared)(std::move(s)); });
+    };
+    asio::co_spawn(io_, enqueue_block(block, source_peer, /*durable=*/true, std::move(done)),
+                   [](std::exception_ptr e) {
+                     if (!e) return;
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& ex) {
+                       log_info("submit_block: {}", ex.what());
+                     }
+                   });
+  };
+  auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(BlockSubmission)>(initiation, asio::use_awaitable);
+  BlockSubmission out = co_await std::move(pending);
+  co_return out;
+}
+
+asio::awaitable<void> BlockProcessor::queue_block(std::shared_ptr<const Block> block, std::uint64_t source_peer,
+                                                  BlockDone done) {
+  return enqueue_block(std::move(block), source_peer, /*durable=*/false, std::move(done));
+}
+
+bool BlockProcessor::settled_cheaply(const Block& block, const Hash256& hash, const BlockDone& done) const {
+  // A block we already have (or that is already queued) or whose header lacks its proof of work
+  // costs no signature checks.
+  const BlockIndex* known = chain_.lookup(hash);
+  if ((known && known->have_data()) || queued_hashes_.contains(hash)) {
+    BlockSubmission s;
+    s.result.duplicate = true;
+    done(s);
+    return true;
+  }
+  if (!known) {
+    if (const Verdict v = check_header_pow(block.header, chain_.params()); !v) {
+      BlockSubmission s;
+      s.result.verdict = v;
+      done(s);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool BlockProcessor::try_queue_block(std::shared_ptr<const Block> block, std::uint64_t source_peer, BlockDone done) {
+  if (stopped_) return true;  // dropped, as the blocks still queued are at stop
+  const Hash256 hash = block->hash();
+  if (settled_cheaply(*block, hash, done)) return true;
+  const std::size_t bytes = serialized_size(*block);
+  if (!has_room(bytes)) {
+    was_full_ = true;
+    return false;
+  }
+  push(std::move(block), hash, bytes, source_peer, /*durable=*/false, std::move(done));
+  return true;
+}
+
+asio::awaitable<void> BlockProcessor::enqueue_block(std::shared_ptr<const Block> block, std::uint64_t source_peer,
+                                                    bool durable, BlockDone done) {
+  if (stopped_) co_return;  // dropped, as the blocks still queued are at stop
+  const Hash256 hash = block->hash();
+  const std::size_t bytes = serialized_size(*block);
+  boost::system::error_code ec;
+  for (;;) {
+    if (settled_cheaply(*block, hash, done)) co_return;
+    if (has_room(bytes)) break;
+    was_full_ = true;
+    co_await queue_changed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopped_) co_return;
+  }
+  push(std::move(block), hash, bytes, source_peer, durable, std::move(done));
+}
+
+void BlockProcessor::push(std::shared_ptr<const Block> block, const Hash256& hash, std::size_t bytes,
+                          std::uint64_t source_peer, bool durable, BlockDone done) {
+  auto signatures = std::make_shared<std::optional<Verdict>>();
+  block_queue_.push_back(QueuedBlock{block, hash, bytes, source_peer, durable, signatures, std::move(done)});
+  queued_hashes_.insert(hash);
+  queued_bytes_ += bytes;
+  auto executor = io_.get_executor();
+  chain_.verifier().verify_block_async(block, chain_.params().magic, [this, signatures, executor](Verdict v) {
+    asio::post(executor, [this, signatures, v] {
+      *signatures = v;
+      queue_changed_.cancel();  // wakes the connector
+    });
+  });
+  if (connector_running_) return;
+  connector_running_ = true;
+  asio::co_spawn(io_, connect_queued_blocks(), [this](std::exception_ptr e) {
+    connector_running_ = false;
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      fatal_(ex.what());
+    }
+  });
+}
+
+asio::awaitable<void> BlockProcessor::connect_queued_blocks() {
+  boost::system::error_code ec;
+  while (!block_queue_.empty() && !stopped_) {
+    if (!*block_queue_.front().signatures) {
+      co_await queue_changed_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    QueuedBlock item = std::move(block_queue_.front());
+    block_queue_.pop_front();
+    queued_hashes_.erase(item.hash);
+    queued_bytes_ -= item.bytes;
+    wake();  // room for a peer waiting to queue its block
+    // While more blocks wait (initial sync), connections share one SQLite transaction; a block
+    // from the miner or submitblock, and the last queued one, commit before anyone hears of them.
+    const CommitMode mode = item.durable || block_queue_.empty() ? CommitMode::kNow : CommitMode::kDeferred;
+    BlockSubmission out;
+    out.result = chain_.process_block_with_signatures(*item.block, unix_seconds(), **item.signatures, mode);
+    after_block(out.result, item.source_peer);
+    item.done(out);
+  }
+  chain_.flush();
+  connector_running_ = false;
+}
+
+void BlockProcessor::after_block(const ProcessBlockResult& r, std::uint64_t source_peer) {
+  for (const auto& b : r.disconnected) mempool_.block_disconnected(b, chain_, unix_seconds());
+  for (const auto& b : r.connected) mempool_.block_connected(b, chain_);
+  if (r.tip_changed) {
+    log_info("New tip {} at height {} ({} tx in mempool)", chain_.tip()->hash.to_display_hex(), chain_.height(),
+             mempool_.size());
+  }
+  for (const auto& [hash, v] : r.invalidated) {
+    log_info("Block {} is invalid: {}", hash.to_display_hex(), to_string(v.reason));
+  }
+  if (r.connected.empty() && r.disconnected.empty()) return;
+  for (const auto& f : chain_listeners_) f(r, source_peer);
+}
+
+asio::awaitable<MempoolAccept> BlockProcessor::submit_transaction(Transaction tx, std::uint64_t source_peer) {
+  const auto magic = chain_.params().magic;
+  auto shared = std::make_shared<const Transaction>(std::move(tx));
+  // GCC 12 destroys a lambda temporary inside a co_await expression twice (here: one reference
+  // of `shared` too many released, a use-after-free found by ASan): name it first.
+  auto check = [shared, magic] { return !shared->is_coinbase() && verify_transaction_signature(*shared, magic); };
+  auto checking = on_pool<bool>(chain_.verifier(), std::move(check));
+  const bool sig_ok = co_await std::move(checking);
+  if (!sig_ok && !shared->is_coinbase()) {
+    MempoolAccept r;
+    r.reason = MempoolReject::kConsensus;
+    r.consensus = Reject::kTxBadSignature;
+    co_return r;
+  }
+  MempoolAccept r = mempool_.accept(*shared, chain_, unix_seconds(), /*signature_checked=*/true);
+  if (r.ok()) {
+    const Hash256 id = txid(*shared);
+    log_debug("mempool", "accepted tx {} ({} in mempool)", id.to_display_hex(), mempool_.size());
+    for (const auto& f : tx_listeners_) f(*shared, id, source_peer);
+  }
+  co_return r;
+}
+
+}  // namespace cheese
