@@ -2,6 +2,9 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include "io/accept_loop.hpp"
+#include "io/frame_reader.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -23,18 +26,6 @@ net::NetAddress to_net_address(const tcp::endpoint& ep) {
   a.ip = ip.to_v6().to_bytes();
   a.port = ep.port();
   return a;
-}
-
-template <typename F>
-void spawn(asio::io_context& io, asio::awaitable<void> work, F on_error) {
-  asio::co_spawn(io, std::move(work), [on_error = std::move(on_error)](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      on_error(ex.what());
-    }
-  });
 }
 
 std::string hex_id(std::uint64_t id) { return fmt::format("{:016x}", id); }
@@ -132,7 +123,11 @@ Tracker::Tracker(asio::io_context& io, TrackerOptions options, LogSink log)
     : io_(io),
       options_(std::move(options)),
       log_(std::move(log)),
-      registry_(Registry::Limits{options_.max_entries, options_.max_per_ip}, std::random_device{}()) {}
+      registry_(Registry::Limits{options_.max_entries, options_.max_per_ip}, std::random_device{}()),
+      tasks_(io.get_executor(), [this](std::string_view name, std::string_view what) {
+        // Connections end through close(); an exception escaping one is worth a line in debug only.
+        if (!name.starts_with("connection") || options_.debug) logf("{} ended: {}", name, what);
+      }) {}
 
 Tracker::~Tracker() = default;
 
@@ -164,8 +159,8 @@ void Tracker::start() {
        "per IP)",
        bound.address().to_string(), bound.port(), options_.heartbeat_interval().count(),
        options_.heartbeat_timeout.count(), options_.idle_timeout.count(), options_.max_entries, options_.max_per_ip);
-  spawn(io_, accept_loop(), [this](const std::string& e) { logf("accept loop ended: {}", e); });
-  spawn(io_, sweep_loop(), [this](const std::string& e) { logf("expiry loop ended: {}", e); });
+  tasks_.spawn("accept loop", accept_loop());
+  tasks_.spawn("expiry loop", sweep_loop());
 }
 
 void Tracker::stop() {
@@ -176,6 +171,7 @@ void Tracker::stop() {
   if (sweep_timer_) sweep_timer_->cancel();
   auto copy = connections_;
   for (auto& [id, c] : copy) close(*c, "shutting down");
+  tasks_.close();
   log("cheese-tracker stopping");
 }
 
@@ -204,39 +200,31 @@ std::string Tracker::status_json() const {
 }
 
 asio::awaitable<void> Tracker::accept_loop() {
-  auto acceptor = acceptor_;
-  while (!stopping_) {
-    auto [ec, socket] = co_await acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      if (stopping_ || ec == asio::error::operation_aborted) co_return;
-      // E.g. out of file descriptors: back off instead of spinning.
-      asio::steady_timer t(io_, std::chrono::milliseconds(100));
-      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-      continue;
-    }
-    boost::system::error_code rec;
-    const auto remote = socket.remote_endpoint(rec);
-    if (rec) continue;
-    const auto addr = to_net_address(remote);
-    if (connections_.size() >= options_.max_entries + kConnectionSlack) {
-      if (options_.debug) logf("refused connection from {}: too many connections", addr.to_string());
-      continue;
-    }
-    if (auto it = connections_per_ip_.find(addr.ip);
-        it != connections_per_ip_.end() && it->second >= options_.max_per_ip + kPerIpConnectionSlack) {
-      if (options_.debug) logf("refused connection from {}: too many connections from this IP", addr.to_string());
-      continue;
-    }
-    socket.set_option(tcp::no_delay(true), rec);
-    auto c = std::make_shared<Connection>(std::move(socket), next_connection_id_++, addr);
-    c->counted_ip = addr.ip;
-    c->deadline = Clock::now() + options_.idle_timeout;
-    connections_.emplace(c->id, c);
-    ++connections_per_ip_[addr.ip];
-    spawn(io_, serve(c), [this](const std::string& e) {
-      if (options_.debug) logf("connection ended: {}", e);
-    });
+  auto acceptor = acceptor_;  // stays alive while the loop runs
+  co_await io::accept_loop(*acceptor, [this](tcp::socket socket) { on_accept(std::move(socket)); });
+}
+
+void Tracker::on_accept(tcp::socket socket) {
+  boost::system::error_code rec;
+  const auto remote = socket.remote_endpoint(rec);
+  if (rec) return;
+  const auto addr = to_net_address(remote);
+  if (connections_.size() >= options_.max_entries + kConnectionSlack) {
+    if (options_.debug) logf("refused connection from {}: too many connections", addr.to_string());
+    return;
   }
+  if (auto it = connections_per_ip_.find(addr.ip);
+      it != connections_per_ip_.end() && it->second >= options_.max_per_ip + kPerIpConnectionSlack) {
+    if (options_.debug) logf("refused connection from {}: too many connections from this IP", addr.to_string());
+    return;
+  }
+  socket.set_option(tcp::no_delay(true), rec);
+  auto c = std::make_shared<Connection>(std::move(socket), next_connection_id_++, addr);
+  c->counted_ip = addr.ip;
+  c->deadline = Clock::now() + options_.idle_timeout;
+  connections_.emplace(c->id, c);
+  ++connections_per_ip_[addr.ip];
+  tasks_.spawn(fmt::format("connection {}", c->id), serve(c));
 }
 
 asio::awaitable<void> Tracker::sweep_loop() {
@@ -298,65 +286,65 @@ asio::awaitable<void> Tracker::watchdog(std::shared_ptr<Connection> c) {
   }
 }
 
+namespace {
+
+//! The close reason of a connection whose frame stream ended.
+std::string end_reason(const io::FrameReadError& e) {
+  if (e.kind != io::FrameReadError::kFrame || !e.frame) return "peer closed the connection";
+  if (*e.frame == net::FrameError::kBadChecksum) return "bad checksum";
+  if (*e.frame == net::FrameError::kOversized) {
+    return fmt::format("frame exceeds the tracker's limit of {} bytes", kMaxTrackerPayload);
+  }
+  return fmt::format("bad frame header: {}", net::to_string(*e.frame));
+}
+
+}  // namespace
+
 asio::awaitable<void> Tracker::reader(std::shared_ptr<Connection> c) {
-  std::array<std::uint8_t, net::kFrameHeaderSize> header_bytes{};
-  auto read_exact = [&c](std::uint8_t* data, std::size_t n) -> asio::awaitable<bool> {
-    auto [ec, got] = co_await asio::async_read(c->socket, asio::buffer(data, n), asio::as_tuple(asio::use_awaitable));
-    (void)got;
-    co_return !ec;
-  };
   auto fail = [this, &c](std::string_view reason) { close(*c, reason); };
 
   // The first 4 bytes tell HTTP ("GET "), a proxy's PROXY line, or a frame's magic apart.
-  if (!co_await read_exact(header_bytes.data(), 4)) co_return fail("peer closed the connection");
-  if (std::memcmp(header_bytes.data(), "GET ", 4) == 0) {
+  std::array<std::uint8_t, 4> first{};
+  auto [ec, got] = co_await asio::async_read(c->socket, asio::buffer(first), asio::as_tuple(asio::use_awaitable));
+  (void)got;
+  if (ec) co_return fail("peer closed the connection");
+  if (std::memcmp(first.data(), "GET ", 4) == 0) {
     co_await serve_http(c);
     co_return;
   }
-  if (std::memcmp(header_bytes.data(), "PROX", 4) == 0) {
+  const auto magics = net::all_network_magics();
+  io::FrameReader frames(c->socket, std::span<const NetworkMagic>(magics));
+  frames.set_max_payload(kMaxTrackerPayload);
+  if (std::memcmp(first.data(), "PROX", 4) == 0) {
     if (!options_.trust_claimed_addr) co_return fail("PROXY line without -trustclaimedaddr");
     if (!co_await read_proxy_line(c)) co_return;
-    if (!co_await read_exact(header_bytes.data(), 4)) co_return fail("peer closed the connection");
-  }
-  if (!co_await read_exact(header_bytes.data() + 4, header_bytes.size() - 4)) {
-    co_return fail("peer closed the connection");
+  } else {
+    frames.prepend(first);
   }
 
-  const auto magics = net::all_network_magics();
-  Bytes payload;
   while (!c->closed) {
-    auto header = net::decode_frame_header(header_bytes, std::span<const NetworkMagic>(magics));
-    if (!header) co_return fail(fmt::format("bad frame header: {}", net::to_string(header.error())));
-    if (header->length > kMaxTrackerPayload) {
-      co_return fail(fmt::format("{} frame of {} bytes exceeds the tracker's limit of {}", header->command,
-                                 header->length, kMaxTrackerPayload));
-    }
-    payload.resize(header->length);
-    if (header->length > 0 && !co_await read_exact(payload.data(), payload.size())) {
-      co_return fail("peer closed the connection");
-    }
-    if (!net::checksum_matches(*header, payload)) co_return fail("bad checksum");
+    auto frame = co_await frames.next();
+    if (!frame) co_return fail(end_reason(frame.error()));
     c->deadline = Clock::now() + options_.idle_timeout;
-    const auto network = net::network_of_magic(header->magic);
+    const auto network = net::network_of_magic(frame->magic);
     if (!network) co_return fail("unknown network");
-    auto msg = net::decode_message(header->command, payload);
+    auto msg = net::decode_message(frame->command, frame->payload);
     if (!msg) {
       if (msg.error().kind == net::MessageError::kUnknownCommand) {
-        if (options_.debug) logf("connection {}: unknown command '{}' ignored", c->id, header->command);
+        if (options_.debug) logf("connection {}: unknown command '{}' ignored", c->id, frame->command);
       } else {
-        co_return fail(fmt::format("malformed {}: {}", header->command, net::to_string(msg.error())));
+        co_return fail(fmt::format("malformed {}: {}", frame->command, net::to_string(msg.error())));
       }
-    } else {
-      if (options_.debug) logf("connection {} ({}) -> {}", c->id, c->remote.to_string(), header->command);
-      const Bytes answer = handle(*c, *network, header->magic, *msg);
-      if (c->closed) co_return;
-      if (!answer.empty()) {
-        auto [wec, wn] = co_await asio::async_write(c->socket, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
-        (void)wn;
-        if (wec) co_return fail(wec.message());
-      }
+      continue;
     }
-    if (!co_await read_exact(header_bytes.data(), header_bytes.size())) co_return fail("peer closed the connection");
+    if (options_.debug) logf("connection {} ({}) -> {}", c->id, c->remote.to_string(), frame->command);
+    const Bytes answer = handle(*c, *network, frame->magic, *msg);
+    if (c->closed) co_return;
+    if (!answer.empty()) {
+      auto [wec, wn] = co_await asio::async_write(c->socket, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
+      (void)wn;
+      if (wec) co_return fail(wec.message());
+    }
   }
 }
 

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "io/task_group.hpp"
 #include "net/protocol.hpp"
 #include "tracker_registry.hpp"
 #include "util/args.hpp"
@@ -91,6 +92,7 @@ class Tracker {
   struct Connection;
 
   asio::awaitable<void> accept_loop();
+  void on_accept(tcp::socket socket);
   asio::awaitable<void> sweep_loop();
   asio::awaitable<void> serve(std::shared_ptr<Connection> c);
   asio::awaitable<void> reader(std::shared_ptr<Connection> c);
@@ -119,6 +121,8 @@ class Tracker {
   std::map<net::IpBytes, std::size_t> connections_per_ip_;
   std::uint64_t next_connection_id_ = 1;
   bool stopping_ = false;
+  //! The accept loop, the expiry loop and one task per connection; stop() closes it.
+  io::TaskGroup tasks_;
 };
 
 }  // namespace cheese::tracker

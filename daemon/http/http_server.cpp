@@ -4,6 +4,7 @@
 
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "io/accept_loop.hpp"
 #include "util/log.hpp"
 
 namespace cheese {
@@ -20,6 +21,8 @@ http::response<http::string_body> make_response(unsigned status, unsigned versio
   res.prepare_payload();
   return res;
 }
+
+constexpr std::string_view kAcceptLoopTask = "RPC accept loop";
 
 std::string plain_error(unsigned status, std::string_view what) {
   return fmt::format("{} {}\n", status, what);
@@ -60,7 +63,16 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 }
 
 HttpServer::HttpServer(asio::io_context& io, Handler handler, AuthCheck auth)
-    : io_(io), handler_(std::move(handler)), auth_(std::move(auth)) {}
+    : io_(io),
+      handler_(std::move(handler)),
+      auth_(std::move(auth)),
+      tasks_(io.get_executor(), [](std::string_view name, std::string_view what) {
+        if (name == kAcceptLoopTask) {
+          log_info("RPC accept loop ended: {}", what);
+        } else {
+          log_debug("rpc", "HTTP session ended: {}", what);
+        }
+      }) {}
 
 void HttpServer::listen(const std::string& address, std::uint16_t port) {
   boost::system::error_code ec;
@@ -77,15 +89,7 @@ void HttpServer::listen(const std::string& address, std::uint16_t port) {
                                          port, ec.message()));
   }
   acceptors_.push_back(acceptor);
-  asio::co_spawn(io_, accept_loop(acceptor), [](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log_info("RPC accept loop ended: {}", ex.what());
-      }
-    }
-  });
+  tasks_.spawn(std::string(kAcceptLoopTask), accept_loop(acceptor));
 }
 
 void HttpServer::allow(const std::vector<std::string>& subnets) {
@@ -145,6 +149,7 @@ void HttpServer::stop() {
     s->socket().shutdown(tcp::socket::shutdown_both, ec);
     s->socket().close(ec);
   }
+  tasks_.close();
 }
 
 std::vector<tcp::endpoint> HttpServer::endpoints() const {
@@ -158,26 +163,9 @@ std::vector<tcp::endpoint> HttpServer::endpoints() const {
 }
 
 asio::awaitable<void> HttpServer::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
-  while (!stopping_) {
-    auto [ec, socket] = co_await acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      if (stopping_ || ec == asio::error::operation_aborted) co_return;
-      // Out of descriptors and the like: back off a little instead of spinning.
-      asio::steady_timer t(io_, std::chrono::milliseconds(100));
-      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-      continue;
-    }
-    auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
-    asio::co_spawn(io_, session(stream), [](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log_debug("rpc", "HTTP session ended: {}", ex.what());
-        }
-      }
-    });
-  }
+  co_await io::accept_loop(*acceptor, [this](tcp::socket socket) {
+    tasks_.spawn("HTTP session", session(std::make_shared<beast::tcp_stream>(std::move(socket))));
+  });
 }
 
 asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> stream) {

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "io/task_group.hpp"
+
 namespace cheese {
 
 namespace asio = boost::asio;
@@ -68,7 +70,7 @@ class HttpServer {
   void set_default_headers(std::vector<std::pair<std::string, std::string>> headers) {
     default_headers_ = std::move(headers);
   }
-  //! Closes the listeners and every open connection.
+  //! Closes the listeners and every open connection, and cancels the sessions still running.
   void stop();
   std::vector<tcp::endpoint> endpoints() const;
   std::size_t connections() const { return sockets_.size(); }
@@ -89,6 +91,8 @@ class HttpServer {
   std::vector<std::pair<asio::ip::address, int>> allowed_;  //!< address, prefix length
   bool stopping_ = false;
   std::chrono::seconds request_timeout_ = kDefaultRpcRequestTimeout;
+  //! The accept loops and every session; stop() closes it.
+  io::TaskGroup tasks_;
 };
 
 //! "Basic base64(user:password)" for the given credentials.
