@@ -8,7 +8,7 @@
 #include <set>
 
 #include "util/log.hpp"
-#include "daemon/net/net_manager.hpp"
+#include "daemon/net/connman.hpp"
 #include "daemon/node/context.hpp"
 
 namespace cheese {
@@ -77,7 +77,7 @@ struct TrackerClient::Session {
   bool outage = false;  //!< "unreachable" was logged; "reachable again" is due
 };
 
-TrackerClient::TrackerClient(asio::io_context& io, const ChainParams& params, NetManager& net,
+TrackerClient::TrackerClient(asio::io_context& io, const ChainParams& params, ConnManager& net,
                              std::vector<std::string> trackers)
     : io_(io), params_(params), net_(net) {
   for (auto& t : trackers) {

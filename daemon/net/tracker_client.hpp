@@ -15,7 +15,7 @@
 
 namespace cheese {
 
-class NetManager;
+class ConnManager;
 struct ChainParams;
 struct NodeContext;
 class RpcTable;
@@ -48,7 +48,7 @@ struct TrackerStatus {
 
 class TrackerClient {
  public:
-  TrackerClient(boost::asio::io_context& io, const ChainParams& params, NetManager& net,
+  TrackerClient(boost::asio::io_context& io, const ChainParams& params, ConnManager& net,
                 std::vector<std::string> trackers);
   ~TrackerClient();
   TrackerClient(const TrackerClient&) = delete;
@@ -73,7 +73,7 @@ class TrackerClient {
 
   boost::asio::io_context& io_;
   const ChainParams& params_;
-  NetManager& net_;
+  ConnManager& net_;
   std::vector<std::shared_ptr<Session>> sessions_;
   bool started_ = false;
   bool stopping_ = false;

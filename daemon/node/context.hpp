@@ -23,7 +23,7 @@ class Miner;
 class WalletManager;
 class HttpServer;
 class HttpRpc;
-class NetManager;
+class NodeChainServices;
 class WebUi;
 
 //! The node's parts, owned here and built by Node (daemon/node/node.cpp) in dependency order: a
@@ -37,7 +37,9 @@ struct NodeContext {
   std::unique_ptr<Chainstate> chain;
   std::unique_ptr<Mempool> mempool;
   std::unique_ptr<BlockProcessor> blocks;  //!< block queue, connector, tx submission, notifications
-  std::unique_ptr<NetManager> net;
+  std::unique_ptr<NodeChainServices> chain_services;  //!< the processor's way into `blocks`
+  std::unique_ptr<ConnManager> connman;    //!< sockets, slots, dialling, address book, bans
+  std::unique_ptr<PeerManager> peerman;    //!< the P2P protocol (no I/O)
   std::unique_ptr<TrackerClient> tracker;  //!< nullptr without -tracker
   std::unique_ptr<Miner> miner;
   std::unique_ptr<WalletManager> wallets;

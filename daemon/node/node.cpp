@@ -8,9 +8,11 @@
 #include "chain/mempool.hpp"
 #include "daemon/http/http_server.hpp"
 #include "daemon/mining/miner.hpp"
-#include "daemon/net/net_manager.hpp"
+#include "daemon/net/connman.hpp"
+#include "daemon/net/peer_manager.hpp"
 #include "daemon/net/tracker_client.hpp"
 #include "daemon/node/block_processor.hpp"
+#include "daemon/node/chain_services.hpp"
 #include "daemon/rpc/http_rpc.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
 #include "daemon/webui/web_ui.hpp"
@@ -35,18 +37,39 @@ std::string random_hex(std::size_t bytes) {
   return to_hex(b);
 }
 
-NetManager::Options net_options(const NodeOptions& o) {
-  NetManager::Options n;
+const SystemClock kSystemClock;
+
+ConnManager::Options connman_options(const NodeOptions& o) {
+  ConnManager::Options n;
   n.port = o.port;
   n.listen = o.listen;
   n.connect = o.connect;
   n.addnode = o.addnode;
   n.max_connections = o.max_connections;
-  n.handshake_timeout = std::chrono::seconds(o.handshake_timeout);
   n.idle_timeout = std::chrono::seconds(o.peer_timeout);
-  n.stall_timeout = std::chrono::seconds(o.block_stall_timeout);
   n.datadir = o.datadir;
   return n;
+}
+
+//! The P2P layer: connections, the message processor between them and the chain, and the
+//! notifications that make it relay.
+void init_p2p(NodeContext& ctx) {
+  const NodeOptions& o = ctx.options;
+  ctx.chain_services = std::make_unique<NodeChainServices>(*ctx.io, *ctx.blocks);
+  ctx.connman = std::make_unique<ConnManager>(*ctx.io, *ctx.params, connman_options(o));
+  PeerManager::Options p;
+  p.local_nonce = ctx.connman->local_nonce();
+  p.listen = o.listen;
+  p.handshake_timeout = std::chrono::seconds(o.handshake_timeout);
+  p.stall_timeout = std::chrono::seconds(o.block_stall_timeout);
+  ctx.peerman = std::make_unique<PeerManager>(*ctx.chain, *ctx.mempool, ctx.connman->address_book(),
+                                              *ctx.chain_services, *ctx.connman, kSystemClock, p);
+  ctx.connman->set_events(*ctx.peerman);
+  PeerManager& peers = *ctx.peerman;
+  ctx.blocks->on_chain_change([&peers](const ProcessBlockResult& r, std::uint64_t source) { peers.chain_changed(r, source); });
+  ctx.blocks->on_transaction(
+      [&peers](const Transaction&, const Hash256& id, std::uint64_t source) { peers.transaction_accepted(id, source); });
+  ctx.blocks->on_room([&peers] { peers.block_queue_room(); });
 }
 
 //! The chain and its mempool, from the data directory.
@@ -102,16 +125,12 @@ Node::Node(NodeOptions options) {
   init_chain(ctx_);
   ctx_.blocks = std::make_unique<BlockProcessor>(io_, *ctx_.chain, *ctx_.mempool,
                                                  [this](const std::string& what) { fatal_error(what); });
-  ctx_.net = std::make_unique<NetManager>(io_, *ctx_.chain, *ctx_.mempool, *ctx_.blocks, net_options(ctx_.options));
+  init_p2p(ctx_);
   ctx_.miner = std::make_unique<Miner>(io_, *ctx_.chain, *ctx_.mempool, *ctx_.blocks,
                                        static_cast<unsigned>(ctx_.options.gen_threads));
-  // Chain notifications, in this order: relay to peers, restart the miner's search, then the
-  // wallets and the web UI (registered when they start).
-  NetManager& net = *ctx_.net;
+  // Chain notifications, in this order: relay to peers (init_p2p), restart the miner's search,
+  // then the wallets and the web UI (registered when they start).
   Miner& miner = *ctx_.miner;
-  ctx_.blocks->on_chain_change([&net](const ProcessBlockResult& r, std::uint64_t source) { net.chain_changed(r, source); });
-  ctx_.blocks->on_transaction(
-      [&net](const Transaction&, const Hash256& id, std::uint64_t source) { net.transaction_accepted(id, source); });
   ctx_.blocks->on_chain_change([&miner](const ProcessBlockResult& r, std::uint64_t) {
     if (r.tip_changed) miner.tip_changed();
   });
@@ -131,9 +150,10 @@ int Node::run() {
     log_info("JSON-RPC listening on {}:{}", ep.address().to_string(), ep.port());
   }
   log_info("Web UI: {}", web_ui_url(ctx_, *ctx_.web));
-  ctx_.net->start();
+  ctx_.connman->start();
+  ctx_.peerman->set_listen_port(ctx_.connman->listen_port());
   if (!ctx_.options.trackers.empty()) {
-    ctx_.tracker = std::make_unique<TrackerClient>(io_, *ctx_.params, *ctx_.net, ctx_.options.trackers);
+    ctx_.tracker = std::make_unique<TrackerClient>(io_, *ctx_.params, *ctx_.connman, ctx_.options.trackers);
     ctx_.tracker->start();
   }
   signals_.add(SIGINT);
@@ -159,7 +179,8 @@ void Node::request_stop() {
     signals_.cancel(ec);
     ctx_.http->stop();
     ctx_.web->stop();
-    ctx_.net->stop();
+    ctx_.connman->stop();
+    ctx_.chain_services->stop();
     if (ctx_.tracker) ctx_.tracker->stop();
     ctx_.miner->stop();
     ctx_.wallets->stop();

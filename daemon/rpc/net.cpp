@@ -4,7 +4,8 @@
 #include "chain/mempool.hpp"
 #include "daemon/http/http_server.hpp"
 #include "daemon/mining/miner.hpp"
-#include "daemon/net/net_manager.hpp"
+#include "daemon/net/connman.hpp"
+#include "daemon/net/peer_manager.hpp"
 #include "daemon/net/tracker_client.hpp"
 #include "daemon/node/block_processor.hpp"
 #include "daemon/node/context.hpp"
@@ -24,39 +25,43 @@ void register_net_rpcs(NodeContext& node, RpcTable& table) {
                auto ago = [&](std::chrono::steady_clock::time_point t) {
                  return wall_now - std::chrono::duration_cast<std::chrono::seconds>(steady_now - t).count();
                };
-               for (const auto& p : node.net->peers()) {
+               for (const auto& c : node.connman->connections()) {
+                 const ConnectionInfo& info = c->info();
+                 const ConnectionStats& st = c->stats();
+                 const PeerState* p = node.peerman->peer(info.id);
                  json::object o;
-                 o["id"] = p->id;
-                 o["addr"] = p->address.to_string();
-                 o["inbound"] = p->inbound;
-                 o["connection_type"] = p->inbound ? "inbound" : "outbound";
-                 o["handshake_done"] = p->handshake_done;
-                 if (p->version) {
+                 o["id"] = info.id;
+                 o["addr"] = info.address.to_string();
+                 o["inbound"] = info.inbound;
+                 o["connection_type"] = info.inbound ? "inbound" : "outbound";
+                 o["handshake_done"] = p && p->handshake_done;
+                 if (p && p->version) {
                    o["version"] = p->version->protocol_version;
                    o["subver"] = p->version->user_agent;
                    o["startingheight"] = p->version->best_height;
                    o["listenport"] = p->version->listen_port;
                  }
-                 o["synced_headers"] = p->best_known ? static_cast<std::int64_t>(p->best_known->height) : std::int64_t{-1};
-                 o["inflight"] = p->blocks_in_flight.size();
-                 o["bytessent"] = p->bytes_sent;
-                 o["bytesrecv"] = p->bytes_recv;
-                 o["conntime"] = p->connected_at;
-                 o["lastsend"] = ago(p->last_send);
-                 o["lastrecv"] = ago(p->last_recv);
-                 if (p->ping_seconds) o["pingtime"] = *p->ping_seconds;
+                 o["synced_headers"] =
+                     p && p->best_known ? static_cast<std::int64_t>(p->best_known->height) : std::int64_t{-1};
+                 o["inflight"] = node.peerman->downloads().in_flight(info.id);
+                 o["bytessent"] = st.bytes_sent;
+                 o["bytesrecv"] = st.bytes_recv;
+                 o["conntime"] = st.connected_at;
+                 o["lastsend"] = ago(st.last_send);
+                 o["lastrecv"] = ago(st.last_recv);
+                 if (p && p->ping_seconds) o["pingtime"] = *p->ping_seconds;
                  out.push_back(std::move(o));
                }
                co_return out;
              }});
   table.add({"getconnectioncount", "network", {}, "Number of connected peers.", "cheese-cli getconnectioncount",
              [&node](RpcRequest&) -> asio::awaitable<json::value> {
-               co_return json::value(node.net->connection_count());
+               co_return json::value(node.connman->connection_count());
              }});
   table.add({"getnetworkinfo", "network", {},
              "The P2P layer: version, protocol, listening port, connections in and out, totals.",
              "cheese-cli getnetworkinfo", [&node](RpcRequest&) -> asio::awaitable<json::value> {
-               auto& net = *node.net;
+               auto& net = *node.connman;
                json::object o;
                o["version"] = 100;
                o["subversion"] = "/cheesed:0.1.0/";
@@ -86,7 +91,7 @@ void register_net_rpcs(NodeContext& node, RpcTable& table) {
                if (command != "add" && command != "remove" && command != "onetry") {
                  throw RpcError(kRpcInvalidParameter, "command must be add, remove or onetry");
                }
-               const std::string err = node.net->addnode(target, command);
+               const std::string err = node.connman->addnode(target, command);
                if (err == "Node already added") throw RpcError(kRpcNodeAlreadyAdded, "Error: Node already added");
                if (err == "Node has not been added") throw RpcError(kRpcNodeNotAdded, "Error: Node has not been added.");
                if (!err.empty()) throw RpcError(kRpcInvalidParameter, err);
@@ -102,7 +107,7 @@ void register_net_rpcs(NodeContext& node, RpcTable& table) {
                if (address.empty() == (id == 0)) {
                  throw RpcError(kRpcInvalidParameter, "give exactly one of address and nodeid");
                }
-               if (!node.net->disconnect_node(address, static_cast<std::uint64_t>(id))) {
+               if (!node.connman->disconnect_node(address, static_cast<std::uint64_t>(id))) {
                  throw RpcError(kRpcNodeNotConnected, "Node not found in connected nodes");
                }
                co_return json::value(nullptr);
@@ -110,7 +115,7 @@ void register_net_rpcs(NodeContext& node, RpcTable& table) {
   table.add({"listbanned", "network", {}, "Banned and discouraged addresses with the time their ban ends.",
              "cheese-cli listbanned", [&node](RpcRequest&) -> asio::awaitable<json::value> {
                json::array out;
-               for (const auto& [k, until] : node.net->banned()) {
+               for (const auto& [k, until] : node.connman->banned()) {
                  out.push_back(json::object{{"address", k}, {"banned_until", until}});
                }
                co_return out;
@@ -131,10 +136,10 @@ void register_net_rpcs(NodeContext& node, RpcTable& table) {
                  const std::int64_t bantime = r.get_int(2, 86400);
                  if (bantime <= 0) throw RpcError(kRpcInvalidParameter, "bantime must be positive");
                  const std::int64_t until = r.get_bool(3, false) ? bantime : unix_now() + bantime;
-                 if (node.net->banned().contains(key)) throw RpcError(kRpcInvalidIpOrSubnet, "Error: IP already banned");
-                 node.net->ban(key, until, "banned by setban");
+                 if (node.connman->banned().contains(key)) throw RpcError(kRpcInvalidIpOrSubnet, "Error: IP already banned");
+                 node.connman->ban(key, until, "banned by setban");
                } else if (command == "remove") {
-                 if (!node.net->unban(key)) throw RpcError(kRpcInvalidIpOrSubnet, "Error: Unban failed. Address was not previously banned.");
+                 if (!node.connman->unban(key)) throw RpcError(kRpcInvalidIpOrSubnet, "Error: Unban failed. Address was not previously banned.");
                } else {
                  throw RpcError(kRpcInvalidParameter, "command must be add or remove");
                }
@@ -142,7 +147,7 @@ void register_net_rpcs(NodeContext& node, RpcTable& table) {
              }});
   table.add({"clearbanned", "network", {}, "Removes every ban.", "cheese-cli clearbanned",
              [&node](RpcRequest&) -> asio::awaitable<json::value> {
-               node.net->clear_bans();
+               node.connman->clear_bans();
                co_return json::value(nullptr);
              }});
 }

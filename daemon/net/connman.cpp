@@ -1,0 +1,332 @@
+#include "daemon/net/connman.hpp"
+
+#include <fmt/format.h>
+
+#include "io/accept_loop.hpp"
+#include "util/log.hpp"
+
+namespace cheese {
+
+namespace {
+
+net::NetAddress to_net_address(const tcp::endpoint& ep) {
+  net::NetAddress a;
+  if (ep.address().is_v4()) return net::NetAddress::from_ipv4(ep.address().to_v4().to_bytes(), ep.port());
+  const auto v6 = ep.address().to_v6();
+  if (v6.is_v4_mapped()) {
+    return net::NetAddress::from_ipv4(asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_bytes(), ep.port());
+  }
+  a.ip = v6.to_bytes();
+  a.port = ep.port();
+  return a;
+}
+
+tcp::endpoint to_endpoint(const net::NetAddress& a) {
+  if (a.is_ipv4()) return {asio::ip::address_v4({a.ip[12], a.ip[13], a.ip[14], a.ip[15]}), a.port};
+  return {asio::ip::address_v6(a.ip), a.port};
+}
+
+}  // namespace
+
+ConnManager::ConnManager(asio::io_context& io, const ChainParams& params, Options options)
+    : io_(io),
+      params_(params),
+      options_(std::move(options)),
+      tasks_(io.get_executor(),
+             [](std::string_view name, std::string_view what) { log_debug("net", "{} ended: {}", name, what); }) {
+  std::random_device rd;
+  local_nonce_ = (std::uint64_t{rd()} << 32) | rd();
+  rng_.seed((std::uint64_t{rd()} << 32) | rd());
+  addresses_.load(options_.datadir / "peers.json");
+  added_nodes_ = options_.addnode;
+}
+
+ConnManager::~ConnManager() = default;
+
+std::int64_t ConnManager::now() const {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void ConnManager::start() {
+  if (options_.listen) {
+    acceptor_ = std::make_unique<tcp::acceptor>(io_);
+    boost::system::error_code ec;
+    const tcp::endpoint ep(asio::ip::address_v4::any(), options_.port);
+    acceptor_->open(ep.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(ep, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw std::runtime_error(fmt::format("cannot listen for peers on port {}: {} (use -port=<n> or -listen=0)",
+                                           options_.port, ec.message()));
+    }
+    log_info("P2P listening on port {}", listen_port());
+    tasks_.spawn("P2P accept loop", io::accept_loop(*acceptor_, [this](tcp::socket s) { on_accept(std::move(s)); }));
+  }
+  tick_timer_ = std::make_unique<asio::steady_timer>(io_);
+  tasks_.spawn("P2P connection loop", tick_loop());
+}
+
+std::uint16_t ConnManager::listen_port() const {
+  if (!acceptor_) return 0;
+  boost::system::error_code ec;
+  auto ep = acceptor_->local_endpoint(ec);
+  return ec ? options_.port : ep.port();
+}
+
+void ConnManager::stop() {
+  stopping_ = true;
+  if (acceptor_) {
+    boost::system::error_code ec;
+    acceptor_->close(ec);
+  }
+  if (tick_timer_) tick_timer_->cancel();
+  auto copy = connections_;
+  for (auto& [id, c] : copy) c->disconnect("shutting down");
+  tasks_.close();
+  addresses_.save(options_.datadir / "peers.json");
+}
+
+// ---- slots and connections
+
+std::size_t ConnManager::outbound_count() const {
+  std::size_t n = 0;
+  for (const auto& [id, c] : connections_) {
+    if (!c->info().inbound) ++n;
+  }
+  return n;
+}
+
+std::size_t ConnManager::wanted_outbound() const {
+  return std::min<std::size_t>(kMaxOutboundPeers, static_cast<std::size_t>(std::max(0, options_.max_connections)));
+}
+
+bool ConnManager::accept_slot_free(const net::NetAddress& addr) const {
+  const std::size_t inbound = connections_.size() - outbound_count();
+  const std::size_t max_connections = static_cast<std::size_t>(std::max(0, options_.max_connections));
+  const std::size_t max_inbound = max_connections > wanted_outbound() ? max_connections - wanted_outbound() : 0;
+  if (inbound < max_inbound) return true;
+  log_debug("net", "refused inbound connection from {}: {} inbound slots full", addr.to_string(), max_inbound);
+  return false;
+}
+
+void ConnManager::on_accept(tcp::socket socket) {
+  if (stopping_) return;
+  boost::system::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) return;
+  const auto addr = to_net_address(remote);
+  if (bans_.is_banned(addr, now())) {
+    log_debug("net", "refused inbound connection from banned {}", addr.to_string());
+    return;
+  }
+  if (!accept_slot_free(addr)) return;
+  start_connection(std::move(socket), true, addr);
+}
+
+void ConnManager::start_connection(tcp::socket socket, bool inbound, net::NetAddress addr) {
+  boost::system::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  ConnectionInfo info{next_id_++, inbound, addr};
+  auto c = std::make_shared<Connection>(*this, std::move(socket), info, now());
+  connections_.emplace(info.id, c);
+  log_debug("net", "peer {} connected: {} {}", info.id, inbound ? "inbound from" : "outbound to", addr.to_string());
+  if (events_) events_->on_connected(info);
+  tasks_.spawn(fmt::format("peer {}", info.id), c->run());
+}
+
+void ConnManager::connection_closed(const std::shared_ptr<Connection>& c) {
+  connections_.erase(c->id());
+  if (!c->disconnect_reason().empty()) {
+    log_debug("net", "peer {} ({}) gone: {}", c->id(), c->info().address.to_string(), c->disconnect_reason());
+  }
+  if (events_) events_->on_closed(c->id());
+}
+
+void ConnManager::deliver(PeerId peer, net::Message message) {
+  if (events_) events_->on_message(peer, std::move(message));
+}
+
+Connection* ConnManager::find(PeerId id) {
+  auto it = connections_.find(id);
+  return it == connections_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::shared_ptr<const Connection>> ConnManager::connections() const {
+  std::vector<std::shared_ptr<const Connection>> out;
+  for (const auto& [id, c] : connections_) out.push_back(c);
+  return out;
+}
+
+// ---- MessageSink
+
+void ConnManager::send(PeerId peer, const net::Message& m) {
+  if (Connection* c = find(peer)) c->send(m);
+}
+
+void ConnManager::disconnect(PeerId peer, std::string_view reason) {
+  if (Connection* c = find(peer)) c->disconnect(reason);
+}
+
+void ConnManager::discourage(PeerId peer, const net::NetAddress& address, std::string_view reason) {
+  bans_.ban(BanList::key_of(address), now() + kDiscourageDuration.count());
+  disconnect(peer, reason);
+}
+
+void ConnManager::pause_reading(PeerId peer, bool paused) {
+  if (Connection* c = find(peer)) c->pause_reading(paused);
+}
+
+void ConnManager::listen_address(PeerId peer, const net::NetAddress& address) {
+  if (Connection* c = find(peer)) c->set_listen_address(address);
+}
+
+void ConnManager::own_address(const net::NetAddress& address) {
+  self_addresses_.insert(address.to_string());
+  addresses_.remove(address);
+}
+
+// ---- dialling
+
+std::set<std::string> ConnManager::connected_endpoints() const {
+  std::set<std::string> out(pending_connects_.begin(), pending_connects_.end());
+  for (const auto& [id, c] : connections_) {
+    out.insert(c->info().address.to_string());
+    if (c->listen_address()) out.insert(c->listen_address()->to_string());
+  }
+  return out;
+}
+
+asio::awaitable<void> ConnManager::tick_loop() {
+  auto last_save = std::chrono::steady_clock::now();
+  auto last_dial = std::chrono::steady_clock::time_point{};
+  while (!stopping_) {
+    const auto t = std::chrono::steady_clock::now();
+    if (t - last_dial >= std::chrono::seconds(1)) {
+      last_dial = t;
+      dial_more(connected_endpoints());
+    }
+    if (events_) events_->on_tick();
+    if (t - last_save > kAddrBookSaveInterval) {
+      addresses_.save(options_.datadir / "peers.json");
+      last_save = t;
+    }
+    tick_timer_->expires_after(kConnManagerTick);
+    co_await tick_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+void ConnManager::dial_more(const std::set<std::string>& endpoints) {
+  // -connect: only those; otherwise -addnode/added nodes, then the address book.
+  const std::vector<std::string>& fixed = options_.connect.empty() ? added_nodes_ : options_.connect;
+  for (const auto& target : fixed) {
+    auto parsed = net::NetAddress::parse_endpoint(target, params_.default_p2p_port);
+    const std::string key = parsed ? parsed->to_string() : target;
+    if (endpoints.contains(key) || pending_connects_.contains(target)) continue;
+    tasks_.spawn("connect " + target, connect_to(target));
+  }
+  if (!options_.connect.empty()) return;
+  std::size_t outbound = outbound_count() + pending_connects_.size();
+  auto exclude = endpoints;
+  exclude.insert(self_addresses_.begin(), self_addresses_.end());
+  const std::int64_t t = now();
+  for (std::size_t tries = 0; outbound < wanted_outbound() && tries < 8; ++tries) {
+    auto candidate = addresses_.select(exclude, t, rng_);
+    if (!candidate) break;
+    exclude.insert(candidate->to_string());
+    if (bans_.is_banned(*candidate, t)) continue;
+    ++outbound;
+    tasks_.spawn("connect " + candidate->to_string(), connect_to(candidate->to_string()));
+  }
+}
+
+asio::awaitable<std::optional<net::NetAddress>> ConnManager::resolve(const std::string& target) {
+  auto addr = net::NetAddress::parse_endpoint(target, params_.default_p2p_port);
+  if (addr) co_return addr;
+  // A host name: resolved asynchronously, on the io thread's resolver service.
+  const auto colon = target.rfind(':');
+  const std::string host = colon == std::string::npos ? target : target.substr(0, colon);
+  const std::string port =
+      colon == std::string::npos ? std::to_string(params_.default_p2p_port) : target.substr(colon + 1);
+  tcp::resolver resolver(io_);
+  auto [ec, results] = co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
+  if (ec || results.empty()) {
+    log_debug("net", "cannot resolve {}: {}", target, ec.message());
+    co_return std::nullopt;
+  }
+  co_return to_net_address(results.begin()->endpoint());
+}
+
+asio::awaitable<void> ConnManager::connect_to(std::string target) {
+  pending_connects_.insert(target);
+  struct Done {
+    ConnManager* self;
+    std::string key;
+    ~Done() { self->pending_connects_.erase(key); }
+  } done{this, target};
+  const std::optional<net::NetAddress> addr = co_await resolve(target);
+  if (!addr || bans_.is_banned(*addr, now())) co_return;
+  addresses_.mark_attempt(*addr, now());
+  tcp::socket socket(io_);
+  asio::steady_timer timeout(io_, kConnectTimeout);
+  timeout.async_wait([&socket](const boost::system::error_code& ec) {
+    if (ec) return;
+    boost::system::error_code ignored;
+    socket.close(ignored);
+  });
+  auto [ec] = co_await socket.async_connect(to_endpoint(*addr), asio::as_tuple(asio::use_awaitable));
+  timeout.cancel();
+  if (ec || stopping_) {
+    log_debug("net", "cannot connect to {}: {}", addr->to_string(), ec ? ec.message() : "shutting down");
+    co_return;
+  }
+  start_connection(std::move(socket), false, *addr);
+}
+
+// ---- RPC
+
+std::string ConnManager::addnode(const std::string& target, const std::string& command) {
+  if (command == "add") {
+    if (std::find(added_nodes_.begin(), added_nodes_.end(), target) != added_nodes_.end()) return "Node already added";
+    added_nodes_.push_back(target);
+    return "";
+  }
+  if (command == "remove") {
+    auto it = std::find(added_nodes_.begin(), added_nodes_.end(), target);
+    if (it == added_nodes_.end()) return "Node has not been added";
+    added_nodes_.erase(it);
+    return "";
+  }
+  if (command == "onetry") {
+    tasks_.spawn("connect " + target, connect_to(target));
+    return "";
+  }
+  return "command must be add, remove or onetry";
+}
+
+bool ConnManager::disconnect_node(const std::string& address, PeerId id) {
+  bool found = false;
+  for (auto& [pid, c] : connections_) {
+    if ((id != 0 && pid == id) || (!address.empty() && c->info().address.to_string() == address)) {
+      c->disconnect("disconnectnode");
+      found = true;
+    }
+  }
+  return found;
+}
+
+std::map<std::string, std::int64_t> ConnManager::banned() const { return bans_.active(now()); }
+
+void ConnManager::ban(const std::string& key, std::int64_t until, std::string_view reason) {
+  bans_.ban(key, until);
+  for (auto& [id, c] : connections_) {
+    const auto& a = c->info().address;
+    if (a.ip_string() == key || a.to_string() == key) c->disconnect(reason);
+  }
+}
+
+void ConnManager::add_tracker_peers(const std::vector<net::NetAddress>& peers) {
+  for (const auto& a : peers) addresses_.add(a, "tracker", now());
+}
+
+}  // namespace cheese

@@ -1,0 +1,134 @@
+#pragma once
+
+#include <coroutine>
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "consensus/params.hpp"
+#include "daemon/net/addr_book.hpp"
+#include "daemon/net/ban_list.hpp"
+#include "daemon/net/connection.hpp"
+#include "daemon/net/net_events.hpp"
+#include "io/task_group.hpp"
+
+namespace cheese {
+
+//! Outbound connections the node keeps (fewer when -maxconnections is lower).
+inline constexpr std::size_t kMaxOutboundPeers = 8;
+//! A dial that has not connected in this time is abandoned.
+inline constexpr std::chrono::seconds kConnectTimeout{5};
+//! peers.json is written this often (and at shutdown).
+inline constexpr std::chrono::seconds kAddrBookSaveInterval{60};
+//! How often the manager dials, and ticks the message processor (timeouts, stalls, retries).
+inline constexpr std::chrono::milliseconds kConnManagerTick{500};
+
+//! The connections (Bitcoin Core's CConnman): the listening socket, dialling (-connect,
+//! -addnode, the address book), connection slots, the address book and the ban list. Each
+//! connection's messages go to the message processor (NetEvents), which answers through this
+//! manager (MessageSink). Runs on the node's io thread.
+class ConnManager final : public MessageSink {
+ public:
+  struct Options {
+    std::uint16_t port = 0;
+    bool listen = true;
+    std::vector<std::string> connect;
+    std::vector<std::string> addnode;
+    int max_connections = 64;
+    std::chrono::seconds idle_timeout = net::kIdleTimeout;
+    std::filesystem::path datadir;  //!< peers.json lives here
+  };
+
+  ConnManager(asio::io_context& io, const ChainParams& params, Options options);
+  ~ConnManager() override;
+
+  //! The message processor; set before start().
+  void set_events(NetEvents& events) { events_ = &events; }
+  //! Binds the P2P port (if listening) and starts the dial-and-tick loop. Throws when the port
+  //! cannot be bound.
+  void start();
+  //! Closes the listener and every connection, saves peers.json.
+  void stop();
+  std::uint16_t listen_port() const;
+  std::uint64_t local_nonce() const { return local_nonce_; }
+
+  // MessageSink (called by the message processor).
+  void send(PeerId peer, const net::Message& m) override;
+  void disconnect(PeerId peer, std::string_view reason) override;
+  void discourage(PeerId peer, const net::NetAddress& address, std::string_view reason) override;
+  void pause_reading(PeerId peer, bool paused) override;
+  void listen_address(PeerId peer, const net::NetAddress& address) override;
+  void own_address(const net::NetAddress& address) override;
+
+  // Called by connections.
+  const NetworkMagic& magic() const { return params_.magic; }
+  std::chrono::seconds idle_timeout() const { return options_.idle_timeout; }
+  void deliver(PeerId peer, net::Message message);
+  void connection_closed(const std::shared_ptr<Connection>& c);
+  void count_bytes(std::uint64_t sent, std::uint64_t recv) {
+    total_sent_ += sent;
+    total_recv_ += recv;
+  }
+
+  // RPC and the tracker client.
+  std::vector<std::shared_ptr<const Connection>> connections() const;
+  std::size_t connection_count() const { return connections_.size(); }
+  std::size_t outbound_count() const;
+  std::size_t wanted_outbound() const;
+  const Options& options() const { return options_; }
+  //! addnode add|remove|onetry; returns an error message or "".
+  std::string addnode(const std::string& node, const std::string& command);
+  std::vector<std::string> added_nodes() const { return added_nodes_; }
+  bool disconnect_node(const std::string& address, PeerId id);
+  std::map<std::string, std::int64_t> banned() const;
+  //! Bans an IP (or "ip:port" for loopback peers) until `until`; disconnects matching peers.
+  void ban(const std::string& key, std::int64_t until, std::string_view reason);
+  bool unban(const std::string& key) { return bans_.unban(key); }
+  void clear_bans() { bans_.clear(); }
+  AddressBook& address_book() { return addresses_; }
+  //! Adds addresses learned from a tracker (dialled when more peers are wanted).
+  void add_tracker_peers(const std::vector<net::NetAddress>& peers);
+  std::uint64_t total_bytes_sent() const { return total_sent_; }
+  std::uint64_t total_bytes_recv() const { return total_recv_; }
+
+ private:
+  std::int64_t now() const;
+  bool accept_slot_free(const net::NetAddress& addr) const;
+  void on_accept(tcp::socket socket);
+  asio::awaitable<void> tick_loop();
+  void dial_more(const std::set<std::string>& endpoints);
+  asio::awaitable<void> connect_to(std::string target);
+  asio::awaitable<std::optional<net::NetAddress>> resolve(const std::string& target);
+  void start_connection(tcp::socket socket, bool inbound, net::NetAddress addr);
+  std::set<std::string> connected_endpoints() const;
+  Connection* find(PeerId id);
+
+  asio::io_context& io_;
+  const ChainParams& params_;
+  Options options_;
+  NetEvents* events_ = nullptr;
+  io::TaskGroup tasks_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  std::map<PeerId, std::shared_ptr<Connection>> connections_;
+  PeerId next_id_ = 1;
+  std::uint64_t local_nonce_;
+  std::mt19937_64 rng_;
+  AddressBook addresses_;
+  BanList bans_;
+  std::vector<std::string> added_nodes_;
+  std::set<std::string> pending_connects_;
+  std::set<std::string> self_addresses_;  //!< our own listen addresses, learned from self-connections
+  std::uint64_t total_sent_ = 0;
+  std::uint64_t total_recv_ = 0;
+  bool stopping_ = false;
+  std::unique_ptr<asio::steady_timer> tick_timer_;
+};
+
+}  // namespace cheese

@@ -1,0 +1,70 @@
+#include "daemon/net/header_sync.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace cheese {
+
+net::GetHeadersMsg HeaderSync::request(const Hash256& stop) const {
+  net::GetHeadersMsg m;
+  // From the parent of our best header: a node whose headers are ahead of its blocks (after a
+  // restart, or after the peer that sent them left) must learn that this peer can serve those
+  // blocks, and an empty `headers` would not tell it.
+  const BlockIndex* from = chain_.best_header();
+  if (from->prev) from = from->prev;
+  m.locator = chain_.locator(from);
+  if (m.locator.size() > net::kMaxLocatorHashes) m.locator.resize(net::kMaxLocatorHashes);
+  m.stop_hash = stop;
+  return m;
+}
+
+HeaderSync::Outcome HeaderSync::process(const net::HeadersMsg& m, std::int64_t now) {
+  Outcome out;
+  if (m.headers.empty()) return out;
+  if (!chain_.lookup(m.headers.front().prev_hash)) {
+    // They are on a branch we do not know the start of: ask from our locator. Not a fault.
+    out.unknown_start = true;
+    return out;
+  }
+  for (const auto& h : m.headers) {
+    const BlockIndex* idx = nullptr;
+    const Verdict v = chain_.accept_header(h, now, &idx);
+    if (!v) {
+      if (is_misbehavior(v.reason)) {
+        out.misbehavior = fmt::format("invalid header {}: {}", block_hash(h).to_display_hex(), to_string(v.reason));
+      }
+      break;
+    }
+    out.last = idx;
+    out.accepted.push_back(idx->hash);
+  }
+  if (out.last && m.headers.size() == net::kMaxHeadersPerMessage) {
+    // A whole locator from the last header (not just its hash): if the peer's chain moved
+    // meanwhile, it still finds the fork point.
+    net::GetHeadersMsg more;
+    more.locator = chain_.locator(out.last);
+    if (more.locator.size() > net::kMaxLocatorHashes) more.locator.resize(net::kMaxLocatorHashes);
+    out.more = std::move(more);
+  }
+  return out;
+}
+
+net::HeadersMsg HeaderSync::answer(const net::GetHeadersMsg& m) const {
+  const BlockIndex* fork = chain_.find_fork(m.locator);
+  net::HeadersMsg reply;
+  if (!m.locator.empty() && std::find(m.locator.begin(), m.locator.end(), fork->hash) == m.locator.end()) {
+    // No hash of the locator is on our chain, not even genesis: the asker is on another chain
+    // (docs/protocol.md 7.2). An empty locator means genesis.
+    return reply;
+  }
+  for (std::uint64_t h = fork->height + 1; h <= chain_.height() && reply.headers.size() < net::kMaxHeadersPerMessage;
+       ++h) {
+    const BlockIndex* idx = chain_.at_height(h);
+    reply.headers.push_back(idx->header);
+    if (idx->hash == m.stop_hash) break;
+  }
+  return reply;
+}
+
+}  // namespace cheese

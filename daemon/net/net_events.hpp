@@ -1,0 +1,73 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "net/address.hpp"
+#include "net/protocol.hpp"
+
+namespace cheese {
+
+//! A connection's number, unique for the process's lifetime (never reused).
+using PeerId = std::uint64_t;
+
+//! What the connection manager knows of a new connection.
+struct ConnectionInfo {
+  PeerId id = 0;
+  bool inbound = false;
+  net::NetAddress address;  //!< remote ip:port of the connection
+};
+
+//! What the message processor may ask of the connections (Bitcoin Core's CConnman as seen from
+//! PeerManager): it never touches a socket itself.
+class MessageSink {
+ public:
+  virtual ~MessageSink() = default;
+  //! Queues a message for the peer; a peer whose send queue overflows is dropped.
+  virtual void send(PeerId peer, const net::Message& m) = 0;
+  //! Closes the connection; on_closed follows.
+  virtual void disconnect(PeerId peer, std::string_view reason) = 0;
+  //! Bans the peer's address for kDiscourageDuration and disconnects it (a protocol fault).
+  virtual void discourage(PeerId peer, const net::NetAddress& address, std::string_view reason) = 0;
+  //! Stops (true) or resumes (false) reading the peer's messages: back-pressure while its block
+  //! or transaction waits to be processed.
+  virtual void pause_reading(PeerId peer, bool paused) = 0;
+  //! The address the peer says it listens on (its IP, the port from its version): a node
+  //! connected to us is not dialled again there.
+  virtual void listen_address(PeerId peer, const net::NetAddress& address) = 0;
+  //! One of our own listening addresses (learned from a connection to ourselves): never dial it.
+  virtual void own_address(const net::NetAddress& address) = 0;
+};
+
+//! What the connections tell the message processor (Bitcoin Core's NetEventsInterface).
+class NetEvents {
+ public:
+  virtual ~NetEvents() = default;
+  virtual void on_connected(const ConnectionInfo& info) = 0;
+  //! A decoded message, in the order received.
+  virtual void on_message(PeerId peer, net::Message message) = 0;
+  virtual void on_closed(PeerId peer) = 0;
+  //! About twice a second: timeouts, pings, stalled downloads, requests to retry.
+  virtual void on_tick() = 0;
+};
+
+//! The time the processor acts on: a wall clock for timestamps and chain rules, a steady clock
+//! for timeouts. Tests pass a clock they move by hand.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::int64_t unix_now() const = 0;
+  virtual std::chrono::steady_clock::time_point steady_now() const = 0;
+};
+
+//! The system's clocks.
+class SystemClock final : public Clock {
+ public:
+  std::int64_t unix_now() const override {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  std::chrono::steady_clock::time_point steady_now() const override { return std::chrono::steady_clock::now(); }
+};
+
+}  // namespace cheese

@@ -1,0 +1,233 @@
+#include "daemon/net/peer_manager.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "util/log.hpp"
+
+namespace cheese {
+
+namespace {
+
+constexpr std::string_view kUserAgent = "/cheesed:0.1.0/";
+
+}  // namespace
+
+void KnownInventory::insert(const Hash256& h) {
+  if (!set_.insert(h).second) return;
+  order_.push_back(h);
+  if (order_.size() > kMaxKnownInventory) {
+    set_.erase(order_.front());
+    order_.pop_front();
+  }
+}
+
+PeerManager::PeerManager(Chainstate& chain, const Mempool& mempool, AddressBook& addresses, ChainServices& services,
+                         MessageSink& sink, const Clock& clock, Options options)
+    : chain_(chain),
+      mempool_(mempool),
+      addresses_(addresses),
+      services_(services),
+      sink_(sink),
+      clock_(clock),
+      options_(options),
+      rng_(std::random_device{}()),
+      headers_(chain) {}
+
+PeerState* PeerManager::find(PeerId id) {
+  auto it = peers_.find(id);
+  return it == peers_.end() ? nullptr : &it->second;
+}
+
+const PeerState* PeerManager::peer(PeerId id) const {
+  auto it = peers_.find(id);
+  return it == peers_.end() ? nullptr : &it->second;
+}
+
+// ---- connection events
+
+void PeerManager::on_connected(const ConnectionInfo& info) {
+  PeerState& p = peers_[info.id];
+  p.id = info.id;
+  p.inbound = info.inbound;
+  p.address = info.address;
+  p.connected = clock_.steady_now();
+  p.ping_sent = p.connected;
+  if (!p.inbound) send_version(p);
+}
+
+void PeerManager::on_closed(PeerId id) {
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  peers_.erase(it);
+  downloads_.remove_peer(id);
+  // Transactions asked of this peer are asked of the next peer that announced them.
+  send_tx_requests(tx_requests_.remove_peer(id, clock_.steady_now()));
+  download_blocks();
+}
+
+void PeerManager::on_tick() {
+  const auto now = clock_.steady_now();
+  for (auto& [id, p] : peers_) {
+    if (!p.disconnecting) check_timeouts(p, now);
+  }
+  for (const auto& [id, hash] : downloads_.stalled(now, options_.stall_timeout)) {
+    // Slow, not malicious: disconnect so another peer can serve the block; no discouragement.
+    if (PeerState* p = find(id); p && !p->disconnecting) {
+      p->disconnecting = true;
+      sink_.disconnect(id, fmt::format("stalled on block {}", hash.to_display_hex()));
+    }
+  }
+  send_tx_requests(tx_requests_.expire(now));
+  download_blocks();
+}
+
+void PeerManager::check_timeouts(PeerState& p, std::chrono::steady_clock::time_point now) {
+  if (!p.handshake_done) {
+    if (now - p.connected > options_.handshake_timeout) {
+      p.disconnecting = true;
+      sink_.disconnect(p.id, "handshake timeout");
+    }
+    return;
+  }
+  if (p.ping_nonce != 0 && now - p.ping_sent > options_.ping_timeout) {
+    p.disconnecting = true;
+    sink_.disconnect(p.id, "ping timeout");
+    return;
+  }
+  if (p.ping_nonce == 0 && now - p.ping_sent > options_.ping_interval) send_ping(p);
+}
+
+// ---- helpers
+
+void PeerManager::misbehaving(PeerState& p, std::string_view reason) {
+  log_info("Peer {} ({}) misbehaved: {}; disconnecting and discouraging it for {} h", p.id, p.address.to_string(),
+           reason, kDiscourageDuration.count() / 3600);
+  p.disconnecting = true;
+  sink_.discourage(p.id, p.address, fmt::format("misbehaving: {}", reason));
+}
+
+void PeerManager::send_version(PeerState& p) {
+  net::VersionMsg v;
+  v.protocol_version = net::kProtocolVersion;
+  v.services = net::kServiceNetwork;
+  v.timestamp = clock_.unix_now();
+  v.network = chain_.params().name;
+  v.best_height = chain_.height();
+  v.listen_port = options_.listen ? listen_port_ : 0;
+  v.nonce = options_.local_nonce;
+  v.user_agent = std::string(kUserAgent);
+  sink_.send(p.id, v);
+}
+
+void PeerManager::send_ping(PeerState& p) {
+  std::uniform_int_distribution<std::uint64_t> any(1, UINT64_MAX);
+  p.ping_nonce = any(rng_);
+  p.ping_sent = clock_.steady_now();
+  sink_.send(p.id, net::PingMsg{p.ping_nonce});
+}
+
+void PeerManager::request_headers(PeerState& p, const Hash256& stop) { sink_.send(p.id, headers_.request(stop)); }
+
+void PeerManager::complete_handshake(PeerState& p) {
+  p.handshake_done = true;
+  tx_requests_.add_peer(p.id);
+  log_info("Connected to peer {} ({} {}, {}, height {})", p.id, p.inbound ? "inbound" : "outbound",
+           p.address.to_string(), p.version->user_agent, p.version->best_height);
+  const std::int64_t now = clock_.unix_now();
+  if (!p.inbound) {
+    // A peer we dialed (-addnode, -connect, onetry, the book) goes into the address book, so a
+    // restarted node finds it again from peers.json alone.
+    addresses_.add(p.address, "outbound", now);
+    addresses_.mark_success(p.address, now);
+    sink_.send(p.id, net::GetAddrMsg{});
+    p.getaddr_pending = true;
+  } else if (p.version->listen_port != 0) {
+    net::NetAddress listen = p.address;
+    listen.port = p.version->listen_port;
+    listen.time = now;
+    addresses_.add(listen, "inbound", now);
+  }
+  send_ping(p);
+  request_headers(p);
+}
+
+void PeerManager::download_blocks() {
+  const auto now = clock_.steady_now();
+  const auto queued = [this](const Hash256& h) { return services_.block_queued(h); };
+  for (auto& [id, p] : peers_) {
+    if (!p.handshake_done || p.disconnecting || !p.best_known) continue;
+    net::GetDataMsg req;
+    for (const auto& hash : downloads_.next_requests(id, p.best_known, chain_, queued, now)) {
+      req.items.push_back({net::InvType::kBlock, hash});
+    }
+    if (!req.items.empty()) sink_.send(id, req);
+  }
+}
+
+void PeerManager::send_tx_requests(const std::vector<TxRequestTracker::Request>& requests) {
+  for (const auto& r : requests) {
+    log_debug("net", "asking peer {} for tx {} (the first announcer did not deliver)", r.peer,
+              r.txid.to_display_hex());
+    sink_.send(r.peer, net::GetDataMsg{{{net::InvType::kTx, r.txid}}});
+  }
+}
+
+void PeerManager::remember_reject(const Hash256& h) {
+  if (!recent_rejects_.insert(h).second) return;
+  recent_rejects_order_.push_back(h);
+  if (recent_rejects_order_.size() > kMaxRecentRejects) {
+    recent_rejects_.erase(recent_rejects_order_.front());
+    recent_rejects_order_.pop_front();
+  }
+}
+
+// ---- notifications from the node
+
+void PeerManager::chain_changed(const ProcessBlockResult& r, PeerId /*source*/) {
+  if (!r.connected.empty()) {
+    // A transaction rejected against the old tip may be valid now.
+    recent_rejects_.clear();
+    recent_rejects_order_.clear();
+    for (auto& [id, p] : peers_) {
+      if (!p.handshake_done || p.disconnecting) continue;
+      net::InvMsg inv;
+      for (const auto& b : r.connected) {
+        const Hash256 h = b.hash();
+        if (p.known.contains(h)) continue;
+        inv.items.push_back({net::InvType::kBlock, h});
+        p.known.insert(h);
+        if (inv.items.size() == net::kMaxInvItems) break;
+      }
+      if (!inv.items.empty()) sink_.send(id, inv);
+    }
+  }
+  // Transfers a reorg put back into the mempool are announced again (peers that know them skip).
+  for (const auto& b : r.disconnected) {
+    for (const auto& tx : b.txs) {
+      if (tx.is_coinbase()) continue;
+      if (const Hash256 id = txid(tx); mempool_.contains(id)) transaction_accepted(id, 0);
+    }
+  }
+}
+
+void PeerManager::transaction_accepted(const Hash256& id, PeerId source) {
+  for (auto& [pid, p] : peers_) {
+    if (!p.handshake_done || p.disconnecting || pid == source || p.known.contains(id)) continue;
+    p.known.insert(id);
+    sink_.send(pid, net::InvMsg{{{net::InvType::kTx, id}}});
+  }
+}
+
+void PeerManager::block_queue_room() {
+  for (auto& [id, p] : peers_) {
+    if (!p.waiting_block || p.disconnecting) continue;
+    auto block = std::move(p.waiting_block);
+    p.waiting_block.reset();
+    queue_block(p, std::move(block));
+    if (p.waiting_block) return;  // full again: the rest wait for the next room
+  }
+}
+
+}  // namespace cheese

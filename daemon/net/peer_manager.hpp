@@ -1,0 +1,169 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_set>
+
+#include "chain/chainstate.hpp"
+#include "chain/mempool.hpp"
+#include "daemon/net/addr_book.hpp"
+#include "daemon/net/ban_list.hpp"
+#include "daemon/net/block_download.hpp"
+#include "daemon/net/header_sync.hpp"
+#include "daemon/net/net_events.hpp"
+#include "daemon/net/tx_request.hpp"
+
+namespace cheese {
+
+//! Inventory hashes remembered per peer (what it has or was told), oldest forgotten first.
+inline constexpr std::size_t kMaxKnownInventory = 20'000;
+//! Rejected transaction hashes remembered (not asked for or checked again until the tip moves).
+inline constexpr std::size_t kMaxRecentRejects = 20'000;
+//! Entries an `addr` may carry when it is not the reply to our `getaddr` (docs/protocol.md 7.3).
+inline constexpr std::size_t kMaxUnsolicitedAddr = 10;
+
+//! What the processor needs of the node beyond reading the chain and the mempool: the way in for
+//! blocks and transactions (BlockProcessor in the node; a fake in the unit tests).
+class ChainServices {
+ public:
+  virtual ~ChainServices() = default;
+  //! True while a block with this hash waits in the node's block queue.
+  virtual bool block_queued(const Hash256& hash) const = 0;
+  //! Queues a block; false (nothing queued, `done` not called) while the queue is full: the
+  //! processor waits for block_queue_room(). `done` runs once the block is processed.
+  virtual bool try_queue_block(std::shared_ptr<const Block> block, PeerId source,
+                               std::function<void(const ProcessBlockResult&)> done) = 0;
+  //! Checks a transaction (signature off the io thread) and offers it to the mempool; `done`
+  //! runs with the outcome on the io thread.
+  virtual void submit_transaction(Transaction tx, PeerId source, std::function<void(const MempoolAccept&)> done) = 0;
+};
+
+//! A bounded set of inventory hashes, oldest forgotten first.
+class KnownInventory {
+ public:
+  bool contains(const Hash256& h) const { return set_.contains(h); }
+  void insert(const Hash256& h);
+
+ private:
+  std::unordered_set<Hash256, Hash256Hasher> set_;
+  std::deque<Hash256> order_;
+};
+
+//! The protocol state of one peer; only the processor changes it.
+struct PeerState {
+  PeerId id = 0;
+  bool inbound = false;
+  net::NetAddress address;
+  std::chrono::steady_clock::time_point connected;
+  std::optional<net::VersionMsg> version;
+  bool handshake_done = false;
+  bool disconnecting = false;     //!< asked to close; its messages are ignored until on_closed
+  bool getaddr_answered = false;
+  bool getaddr_pending = false;   //!< we sent getaddr; a large addr is accepted once, as its reply
+  std::uint64_t ping_nonce = 0;   //!< of the ping waiting for its pong; 0 when none
+  std::chrono::steady_clock::time_point ping_sent;
+  std::optional<double> ping_seconds;
+  const BlockIndex* best_known = nullptr;  //!< most-work header we know this peer has
+  KnownInventory known;
+  std::shared_ptr<const Block> waiting_block;  //!< received while the block queue was full
+  bool tx_checking = false;                    //!< its transaction is being checked; reading paused
+};
+
+//! The P2P protocol (Bitcoin Core's PeerManager in net_processing.cpp): handshake, ping,
+//! headers-first sync, block download, transaction requests and relay, address gossip. Owns every
+//! peer's protocol state and does no I/O: the connection manager calls it (NetEvents) and it
+//! answers through a MessageSink, so a unit test drives it with fake peers.
+class PeerManager final : public NetEvents {
+ public:
+  struct Options {
+    std::uint64_t local_nonce = 0;  //!< in our version; detects connections to ourselves
+    bool listen = true;
+    std::chrono::seconds handshake_timeout = net::kHandshakeTimeout;
+    std::chrono::seconds ping_interval = net::kPingInterval;
+    std::chrono::seconds ping_timeout = net::kPingTimeout;
+    std::chrono::seconds stall_timeout = net::kBlockStallTimeout;
+  };
+
+  PeerManager(Chainstate& chain, const Mempool& mempool, AddressBook& addresses, ChainServices& services,
+              MessageSink& sink, const Clock& clock, Options options);
+
+  //! Our listening port, announced in version (0 until the listener is bound).
+  void set_listen_port(std::uint16_t port) { listen_port_ = port; }
+  std::uint64_t local_nonce() const { return options_.local_nonce; }
+
+  void on_connected(const ConnectionInfo& info) override;
+  void on_message(PeerId peer, net::Message message) override;
+  void on_closed(PeerId peer) override;
+  void on_tick() override;
+
+  //! After the chain changed: announces connected blocks, and again the transfers a reorg put
+  //! back into the mempool.
+  void chain_changed(const ProcessBlockResult& r, PeerId source);
+  //! After a transaction entered the mempool: announced to every peer but its source.
+  void transaction_accepted(const Hash256& txid, PeerId source);
+  //! The node's block queue has room again: blocks held back are queued, readers resume.
+  void block_queue_room();
+
+  //! A peer's state (getpeerinfo); nullptr for an unknown peer.
+  const PeerState* peer(PeerId id) const;
+  std::size_t peer_count() const { return peers_.size(); }
+  const TxRequestTracker& tx_requests() const { return tx_requests_; }
+  const BlockDownload& downloads() const { return downloads_; }
+
+ private:
+  PeerState* find(PeerId id);
+  void misbehaving(PeerState& p, std::string_view reason);
+  void send_version(PeerState& p);
+  void send_ping(PeerState& p);
+  void request_headers(PeerState& p, const Hash256& stop = Hash256{});
+  void complete_handshake(PeerState& p);
+  void download_blocks();
+  void remember_reject(const Hash256& h);
+  void send_tx_requests(const std::vector<TxRequestTracker::Request>& requests);
+  void check_timeouts(PeerState& p, std::chrono::steady_clock::time_point now);
+  void queue_block(PeerState& p, std::shared_ptr<const Block> block);
+  void block_processed(PeerId id, const net::NetAddress& address, const Hash256& hash, const ProcessBlockResult& r);
+  void tx_processed(PeerId id, const net::NetAddress& address, const Hash256& id_hash, const MempoolAccept& r);
+
+  void handle(PeerState& p, net::VersionMsg m);
+  void handle(PeerState& p, net::VerackMsg m);
+  void handle(PeerState& p, net::PingMsg m);
+  void handle(PeerState& p, net::PongMsg m);
+  void handle(PeerState& p, net::InvMsg m);
+  void handle(PeerState& p, net::GetDataMsg m);
+  void handle(PeerState& p, net::NotFoundMsg m);
+  void handle(PeerState& p, net::GetHeadersMsg m);
+  void handle(PeerState& p, net::HeadersMsg m);
+  void handle(PeerState& p, net::BlockMsg m);
+  void handle(PeerState& p, net::TxMsg m);
+  void handle(PeerState& p, net::GetAddrMsg m);
+  void handle(PeerState& p, net::AddrMsg m);
+  //! Tracker messages have no meaning between nodes: ignored like unknown commands.
+  template <typename TrackerMsg>
+  void handle(PeerState& p, TrackerMsg m);
+
+  Chainstate& chain_;
+  const Mempool& mempool_;
+  AddressBook& addresses_;
+  ChainServices& services_;
+  MessageSink& sink_;
+  const Clock& clock_;
+  Options options_;
+  std::uint16_t listen_port_ = 0;
+  std::mt19937_64 rng_;
+  std::map<PeerId, PeerState> peers_;
+  HeaderSync headers_;
+  BlockDownload downloads_;
+  TxRequestTracker tx_requests_;
+  std::unordered_set<Hash256, Hash256Hasher> recent_rejects_;
+  std::deque<Hash256> recent_rejects_order_;
+};
+
+}  // namespace cheese

@@ -1,0 +1,279 @@
+// PeerManager's message handlers, one per message type (dispatched by std::visit in
+// PeerManager::on_message once the handshake is done).
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "daemon/net/peer_manager.hpp"
+#include "util/log.hpp"
+
+namespace cheese {
+
+template <typename TrackerMsg>
+void PeerManager::handle(PeerState& p, TrackerMsg) {
+  log_debug("net", "peer {} sent {} (ignored)", p.id, TrackerMsg::kCommand);
+}
+
+void PeerManager::handle(PeerState& p, net::VersionMsg m) {
+  if (p.version) {
+    misbehaving(p, "duplicate version");
+    return;
+  }
+  if (m.nonce == options_.local_nonce) {
+    log_debug("net", "connected to myself at {}; dropping it", p.address.to_string());
+    // The dialing side of this self-connection used our own listen address: never dial it again.
+    net::NetAddress self = p.address;
+    if (p.inbound) self.port = listen_port_;
+    addresses_.remove(self);
+    sink_.own_address(self);
+    p.disconnecting = true;
+    sink_.disconnect(p.id, "connected to self");
+    return;
+  }
+  if (m.network != chain_.params().name) {
+    p.disconnecting = true;
+    sink_.disconnect(p.id, fmt::format("peer is on network '{}'", m.network));
+    return;
+  }
+  if (m.protocol_version < net::kMinProtocolVersion) {
+    p.disconnecting = true;
+    sink_.disconnect(p.id, fmt::format("protocol version {} too old", m.protocol_version));
+    return;
+  }
+  if (m.listen_port != 0) {
+    net::NetAddress listen = p.address;
+    listen.port = m.listen_port;
+    sink_.listen_address(p.id, listen);
+  }
+  p.version = std::move(m);
+  if (p.inbound) send_version(p);
+  sink_.send(p.id, net::VerackMsg{});
+}
+
+void PeerManager::handle(PeerState& p, net::VerackMsg) { misbehaving(p, "duplicate verack"); }
+
+void PeerManager::handle(PeerState& p, net::PingMsg m) { sink_.send(p.id, net::PongMsg{m.nonce}); }
+
+void PeerManager::handle(PeerState& p, net::PongMsg m) {
+  if (p.ping_nonce != 0 && m.nonce == p.ping_nonce) {
+    p.ping_seconds = std::chrono::duration<double>(clock_.steady_now() - p.ping_sent).count();
+    p.ping_nonce = 0;
+  }
+}
+
+void PeerManager::handle(PeerState& p, net::InvMsg m) {
+  net::GetDataMsg want;
+  bool unknown_block = false;
+  Hash256 last_unknown;
+  const auto now = clock_.steady_now();
+  for (const auto& item : m.items) {
+    p.known.insert(item.hash);
+    if (item.type == net::InvType::kTx) {
+      if (mempool_.contains(item.hash) || recent_rejects_.contains(item.hash)) continue;
+      if (tx_requests_.announced(p.id, item.hash, now)) want.items.push_back(item);
+    } else if (const BlockIndex* idx = chain_.lookup(item.hash); !idx) {
+      unknown_block = true;
+      last_unknown = item.hash;
+    } else if (!p.best_known || idx->chain_work > p.best_known->chain_work) {
+      p.best_known = idx;
+    }
+  }
+  if (!want.items.empty()) sink_.send(p.id, want);
+  if (unknown_block) request_headers(p, last_unknown);
+  download_blocks();
+}
+
+void PeerManager::handle(PeerState& p, net::GetDataMsg m) {
+  net::NotFoundMsg missing;
+  for (const auto& item : m.items) {
+    if (p.disconnecting) return;  // e.g. its send queue overflowed
+    if (item.type == net::InvType::kTx) {
+      if (const auto* e = mempool_.find(item.hash)) {
+        sink_.send(p.id, net::TxMsg{e->tx});
+        p.known.insert(item.hash);
+      } else {
+        missing.items.push_back(item);
+      }
+      continue;
+    }
+    const BlockIndex* idx = chain_.lookup(item.hash);
+    std::optional<Block> block;
+    if (idx && idx->have_data() && !idx->failed()) block = chain_.read_block(item.hash);
+    if (block) {
+      sink_.send(p.id, net::BlockMsg{std::move(*block)});
+      p.known.insert(item.hash);
+    } else {
+      missing.items.push_back(item);
+    }
+  }
+  if (!missing.items.empty()) sink_.send(p.id, missing);
+}
+
+void PeerManager::handle(PeerState& p, net::NotFoundMsg m) {
+  const auto now = clock_.steady_now();
+  for (const auto& item : m.items) {
+    if (item.type == net::InvType::kBlock) {
+      downloads_.not_found(p.id, item.hash);
+    } else if (auto next = tx_requests_.not_found(p.id, item.hash, now)) {
+      send_tx_requests({{*next, item.hash}});
+    }
+  }
+  download_blocks();
+}
+
+void PeerManager::handle(PeerState& p, net::GetHeadersMsg m) { sink_.send(p.id, headers_.answer(m)); }
+
+void PeerManager::handle(PeerState& p, net::HeadersMsg m) {
+  if (m.headers.empty()) return;
+  HeaderSync::Outcome r = headers_.process(m, clock_.unix_now());
+  if (r.unknown_start) {
+    request_headers(p);
+    return;
+  }
+  for (const auto& h : r.accepted) p.known.insert(h);
+  if (r.last && (!p.best_known || r.last->chain_work > p.best_known->chain_work)) p.best_known = r.last;
+  if (r.misbehavior) {
+    misbehaving(p, *r.misbehavior);
+    return;
+  }
+  if (r.accepted.size() < m.headers.size()) {
+    log_debug("net", "peer {}: {} of {} headers not accepted yet", p.id, m.headers.size() - r.accepted.size(),
+              m.headers.size());
+  }
+  if (r.more) sink_.send(p.id, *r.more);
+  download_blocks();
+}
+
+void PeerManager::handle(PeerState& p, net::BlockMsg m) {
+  auto block = std::make_shared<const Block>(std::move(m.block));
+  const Hash256 hash = block->hash();
+  p.known.insert(hash);
+  downloads_.received(p.id, hash);
+  queue_block(p, std::move(block));
+  download_blocks();
+}
+
+void PeerManager::queue_block(PeerState& p, std::shared_ptr<const Block> block) {
+  const Hash256 hash = block->hash();
+  auto done = [this, id = p.id, address = p.address, hash](const ProcessBlockResult& r) {
+    block_processed(id, address, hash, r);
+  };
+  if (services_.try_queue_block(block, p.id, std::move(done))) {
+    sink_.pause_reading(p.id, false);
+    return;
+  }
+  // The node's queue is full: this peer's next message waits until there is room.
+  p.waiting_block = std::move(block);
+  sink_.pause_reading(p.id, true);
+}
+
+void PeerManager::block_processed(PeerId id, const net::NetAddress& address, const Hash256& hash,
+                                  const ProcessBlockResult& r) {
+  PeerState* p = find(id);
+  const Verdict v = r.verdict;
+  if (!v && v.reason != Reject::kBlockUnknownParent && is_misbehavior(v.reason)) {
+    const std::string reason = fmt::format("invalid block {}: {}", hash.to_display_hex(), to_string(v.reason));
+    if (p) {
+      misbehaving(*p, reason);
+    } else {  // gone meanwhile: still discouraged
+      sink_.discourage(id, address, fmt::format("misbehaving: {}", reason));
+    }
+  } else if (p && !v) {
+    if (v.reason == Reject::kBlockUnknownParent) {
+      if (!p->disconnecting) request_headers(*p);
+    } else {
+      log_debug("net", "block {} from peer {} not accepted: {}", hash.to_display_hex(), id, to_string(v.reason));
+    }
+  } else if (p) {
+    if (const BlockIndex* idx = chain_.lookup(hash); idx && (!p->best_known || idx->chain_work > p->best_known->chain_work)) {
+      p->best_known = idx;
+    }
+  }
+  download_blocks();
+}
+
+void PeerManager::handle(PeerState& p, net::TxMsg m) {
+  const Hash256 id = txid(m.tx);
+  p.known.insert(id);
+  tx_requests_.received(id);
+  if (mempool_.contains(id) || recent_rejects_.contains(id)) return;
+  // One transaction checked at a time per peer: its next message waits for the outcome.
+  p.tx_checking = true;
+  sink_.pause_reading(p.id, true);
+  auto done = [this, peer = p.id, address = p.address, id](const MempoolAccept& r) { tx_processed(peer, address, id, r); };
+  services_.submit_transaction(std::move(m.tx), p.id, std::move(done));
+}
+
+void PeerManager::tx_processed(PeerId peer, const net::NetAddress& address, const Hash256& id, const MempoolAccept& r) {
+  PeerState* p = find(peer);
+  if (p) {
+    p->tx_checking = false;
+    if (!p->waiting_block) sink_.pause_reading(peer, false);
+  }
+  if (r.ok() || r.reason == MempoolReject::kAlreadyKnown) return;
+  remember_reject(id);
+  if (r.reason == MempoolReject::kConsensus && is_misbehavior(r.consensus)) {
+    const std::string reason = fmt::format("invalid transaction {}: {}", id.to_display_hex(), to_string(r.consensus));
+    if (p) {
+      misbehaving(*p, reason);
+    } else {
+      sink_.discourage(peer, address, fmt::format("misbehaving: {}", reason));
+    }
+  } else {
+    log_debug("mempool", "tx {} from peer {} not accepted: {}", id.to_display_hex(), peer,
+              r.reason == MempoolReject::kConsensus ? to_string(r.consensus) : to_string(r.reason));
+  }
+}
+
+void PeerManager::handle(PeerState& p, net::GetAddrMsg) {
+  if (!p.inbound || p.getaddr_answered) return;  // answered once per connection, to inbound peers
+  p.getaddr_answered = true;
+  net::AddrMsg reply;
+  reply.addresses = addresses_.sample(net::kMaxAddrPerMessage, rng_);
+  if (!reply.addresses.empty()) sink_.send(p.id, reply);
+}
+
+void PeerManager::handle(PeerState& p, net::AddrMsg m) {
+  // docs/protocol.md 7.3: more than kMaxUnsolicitedAddr entries only as the one reply to getaddr.
+  if (m.addresses.size() > kMaxUnsolicitedAddr) {
+    if (!p.getaddr_pending) {
+      log_debug("net", "peer {} sent an unsolicited addr of {} entries (ignored)", p.id, m.addresses.size());
+      return;
+    }
+    p.getaddr_pending = false;
+  }
+  const std::int64_t t = clock_.unix_now();
+  for (auto a : m.addresses) {
+    if (a.port == 0 || a.is_unspecified()) continue;
+    // Timestamps from the future are clamped; very old ones still count as candidates.
+    if (a.time > t + 600) a.time = t;
+    addresses_.add(a, "gossip", t);
+  }
+  log_debug("net", "peer {} sent {} addresses (book has {})", p.id, m.addresses.size(), addresses_.size());
+}
+
+void PeerManager::on_message(PeerId id, net::Message message) {
+  PeerState* p = find(id);
+  if (!p || p->disconnecting) return;
+  if (!p->version) {
+    if (auto* v = std::get_if<net::VersionMsg>(&message)) {
+      handle(*p, std::move(*v));
+    } else {
+      misbehaving(*p, fmt::format("{} before version", net::command_of(message)));
+    }
+    return;
+  }
+  if (!p->handshake_done) {
+    if (std::holds_alternative<net::VerackMsg>(message)) {
+      complete_handshake(*p);
+    } else if (std::holds_alternative<net::VersionMsg>(message)) {
+      misbehaving(*p, "duplicate version");
+    } else {
+      misbehaving(*p, fmt::format("{} before verack", net::command_of(message)));
+    }
+    return;
+  }
+  std::visit([this, p](auto&& m) { handle(*p, std::move(m)); }, std::move(message));
+}
+
+}  // namespace cheese
