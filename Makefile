@@ -33,7 +33,8 @@ sanitize:
 	@$(MAKE) test BUILD_DIR=build-sanitize BUILD_TYPE=Debug CMAKE_FLAGS="-DCHEESE_SANITIZE=ON"
 
 # libFuzzer targets with clang, in their own folder.
-fuzz: deps
+fuzz:
+	@CHEESE_FUZZ_DEPS=1 scripts/install-deps.sh
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCHEESE_FUZZ=ON -DCHEESE_SANITIZE=ON -DCHEESE_BUILD_TESTS=OFF >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 

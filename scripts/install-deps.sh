@@ -9,6 +9,10 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
   libsodium-dev libfmt-dev catch2 libsqlite3-dev sqlite3 python3 python3-mnemonic curl
 )
+# `make fuzz` (CHEESE_FUZZ_DEPS=1): clang and the libFuzzer runtime of clang 14.
+if [[ "${CHEESE_FUZZ_DEPS:-0}" == "1" ]]; then
+  packages+=(clang libclang-rt-14-dev)  # clang: the unversioned clang++ (14 on Debian 12)
+fi
 if [[ "${CHEESE_WEB_TESTS:-1}" == "1" && -f "$(dirname "$0")/../tests/web/package.json" ]]; then
   packages+=(chromium)
   # Node.js may come from elsewhere than Debian (its nodejs package then provides npm and

@@ -8,6 +8,9 @@ namespace cheese {
 //! Tag for constructing the error alternative of a Result.
 template <typename E>
 struct Unexpected {
+  // A constructor, not aggregate initialization: clang 14 (the fuzz build) has no parenthesized
+  // aggregate initialization, which `Unexpected(error)` needs otherwise.
+  Unexpected(E e) : error(std::move(e)) {}  // NOLINT(implicit)
   E error;
 };
 template <typename E>
