@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include "util/log.hpp"
-#include "daemon/node/block_processor.hpp"
-#include "daemon/node/context.hpp"
+#include "daemon/validation/block_processor.hpp"
+#include "util/time.hpp"
 
 namespace cheese {
 

@@ -4,6 +4,7 @@
 
 #include "io/accept_loop.hpp"
 #include "util/log.hpp"
+#include "util/time.hpp"
 
 namespace cheese {
 
@@ -43,9 +44,7 @@ ConnManager::ConnManager(asio::io_context& io, const ChainParams& params, Option
 
 ConnManager::~ConnManager() = default;
 
-std::int64_t ConnManager::now() const {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+std::int64_t ConnManager::now() const { return unix_now(); }
 
 void ConnManager::start() {
   if (options_.listen) {

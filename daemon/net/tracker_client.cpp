@@ -9,7 +9,7 @@
 
 #include "util/log.hpp"
 #include "daemon/net/connman.hpp"
-#include "daemon/node/context.hpp"
+#include "util/time.hpp"
 
 namespace cheese {
 

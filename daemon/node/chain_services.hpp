@@ -1,7 +1,7 @@
 #pragma once
 
 #include "daemon/net/peer_manager.hpp"
-#include "daemon/node/block_processor.hpp"
+#include "daemon/validation/block_processor.hpp"
 #include "io/task_group.hpp"
 
 namespace cheese {

@@ -10,6 +10,7 @@
 
 #include "daemon/node/options.hpp"
 #include "daemon/rpc/server.hpp"
+#include "util/time.hpp"
 
 namespace cheese {
 
@@ -52,7 +53,5 @@ struct NodeContext {
   ~NodeContext();
 };
 
-//! Seconds since the Unix epoch, from the system clock (the node's "now" for chain rules).
-std::int64_t unix_now();
 
 }  // namespace cheese

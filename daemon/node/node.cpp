@@ -11,7 +11,7 @@
 #include "daemon/net/connman.hpp"
 #include "daemon/net/peer_manager.hpp"
 #include "daemon/net/tracker_client.hpp"
-#include "daemon/node/block_processor.hpp"
+#include "daemon/validation/block_processor.hpp"
 #include "daemon/node/chain_services.hpp"
 #include "daemon/rpc/http_rpc.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
@@ -23,10 +23,6 @@ namespace cheese {
 
 NodeContext::NodeContext() = default;
 NodeContext::~NodeContext() = default;
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 namespace {
 

@@ -11,9 +11,9 @@
 #include <fmt/format.h>
 
 #include "util/log.hpp"
-#include "daemon/node/block_processor.hpp"
-#include "daemon/node/context.hpp"
-#include "daemon/node/node.hpp"
+#include "daemon/validation/block_processor.hpp"
+#include "util/time.hpp"
+#include "daemon/node/options.hpp"  // NodeOptions as a plain struct (no link dependency)
 #include "daemon/rpc/util.hpp"
 #include "daemon/rpc/wallet_errors.hpp"
 

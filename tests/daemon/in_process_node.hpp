@@ -22,7 +22,7 @@
 #include "consensus/params.hpp"
 #include "chain/chainstate.hpp"
 #include "daemon/mining/miner.hpp"
-#include "daemon/node/block_processor.hpp"
+#include "daemon/validation/block_processor.hpp"
 #include "daemon/node/node.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
 

@@ -1,16 +1,13 @@
-#include "daemon/node/block_processor.hpp"
+#include "daemon/validation/block_processor.hpp"
 
 #include <chrono>
 
 #include "util/log.hpp"
+#include "util/time.hpp"
 
 namespace cheese {
 
 namespace {
-
-std::int64_t unix_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 //! Runs `fn` on the worker pool and resumes the coroutine on the io thread with its result.
 template <typename T, typename Fn>
@@ -180,7 +177,7 @@ asio::awaitable<void> BlockProcessor::connect_queued_blocks() {
     // from the miner or submitblock, and the last queued one, commit before anyone hears of them.
     const CommitMode mode = item.durable || block_queue_.empty() ? CommitMode::kNow : CommitMode::kDeferred;
     BlockSubmission out;
-    out.result = chain_.process_block_with_signatures(*item.block, unix_seconds(), **item.signatures, mode);
+    out.result = chain_.process_block_with_signatures(*item.block, unix_now(), **item.signatures, mode);
     after_block(out.result, item.source_peer);
     item.done(out);
   }
@@ -189,7 +186,7 @@ asio::awaitable<void> BlockProcessor::connect_queued_blocks() {
 }
 
 void BlockProcessor::after_block(const ProcessBlockResult& r, std::uint64_t source_peer) {
-  for (const auto& b : r.disconnected) mempool_.block_disconnected(b, chain_, unix_seconds());
+  for (const auto& b : r.disconnected) mempool_.block_disconnected(b, chain_, unix_now());
   for (const auto& b : r.connected) mempool_.block_connected(b, chain_);
   if (r.tip_changed) {
     log_info("New tip {} at height {} ({} tx in mempool)", chain_.tip()->hash.to_display_hex(), chain_.height(),
@@ -216,7 +213,7 @@ asio::awaitable<MempoolAccept> BlockProcessor::submit_transaction(Transaction tx
     r.consensus = Reject::kTxBadSignature;
     co_return r;
   }
-  MempoolAccept r = mempool_.accept(*shared, chain_, unix_seconds(), /*signature_checked=*/true);
+  MempoolAccept r = mempool_.accept(*shared, chain_, unix_now(), /*signature_checked=*/true);
   if (r.ok()) {
     const Hash256 id = txid(*shared);
     log_debug("mempool", "accepted tx {} ({} in mempool)", id.to_display_hex(), mempool_.size());
