@@ -20,6 +20,7 @@ constexpr ConvertedParam kConvertedParams[] = {
     {"getrawmempool", 0, "verbose"},
     {"setban", 2, "bantime"},
     {"setban", 3, "absolute"},
+    {"disconnectnode", 1, "nodeid"},
     {"generatetoaddress", 0, "nblocks"},
     {"generatetoaddress", 2, "maxtries"},
     {"mine", 0, "nblocks"},
@@ -28,6 +29,11 @@ constexpr ConvertedParam kConvertedParams[] = {
     {"listtransactions", 0, "count"},
     {"listtransactions", 1, "skip"},
     {"walletpassphrase", 1, "timeout"},
+    {"createwallet", 2, "load_on_startup"},
+    {"restorewallet", 3, "load_on_startup"},
+    {"loadwallet", 1, "load_on_startup"},
+    {"unloadwallet", 1, "load_on_startup"},
+    {"rescanblockchain", 0, "start_height"},
 };
 
 const ConvertedParam* find_converted(std::string_view method, std::size_t index) {
