@@ -1,25 +1,12 @@
+// cheese-cli: options, configuration, credentials and what a reply means. The conversion table
+// is in convert.cpp, JSON text in json_text.cpp, the HTTP POST in http_post.cpp.
 #include "cli.hpp"
 
-// GCC 12: <coroutine> before Boost.Asio, or Asio's coroutine support fails to compile.
-#include <coroutine>
-
-// Asio's scheduler trips GCC 12's -Wnull-dereference after inlining, a false positive that
-// system-header status does not silence.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/error.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+#include <boost/beast/http/status.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#pragma GCC diagnostic pop
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
@@ -31,6 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include "cli_detail.hpp"
+
 #ifndef CHEESE_VERSION
 #define CHEESE_VERSION "unknown"
 #endif
@@ -39,128 +28,20 @@ namespace cheese::cli {
 
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
+namespace http = boost::beast::http;
 namespace json = boost::json;
-using tcp = asio::ip::tcp;
+using detail::ConnectError;
+using detail::is_space;
+using detail::json_options;
+using detail::TransportError;
 
-constexpr ConvertedParam kConvertedParams[] = {
-    {"getblockhash", 0, "height"},
-    {"getblock", 1, "verbosity"},
-    {"getblockheader", 1, "verbose"},
-    {"getrawtransaction", 1, "verbose"},
-    {"getrawmempool", 0, "verbose"},
-    {"setban", 2, "bantime"},
-    {"setban", 3, "absolute"},
-    {"generatetoaddress", 0, "nblocks"},
-    {"generatetoaddress", 2, "maxtries"},
-    {"mine", 0, "nblocks"},
-    {"setgenerate", 0, "generate"},
-    {"setgenerate", 1, "genproclimit"},
-    {"listtransactions", 0, "count"},
-    {"listtransactions", 1, "skip"},
-    {"walletpassphrase", 1, "timeout"},
-};
-
-constexpr std::uint64_t kMaxReplyBytes = 256u << 20;
 constexpr auto kRetryInterval = std::chrono::seconds(1);
-
-json::parse_options json_options() {
-  json::parse_options opt;
-  opt.max_depth = 512;
-  return opt;
-}
-
-bool is_valid_json(std::string_view text) {
-  boost::system::error_code ec;
-  json::parse(text, ec, {}, json_options());
-  return !ec;
-}
-
-std::string json_string(std::string_view s) { return json::serialize(json::string_view(s.data(), s.size())); }
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-std::size_t skip_space(std::string_view s, std::size_t i) {
-  while (i < s.size() && is_space(s[i])) ++i;
-  return i;
-}
-
-//! s[i] is the opening quote; returns the index after the closing one.
-std::size_t skip_string(std::string_view s, std::size_t i) {
-  for (++i; i < s.size() && s[i] != '"'; ++i) {
-    if (s[i] == '\\') ++i;
-  }
-  return std::min(i + 1, s.size());
-}
-
-//! The index after the JSON value starting at s[i] (s is valid JSON).
-std::size_t skip_value(std::string_view s, std::size_t i) {
-  if (i >= s.size()) return i;
-  if (s[i] == '"') return skip_string(s, i);
-  if (s[i] == '{' || s[i] == '[') {
-    int depth = 0;
-    while (i < s.size()) {
-      const char c = s[i];
-      if (c == '"') {
-        i = skip_string(s, i);
-        continue;
-      }
-      ++i;
-      if (c == '{' || c == '[') ++depth;
-      if ((c == '}' || c == ']') && --depth == 0) return i;
-    }
-    return i;
-  }
-  while (i < s.size() && !is_space(s[i]) && s[i] != ',' && s[i] != '}' && s[i] != ']') ++i;
-  return i;
-}
-
-//! The text of member `key` of the JSON object `object_json` (valid JSON), byte for byte.
-std::optional<std::string_view> raw_member(std::string_view object_json, std::string_view key) {
-  std::size_t i = skip_space(object_json, 0);
-  if (i >= object_json.size() || object_json[i] != '{') return std::nullopt;
-  std::optional<std::string_view> found;  // the last one wins, as in boost::json::parse
-  i = skip_space(object_json, i + 1);
-  while (i < object_json.size() && object_json[i] == '"') {
-    const std::size_t key_end = skip_string(object_json, i);
-    boost::system::error_code ec;
-    const json::value name = json::parse(object_json.substr(i, key_end - i), ec);
-    i = skip_space(object_json, key_end);
-    if (ec || i >= object_json.size() || object_json[i] != ':') return std::nullopt;
-    i = skip_space(object_json, i + 1);
-    const std::size_t value_end = skip_value(object_json, i);
-    if (name.is_string() && name.get_string() == key) found = object_json.substr(i, value_end - i);
-    i = skip_space(object_json, value_end);
-    if (i < object_json.size() && object_json[i] == ',') i = skip_space(object_json, i + 1);
-  }
-  return found;
-}
 
 std::string one_line_excerpt(std::string_view body) {
   body = body.substr(0, body.find('\n'));
   while (!body.empty() && is_space(body.back())) body.remove_suffix(1);
   if (body.size() > 200) return std::string(body.substr(0, 200)) + "...";
   return std::string(body);
-}
-
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    const std::size_t n = std::min<std::size_t>(3, in.size() - i);
-    std::uint32_t group = 0;
-    for (std::size_t k = 0; k < 3; ++k) {
-      group <<= 8;
-      if (k < n) group |= static_cast<unsigned char>(in[i + k]);
-    }
-    for (std::size_t k = 0; k < 4; ++k) {
-      out += k <= n ? kAlphabet[(group >> (18 - 6 * k)) & 63u] : '=';
-    }
-  }
-  return out;
 }
 
 std::string url_encode(std::string_view s) {
@@ -176,107 +57,6 @@ std::string url_encode(std::string_view s) {
   }
   return out;
 }
-
-const ConvertedParam* find_converted(std::string_view method, std::size_t index) {
-  for (const auto& p : kConvertedParams) {
-    if (p.method == method && p.index == index) return &p;
-  }
-  return nullptr;
-}
-
-const ConvertedParam* find_converted(std::string_view method, std::string_view name) {
-  for (const auto& p : kConvertedParams) {
-    if (p.method == method && p.name == name) return &p;
-  }
-  return nullptr;
-}
-
-std::string converted_json(std::string_view text, std::string_view method, std::string_view name) {
-  if (!is_valid_json(text)) {
-    throw UsageError(fmt::format("Error parsing JSON for parameter {} of {}: {}", name, method, text));
-  }
-  return reformat_json(text, 0);
-}
-
-// ---- HTTP --------------------------------------------------------------------------------------
-
-//! No TCP connection could be made: nothing was sent, so retrying is safe.
-class ConnectError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-//! The request failed after connecting: it may have been executed, so it is never retried.
-class TransportError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-struct HttpReply {
-  unsigned status = 0;
-  std::string body;
-};
-
-//! Runs one asynchronous operation to completion (Beast's timeouts only apply to those).
-template <typename Initiate>
-boost::system::error_code run_op(asio::io_context& ioc, Initiate&& initiate) {
-  boost::system::error_code result;
-  initiate([&result](const boost::system::error_code& ec, auto&&...) { result = ec; });
-  ioc.restart();
-  ioc.run();
-  return result;
-}
-
-HttpReply http_post(const Endpoint& endpoint, const std::string& target, std::string_view user_pass,
-                    std::string body, std::chrono::seconds timeout) {
-  asio::io_context ioc;
-  tcp::resolver resolver(ioc);
-  boost::system::error_code ec;
-  const auto addresses =
-      resolver.resolve(endpoint.host, std::to_string(endpoint.port), tcp::resolver::numeric_service, ec);
-  if (ec) throw ConnectError(ec.message());
-
-  beast::tcp_stream stream(ioc);
-  if (timeout.count() > 0) stream.expires_after(timeout);
-  ec = run_op(ioc, [&](auto handler) { stream.async_connect(addresses, std::move(handler)); });
-  if (ec == beast::error::timeout) throw ConnectError(fmt::format("timed out after {} s", timeout.count()));
-  if (ec) throw ConnectError(ec.message());
-
-  http::request<http::string_body> req{http::verb::post, target, 11};
-  req.set(http::field::host, endpoint.display());
-  req.set(http::field::user_agent, "cheese-cli/" CHEESE_VERSION);
-  req.set(http::field::content_type, "application/json");
-  req.set(http::field::accept, "application/json");
-  req.set(http::field::authorization, "Basic " + base64(user_pass));
-  req.keep_alive(false);
-  req.body() = std::move(body);
-  req.prepare_payload();
-
-  const auto failed = [&](const boost::system::error_code& e) {
-    if (e == beast::error::timeout) {
-      return TransportError(fmt::format("no reply from {} within {} s (see -rpcclienttimeout)", endpoint.display(),
-                                        timeout.count()));
-    }
-    if (e == http::error::end_of_stream || e == asio::error::eof) {
-      return TransportError(fmt::format("the server {} closed the connection without a reply", endpoint.display()));
-    }
-    return TransportError(fmt::format("RPC request to {} failed: {}", endpoint.display(), e.message()));
-  };
-  ec = run_op(ioc, [&](auto handler) { http::async_write(stream, req, std::move(handler)); });
-  if (ec) throw failed(ec);
-
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kMaxReplyBytes);
-  ec = run_op(ioc, [&](auto handler) { http::async_read(stream, buffer, parser, std::move(handler)); });
-  if (ec) throw failed(ec);
-
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);  // the reply is in; errors don't matter
-  auto& res = parser.get();
-  return {res.result_int(), std::move(res.body())};
-}
-
-// ---- the program ---------------------------------------------------------------------------------
 
 struct Request {
   Endpoint endpoint;
@@ -317,12 +97,12 @@ Outcome call_once(const Request& r) {
     credentials = "cookie " + r.cookie.string();
   } else {
     // Transient: cheesed writes the cookie when it starts, so -rpcwait waits for it too.
-    return failure(fmt::format("No credentials: could not read cookie file {} and no -rpcpassword was given",
-                               r.cookie.string()),
-                   true);
+    return failure(
+        fmt::format("No credentials: could not read cookie file {} and no -rpcpassword was given", r.cookie.string()),
+        true);
   }
   try {
-    const HttpReply reply = http_post(r.endpoint, r.target, user_pass, r.body, r.timeout);
+    const detail::HttpReply reply = detail::http_post(r.endpoint, r.target, user_pass, r.body, r.timeout);
     return interpret_reply(reply.status, reply.body);
   } catch (const ConnectError& e) {
     return failure(fmt::format("Could not connect to the server {} ({}): {}. Make sure cheesed is running with the "
@@ -477,104 +257,6 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
 
 }  // namespace
 
-std::span<const ConvertedParam> converted_params() { return kConvertedParams; }
-
-RpcParams convert_params(std::string_view method, const std::vector<std::string>& args, bool named) {
-  RpcParams result;
-  result.named = named;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (!named) {
-      const ConvertedParam* converted = find_converted(method, i);
-      result.items.emplace_back("", converted ? converted_json(arg, method, converted->name) : json_string(arg));
-      continue;
-    }
-    const auto eq = arg.find('=');
-    if (eq == std::string::npos) {
-      throw UsageError(fmt::format("No '=' in named argument '{}': with -named every parameter is name=value", arg));
-    }
-    std::string name = arg.substr(0, eq);
-    const std::string_view value = std::string_view(arg).substr(eq + 1);
-    if (name.empty()) throw UsageError(fmt::format("Named argument '{}' has no name", arg));
-    if (std::any_of(result.items.begin(), result.items.end(), [&](const auto& item) { return item.first == name; })) {
-      throw UsageError(fmt::format("Parameter {} is given more than once", name));
-    }
-    const ConvertedParam* converted = find_converted(method, name);
-    std::string value_json = converted ? converted_json(value, method, name) : json_string(value);
-    result.items.emplace_back(std::move(name), std::move(value_json));
-  }
-  return result;
-}
-
-std::string request_body(std::string_view method, const RpcParams& params) {
-  std::string body = R"({"jsonrpc":"2.0","id":1,"method":)" + json_string(method) + R"(,"params":)";
-  body += params.named ? '{' : '[';
-  for (std::size_t i = 0; i < params.items.size(); ++i) {
-    if (i > 0) body += ',';
-    if (params.named) body += json_string(params.items[i].first) + ':';
-    body += params.items[i].second;
-  }
-  body += params.named ? "}}" : "]}";
-  return body;
-}
-
-std::string reformat_json(std::string_view json_text, int indent) {
-  std::string out;
-  int level = 0;
-  const auto new_line = [&] {
-    if (indent <= 0) return;
-    out += '\n';
-    out.append(static_cast<std::size_t>(level * indent), ' ');
-  };
-  for (std::size_t i = 0; i < json_text.size();) {
-    const char c = json_text[i];
-    if (is_space(c)) {
-      ++i;
-    } else if (c == '"') {
-      const std::size_t end = skip_string(json_text, i);
-      out.append(json_text.substr(i, end - i));
-      i = end;
-    } else if (c == '{' || c == '[') {
-      const std::size_t next = skip_space(json_text, i + 1);
-      out += c;
-      if (next < json_text.size() && (json_text[next] == '}' || json_text[next] == ']')) {
-        out += json_text[next];  // {} and [] stay on one line
-        i = next + 1;
-        continue;
-      }
-      ++level;
-      new_line();
-      ++i;
-    } else if (c == '}' || c == ']') {
-      --level;
-      new_line();
-      out += c;
-      ++i;
-    } else if (c == ',') {
-      out += c;
-      new_line();
-      ++i;
-    } else if (c == ':') {
-      out += c;
-      if (indent > 0) out += ' ';
-      ++i;
-    } else {
-      out += c;
-      ++i;
-    }
-  }
-  return out;
-}
-
-std::string format_result(std::string_view result_json) {
-  boost::system::error_code ec;
-  const json::value result = json::parse(result_json, ec, {}, json_options());
-  if (ec) return std::string(result_json) + "\n";  // not JSON after all: show it as it came
-  if (result.is_null()) return "";
-  if (const auto* s = result.if_string()) return s->empty() ? "" : std::string(*s) + "\n";
-  return reformat_json(result_json, 2) + "\n";
-}
-
 int exit_code_for(std::int64_t rpc_error_code) {
   if (rpc_error_code < -127 || rpc_error_code > 127) return 127;
   if (rpc_error_code == 0) return 1;
@@ -604,16 +286,16 @@ Outcome interpret_reply(unsigned http_status, std::string_view body) {
       o.reason = fmt::format("error code {}: {}", c, m);
       return o;
     }
-    if (auto raw = raw_member(body, "result")) o.out = format_result(*raw);
+    if (auto raw = detail::raw_member(body, "result")) o.out = format_result(*raw);
     return o;
   }
   if (http_status == 200) {
     return failure(fmt::format("the server's reply is not a JSON-RPC reply: {}", one_line_excerpt(body)), false);
   }
   const auto status = http::int_to_status(http_status);
-  std::string message = status == http::status::unknown
-                            ? fmt::format("server returned HTTP error {}", http_status)
-                            : fmt::format("server returned HTTP error {} {}", http_status, http::obsolete_reason(status));
+  std::string message = status == http::status::unknown ? fmt::format("server returned HTTP error {}", http_status)
+                                                        : fmt::format("server returned HTTP error {} {}", http_status,
+                                                                      http::obsolete_reason(status));
   if (auto excerpt = one_line_excerpt(body); !excerpt.empty()) message += ": " + excerpt;
   return failure(std::move(message), http_status == 503);
 }
@@ -669,14 +351,30 @@ std::vector<OptionSpec> daemon_config_options() {
   // Values are cheesed's to check, so cheese-cli takes any (kString); repeatable ones are lists.
   // tests/cli/daemon_options_test.cpp checks this against cheesed's own table.
   constexpr std::string_view kSingle[] = {
-      "blocksonly",     "blockstalltimeout", "daemon",     "discover",         "genthreads",
-      "handshaketimeout", "listen",          "logtimestamps", "maxconnections", "maxmempool",
-      "mempoolexpiry",  "peertimeout",       "pid",        "port",             "printtoconsole",
-      "reindex",        "reindex-chainstate", "rpcservertimeout", "rpcthreads", "txindex",
+      "blocksonly",
+      "blockstalltimeout",
+      "daemon",
+      "discover",
+      "genthreads",
+      "handshaketimeout",
+      "listen",
+      "logtimestamps",
+      "maxconnections",
+      "maxmempool",
+      "mempoolexpiry",
+      "peertimeout",
+      "pid",
+      "port",
+      "printtoconsole",
+      "reindex",
+      "reindex-chainstate",
+      "rpcservertimeout",
+      "rpcthreads",
+      "txindex",
       "upnp",
   };
-  constexpr std::string_view kRepeatable[] = {"addnode", "connect", "debug", "rpcallowip", "rpcbind", "tracker",
-                                              "wallet"};
+  constexpr std::string_view kRepeatable[] = {"addnode", "connect", "debug", "rpcallowip",
+                                              "rpcbind", "tracker", "wallet"};
   std::vector<OptionSpec> specs;
   for (const auto name : kSingle) {
     specs.push_back({std::string(name), OptionSpec::Kind::kString, "", "(cheesed option, ignored by cheese-cli)"});

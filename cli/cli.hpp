@@ -59,8 +59,8 @@ std::string format_result(std::string_view result_json);
 //! What a finished call prints, and its exit code.
 struct Outcome {
   int exit_code = 0;
-  std::string out;     //!< for stdout
-  std::string err;     //!< for stderr
+  std::string out;         //!< for stdout
+  std::string err;         //!< for stderr
   bool transient = false;  //!< the server is not (yet) there: -rpcwait retries
   std::string reason;      //!< one line, for "timeout on transient error: <reason>"
 };

@@ -1,3 +1,5 @@
+// Control RPCs (docs/rpc.md, "Control"): one function per method, each returning its table row.
+
 #include <chrono>
 
 #include "chain/chainstate.hpp"
@@ -10,28 +12,50 @@
 #include "daemon/validation/block_processor.hpp"
 #include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
-#include "daemon/wallet/wallet_manager.hpp"
-#include "daemon/webui/web_ui.hpp"
 
 namespace cheese {
 
+namespace {
+
+RpcMethod help(const RpcTable& table) {
+  return {"help",
+          "control",
+          {{"command", RpcType::kString, false, "the method to describe", "", "all commands"}},
+          "Lists every method, or describes one.",
+          "cheese-cli help getblock",
+          [&table](RpcRequest& r) -> asio::awaitable<json::value> {
+            co_return json::value(table.help_text(r.get_string("command")));
+          }};
+}
+
+RpcMethod stop(NodeContext& node) {
+  return {"stop",
+          "control",
+          {},
+          "Stops cheesed cleanly (sessions closed, database flushed).",
+          "cheese-cli stop",
+          [&node](RpcRequest&) -> asio::awaitable<json::value> {
+            node.request_stop();
+            co_return json::value("cheesed stopping");
+          }};
+}
+
+RpcMethod uptime(NodeContext& node) {
+  return {"uptime",
+          "control",
+          {},
+          "Seconds since cheesed started.",
+          "cheese-cli uptime",
+          [&node](RpcRequest&) -> asio::awaitable<json::value> {
+            const auto elapsed = std::chrono::steady_clock::now() - node.started;
+            co_return json::value(std::chrono::duration_cast<std::chrono::seconds>(elapsed).count());
+          }};
+}
+
+}  // namespace
+
 void register_control_rpcs(NodeContext& node, RpcTable& table) {
-  table.add({"help", "control", {{"command", RpcType::kString, false, "the method to describe"}},
-             "Lists every method, or describes one.", "cheese-cli help getblock",
-             [&table](RpcRequest& r) -> asio::awaitable<json::value> {
-               co_return json::value(table.help_text(r.get_string(0)));
-             }});
-  table.add({"stop", "control", {}, "Stops cheesed cleanly (sessions closed, database flushed).", "cheese-cli stop",
-             [&node](RpcRequest&) -> asio::awaitable<json::value> {
-               node.request_stop();
-               co_return json::value("cheesed stopping");
-             }});
-  table.add({"uptime", "control", {}, "Seconds since cheesed started.", "cheese-cli uptime",
-             [&node](RpcRequest&) -> asio::awaitable<json::value> {
-               co_return json::value(std::chrono::duration_cast<std::chrono::seconds>(
-                                         std::chrono::steady_clock::now() - node.started)
-                                         .count());
-             }});
+  for (auto m : {help(table), stop(node), uptime(node)}) table.add(std::move(m));
 }
 
 }  // namespace cheese

@@ -37,6 +37,14 @@ bool type_matches(RpcType t, const json::value& v) {
   return false;
 }
 
+//! "required", "optional", or "optional, default=<value or description>".
+std::string requirement(const RpcParam& p) {
+  if (p.required) return "required";
+  if (!p.default_hint.empty()) return "optional, default=" + p.default_hint;
+  if (p.default_value) return "optional, default=" + serialize_json(*p.default_value);
+  return "optional";
+}
+
 json::object error_object(int code, std::string_view message) {
   return json::object{{"code", code}, {"message", message}};
 }
@@ -70,8 +78,54 @@ json::value make_response(bool v2, const json::value& id, const json::value* res
   return out;
 }
 
-boost::asio::awaitable<Outcome> process_one(const RpcTable& table, const json::value& req,
-                                            std::string_view wallet) {
+//! The request a handler sees: `params` (array, object or absent) placed by position and
+//! checked against the method's declarations. Throws RpcError.
+RpcRequest bind_params(const RpcMethod& method, const json::value* params, std::string_view wallet) {
+  RpcRequest request;
+  request.method = &method;
+  request.wallet = std::string(wallet);
+  if (params && !params->is_null()) {
+    if (params->is_array()) {
+      const auto& arr = params->get_array();
+      if (arr.size() > method.params.size()) {
+        throw RpcError(kRpcInvalidParams,
+                       fmt::format("Invalid params: {} takes at most {} parameter{}, got {}", method.name,
+                                   method.params.size(), method.params.size() == 1 ? "" : "s", arr.size()));
+      }
+      for (const auto& v : arr) request.params.emplace_back(v);
+    } else if (params->is_object()) {
+      request.params.resize(method.params.size());
+      for (const auto& kv : params->get_object()) {
+        const auto it = std::find_if(method.params.begin(), method.params.end(),
+                                     [&](const RpcParam& p) { return p.name == kv.key(); });
+        if (it == method.params.end()) {
+          throw RpcError(kRpcInvalidParams,
+                         fmt::format("Invalid params: unknown named parameter '{}'", std::string_view(kv.key())));
+        }
+        request.params[static_cast<std::size_t>(it - method.params.begin())] = kv.value();
+      }
+    } else {
+      throw RpcError(kRpcInvalidRequest, "Invalid Request: params must be an array or an object");
+    }
+  }
+  for (std::size_t i = 0; i < method.params.size(); ++i) {
+    const RpcParam& p = method.params[i];
+    if (i >= request.params.size() || !request.params[i] || request.params[i]->is_null()) {
+      if (p.required) {
+        throw RpcError(kRpcInvalidParams, fmt::format("Invalid params: missing required parameter '{}' ({})", p.name,
+                                                      type_name(p.type)));
+      }
+      continue;
+    }
+    if (!type_matches(p.type, *request.params[i])) {
+      throw RpcError(kRpcInvalidParams,
+                     fmt::format("Invalid params: parameter '{}' must be {}", p.name, type_name(p.type)));
+    }
+  }
+  return request;
+}
+
+boost::asio::awaitable<Outcome> process_one(const RpcTable& table, const json::value& req, std::string_view wallet) {
   Outcome outcome;
   if (!req.is_object()) {
     auto err = error_object(kRpcInvalidRequest, "Invalid Request: a request must be an object");
@@ -102,7 +156,8 @@ boost::asio::awaitable<Outcome> process_one(const RpcTable& table, const json::v
   };
 
   if (version && !says_v1 && !(version->is_string() && version->get_string() == "2.0")) {
-    co_return fail(kRpcInvalidRequest, "Invalid Request: \"jsonrpc\" must be \"2.0\" (or \"1.0\" for legacy replies)");
+    co_return fail(kRpcInvalidRequest,
+                   "Invalid Request: \"jsonrpc\" must be \"2.0\" (or \"1.0\" for legacy replies)");
   }
   if (id_ptr && !(id.is_string() || id.is_number() || id.is_null())) {
     auto err = error_object(kRpcInvalidRequest, "Invalid Request: id must be a string, number or null");
@@ -118,50 +173,8 @@ boost::asio::awaitable<Outcome> process_one(const RpcTable& table, const json::v
   const RpcMethod* method = table.find(method_name);
   if (!method) co_return fail(kRpcMethodNotFound, fmt::format("Method not found: {}", method_name));
 
-  RpcRequest request;
-  request.method = method;
-  request.wallet = std::string(wallet);
-  const json::value* params = obj.if_contains("params");
-  if (params && !params->is_null()) {
-    if (params->is_array()) {
-      const auto& arr = params->get_array();
-      if (arr.size() > method->params.size()) {
-        co_return fail(kRpcInvalidParams,
-                       fmt::format("Invalid params: {} takes at most {} parameter{}, got {}", method->name,
-                                   method->params.size(), method->params.size() == 1 ? "" : "s", arr.size()));
-      }
-      for (const auto& v : arr) request.params.emplace_back(v);
-    } else if (params->is_object()) {
-      request.params.resize(method->params.size());
-      for (const auto& kv : params->get_object()) {
-        const auto it = std::find_if(method->params.begin(), method->params.end(),
-                                     [&](const RpcParam& p) { return p.name == kv.key(); });
-        if (it == method->params.end()) {
-          co_return fail(kRpcInvalidParams,
-                         fmt::format("Invalid params: unknown named parameter '{}'", std::string_view(kv.key())));
-        }
-        request.params[static_cast<std::size_t>(it - method->params.begin())] = kv.value();
-      }
-    } else {
-      co_return fail(kRpcInvalidRequest, "Invalid Request: params must be an array or an object");
-    }
-  }
-  for (std::size_t i = 0; i < method->params.size(); ++i) {
-    const RpcParam& p = method->params[i];
-    if (!request.has(i)) {
-      if (p.required) {
-        co_return fail(kRpcInvalidParams,
-                       fmt::format("Invalid params: missing required parameter '{}' ({})", p.name, type_name(p.type)));
-      }
-      continue;
-    }
-    if (!type_matches(p.type, *request.params[i])) {
-      co_return fail(kRpcInvalidParams,
-                     fmt::format("Invalid params: parameter '{}' must be {}", p.name, type_name(p.type)));
-    }
-  }
-
   try {
+    RpcRequest request = bind_params(*method, obj.if_contains("params"), wallet);
     json::value result = co_await method->handler(request);
     if (!notification) outcome.response = make_response(v2, id, &result, nullptr);
   } catch (const RpcError& e) {
@@ -174,37 +187,51 @@ boost::asio::awaitable<Outcome> process_one(const RpcTable& table, const json::v
 
 }  // namespace
 
-const json::value& RpcRequest::at(std::size_t i) const {
-  if (!has(i)) throw RpcError(kRpcInvalidParams, fmt::format("missing parameter {}", i + 1));
-  return *params[i];
+std::size_t RpcRequest::index_of(std::string_view name) const {
+  for (std::size_t i = 0; i < method->params.size(); ++i) {
+    if (method->params[i].name == name) return i;
+  }
+  throw std::logic_error(fmt::format("{} declares no parameter '{}'", method->name, name));
 }
 
-std::string RpcRequest::get_string(std::size_t i, std::string_view fallback) const {
-  if (!has(i)) return std::string(fallback);
-  const auto& v = at(i);
+bool RpcRequest::has(std::string_view name) const { return has_index(index_of(name)); }
+
+const json::value& RpcRequest::at(std::string_view name) const {
+  const std::size_t i = index_of(name);
+  if (has_index(i)) return *params[i];
+  const RpcParam& p = method->params[i];
+  if (p.default_value) return *p.default_value;
+  throw RpcError(kRpcInvalidParams, fmt::format("missing parameter '{}'", p.name));
+}
+
+std::string RpcRequest::get_string(std::string_view name) const {
+  const auto& v = at(name);
   if (!v.is_string()) throw RpcError(kRpcInvalidParams, "expected a string");
   return std::string(v.get_string());
 }
 
-std::int64_t RpcRequest::get_int(std::size_t i, std::int64_t fallback) const {
-  if (!has(i)) return fallback;
-  const auto& v = at(i);
+std::optional<std::string> RpcRequest::optional_string(std::string_view name) const {
+  if (!has(name)) return std::nullopt;
+  return get_string(name);
+}
+
+std::int64_t RpcRequest::get_int(std::string_view name) const {
+  const auto& v = at(name);
   if (v.is_int64()) return v.get_int64();
   if (v.is_uint64() && v.get_uint64() <= INT64_MAX) return static_cast<std::int64_t>(v.get_uint64());
   throw RpcError(kRpcInvalidParams, "expected an integer");
 }
 
-bool RpcRequest::get_bool(std::size_t i, bool fallback) const {
-  if (!has(i)) return fallback;
-  const auto& v = at(i);
+bool RpcRequest::get_bool(std::string_view name) const {
+  const auto& v = at(name);
   if (!v.is_bool()) throw RpcError(kRpcInvalidParams, "expected true or false");
   return v.get_bool();
 }
 
-Amount RpcRequest::get_amount(std::size_t i) const { return parse_rpc_amount(at(i)); }
+Amount RpcRequest::get_amount(std::string_view name) const { return parse_rpc_amount(at(name)); }
 
-Hash256 RpcRequest::get_hash(std::size_t i) const {
-  const std::string s = get_string(i);
+Hash256 RpcRequest::get_hash(std::string_view name) const {
+  const std::string s = get_string(name);
   auto h = Hash256::from_display_hex(s);
   if (!h) throw RpcError(kRpcInvalidParameter, fmt::format("'{}' is not a 64-character hex hash", s));
   return *h;
@@ -264,8 +291,7 @@ std::string RpcTable::help_text(std::string_view name) const {
       out += "\nArguments:\n";
       for (std::size_t i = 0; i < m->params.size(); ++i) {
         const auto& p = m->params[i];
-        out += fmt::format("{}. {} ({}, {}) {}\n", i + 1, p.name, type_name(p.type),
-                           p.required ? "required" : "optional", p.help);
+        out += fmt::format("{}. {} ({}, {}) {}\n", i + 1, p.name, type_name(p.type), requirement(p), p.help);
       }
     }
     if (!m->example.empty()) out += "\nExample:\n" + m->example + "\n";

@@ -60,11 +60,17 @@ struct RpcError : std::runtime_error {
 
 enum class RpcType { kString, kInt, kBool, kAmount, kHash, kAny, kObject };
 
+//! One parameter of a method. An optional one has a default: a constant (`default_value`, which
+//! the RpcRequest getters return when the parameter is omitted) and/or a description
+//! (`default_hint`, for a default that depends on the node's state). `help` shows the hint if
+//! there is one, else the value.
 struct RpcParam {
   std::string name;
   RpcType type;
   bool required;
   std::string help;
+  std::optional<json::value> default_value = std::nullopt;
+  std::string default_hint = {};
 };
 
 struct RpcRequest;
@@ -80,18 +86,28 @@ struct RpcMethod {
 };
 
 //! What a handler sees: its parameters (named ones already placed by position) and the path.
+//! Handlers read parameters by their declared name; an omitted one reads as its declared
+//! default_value, and one with neither is an RpcError (use has() or optional_string() first).
+//! A name the method does not declare is a programming error (std::logic_error).
 struct RpcRequest {
   const RpcMethod* method = nullptr;
-  std::vector<std::optional<json::value>> params;
-  std::string wallet;  //!< from /wallet/<name>, or empty
+  std::vector<std::optional<json::value>> params;  //!< by position, as RpcMethod::params
+  std::string wallet;                              //!< from /wallet/<name>, or empty
 
-  bool has(std::size_t i) const { return i < params.size() && params[i] && !params[i]->is_null(); }
-  const json::value& at(std::size_t i) const;
-  std::string get_string(std::size_t i, std::string_view fallback = "") const;
-  std::int64_t get_int(std::size_t i, std::int64_t fallback) const;
-  bool get_bool(std::size_t i, bool fallback) const;
-  Amount get_amount(std::size_t i) const;
-  Hash256 get_hash(std::size_t i) const;
+  //! Whether the caller gave the parameter (a JSON null counts as not given).
+  bool has(std::string_view name) const;
+  //! The given value, else the declared default.
+  const json::value& at(std::string_view name) const;
+  std::string get_string(std::string_view name) const;
+  std::optional<std::string> optional_string(std::string_view name) const;
+  std::int64_t get_int(std::string_view name) const;
+  bool get_bool(std::string_view name) const;
+  Amount get_amount(std::string_view name) const;
+  Hash256 get_hash(std::string_view name) const;
+
+ private:
+  std::size_t index_of(std::string_view name) const;
+  bool has_index(std::size_t i) const { return i < params.size() && params[i] && !params[i]->is_null(); }
 };
 
 //! An amount in CHZ as a JSON number with exactly 8 decimals (12.50000000), as bitcoind prints.

@@ -293,6 +293,20 @@ std::string web_ui_url(NodeContext& node, const WebUi& web) {
   return web.url(host, port);
 }
 
+namespace {
+
+//! The `webui` RPC method (its row of the RPC table).
+RpcMethod webui_rpc(NodeContext& node, const WebUi& web) {
+  return {"webui", "control", {}, "The address of the web wallet and explorer, with its login token.",
+          "cheese-cli webui", [&node, &web](RpcRequest&) -> asio::awaitable<json::value> {
+            json::object o;
+            o["url"] = web_ui_url(node, web);
+            co_return o;
+          }};
+}
+
+}  // namespace
+
 void attach_web_ui(NodeContext& node, WebUi& web) {
   HttpServer& http = (*node.http);
   http.set_default_headers(web_security_headers());
@@ -312,13 +326,7 @@ void attach_web_ui(NodeContext& node, WebUi& web) {
     o["mempool"] = node.mempool->size();
     web.broadcast(json::serialize(o));
   });
-  node.rpc.add(
-      {"webui", "control", {}, "The address of the web wallet and explorer, with its login token.", "cheese-cli webui",
-       [&node, &web](RpcRequest&) -> asio::awaitable<json::value> {
-         json::object o;
-         o["url"] = web_ui_url(node, web);
-         co_return o;
-       }});
+  node.rpc.add(webui_rpc(node, web));
 }
 
 }  // namespace cheese

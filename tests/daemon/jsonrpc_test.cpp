@@ -24,17 +24,28 @@ struct Fixture {
   int notified = 0;
 
   Fixture() {
-    table.add({"subtract", "math",
+    table.add({"subtract",
+               "math",
                {{"minuend", RpcType::kInt, true, "from"}, {"subtrahend", RpcType::kInt, true, "what"}},
-               "minuend - subtrahend", "", [](RpcRequest& r) -> asio::awaitable<json::value> {
-                 co_return json::value(r.get_int(0, 0) - r.get_int(1, 0));
+               "minuend - subtrahend",
+               "",
+               [](RpcRequest& r) -> asio::awaitable<json::value> {
+                 co_return json::value(r.get_int("minuend") - r.get_int("subtrahend"));
                }});
-    table.add({"sum", "math",
-               {{"a", RpcType::kInt, true, ""}, {"b", RpcType::kInt, false, ""}, {"c", RpcType::kInt, false, ""}},
-               "a + b + c", "", [](RpcRequest& r) -> asio::awaitable<json::value> {
-                 co_return json::value(r.get_int(0, 0) + r.get_int(1, 0) + r.get_int(2, 0));
-               }});
-    table.add({"notify_hello", "misc", {{"n", RpcType::kInt, false, ""}}, "counts calls", "",
+    table.add(
+        {"sum",
+         "math",
+         {{"a", RpcType::kInt, true, ""}, {"b", RpcType::kInt, false, "", 0}, {"c", RpcType::kInt, false, "", 0}},
+         "a + b + c",
+         "",
+         [](RpcRequest& r) -> asio::awaitable<json::value> {
+           co_return json::value(r.get_int("a") + r.get_int("b") + r.get_int("c"));
+         }});
+    table.add({"notify_hello",
+               "misc",
+               {{"n", RpcType::kInt, false, ""}},
+               "counts calls",
+               "",
                [this](RpcRequest&) -> asio::awaitable<json::value> {
                  ++notified;
                  co_return json::value(nullptr);
@@ -42,27 +53,57 @@ struct Fixture {
     table.add({"get_data", "misc", {}, "fixed data", "", [](RpcRequest&) -> asio::awaitable<json::value> {
                  co_return json::array{"hello", 5};
                }});
-    table.add({"echo", "misc", {{"value", RpcType::kAny, true, "anything"}}, "returns its parameter", "",
-               [](RpcRequest& r) -> asio::awaitable<json::value> { co_return r.at(0); }});
+    table.add({"echo",
+               "misc",
+               {{"value", RpcType::kAny, true, "anything"}},
+               "returns its parameter",
+               "",
+               [](RpcRequest& r) -> asio::awaitable<json::value> { co_return r.at("value"); }});
     table.add({"fail", "misc", {}, "always -8", "", [](RpcRequest&) -> asio::awaitable<json::value> {
                  throw RpcError(kRpcInvalidParameter, "Block height out of range");
                  co_return nullptr;
                }});
-    table.add({"crash", "misc", {}, "throws a std::exception", "",
-               [](RpcRequest&) -> asio::awaitable<json::value> {
+    table.add({"crash", "misc", {}, "throws a std::exception", "", [](RpcRequest&) -> asio::awaitable<json::value> {
                  throw std::runtime_error("boom");
                  co_return nullptr;
                }});
-    table.add({"amount", "wallet", {{"amount", RpcType::kAmount, true, "CHZ"}}, "the amount, re-printed", "",
-               [](RpcRequest& r) -> asio::awaitable<json::value> { co_return amount_value(r.get_amount(0)); }});
-    table.add({"typed", "misc",
+    table.add(
+        {"amount",
+         "wallet",
+         {{"amount", RpcType::kAmount, true, "CHZ"}},
+         "the amount, re-printed",
+         "",
+         [](RpcRequest& r) -> asio::awaitable<json::value> { co_return amount_value(r.get_amount("amount")); }});
+    table.add({"typed",
+               "misc",
                {{"s", RpcType::kString, false, ""},
                 {"b", RpcType::kBool, false, ""},
                 {"h", RpcType::kHash, false, ""},
                 {"o", RpcType::kObject, false, ""}},
-               "type checks only", "", [](RpcRequest&) -> asio::awaitable<json::value> { co_return "ok"; }});
-    table.add({"wallet", "wallet", {}, "the wallet from the path", "",
-               [](RpcRequest& r) -> asio::awaitable<json::value> { co_return json::value(r.wallet); }});
+               "type checks only",
+               "",
+               [](RpcRequest&) -> asio::awaitable<json::value> { co_return "ok"; }});
+    table.add(
+        {"wallet", "wallet", {}, "the wallet from the path", "", [](RpcRequest& r) -> asio::awaitable<json::value> {
+           co_return json::value(r.wallet);
+         }});
+    table.add({"defaults",
+               "misc",
+               {{"text", RpcType::kString, false, "a string", "dflt"},
+                {"flag", RpcType::kBool, false, "a flag", true},
+                {"who", RpcType::kString, false, "someone", std::nullopt, "the wallet's address"},
+                {"undeclared", RpcType::kBool, false, "read under a name that does not exist"}},
+               "reads its parameters by name",
+               "",
+               [](RpcRequest& r) -> asio::awaitable<json::value> {
+                 if (r.has("undeclared")) co_return json::value(r.get_bool("nosuchname"));
+                 json::object o;
+                 o["text"] = r.get_string("text");
+                 o["flag"] = r.get_bool("flag");
+                 o["who"] = r.optional_string("who") ? json::value(*r.optional_string("who")) : json::value(nullptr);
+                 o["has_text"] = r.has("text");
+                 co_return o;
+               }});
   }
 
   RpcReply call(std::string_view body, std::string_view wallet = {}) {
@@ -124,10 +165,12 @@ TEST_CASE("JSON-RPC 2.0: the specification's examples", "[daemon][jsonrpc]") {
   }
   SECTION("named parameters, in any order") {
     check_result(
-        f.call_json(R"({"jsonrpc": "2.0", "method": "subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3})"),
+        f.call_json(
+            R"({"jsonrpc": "2.0", "method": "subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3})"),
         19, 3);
     check_result(
-        f.call_json(R"({"jsonrpc": "2.0", "method": "subtract", "params": {"minuend": 42, "subtrahend": 23}, "id": 4})"),
+        f.call_json(
+            R"({"jsonrpc": "2.0", "method": "subtract", "params": {"minuend": 42, "subtrahend": 23}, "id": 4})"),
         19, 4);
   }
   SECTION("a notification runs and gets no reply (HTTP 204)") {
@@ -215,8 +258,8 @@ TEST_CASE("JSON-RPC 2.0: request object rules", "[daemon][jsonrpc]") {
     check_error(f.call_json(R"({"jsonrpc": 2, "method": "get_data", "id": 1})"), -32600, 1);
   }
   SECTION("ids: string, number, null are echoed exactly; anything else is invalid") {
-    check_result(f.call_json(R"({"jsonrpc": "2.0", "method": "get_data", "id": null})"),
-                 json::array{"hello", 5}, nullptr);
+    check_result(f.call_json(R"({"jsonrpc": "2.0", "method": "get_data", "id": null})"), json::array{"hello", 5},
+                 nullptr);
     const RpcReply r = f.call(R"({"jsonrpc": "2.0", "method": "sum", "params": [1], "id": 1.50})");
     CHECK(r.body.find("\"id\":1.50") != std::string::npos);
     check_result(f.call_json(R"({"jsonrpc": "2.0", "method": "sum", "params": [1], "id": -7})"), 1, -7);
@@ -423,8 +466,8 @@ TEST_CASE("parse_rpc_amount reads CHZ exactly", "[daemon][jsonrpc]") {
     Fixture f;
     CHECK(f.call(R"({"jsonrpc": "2.0", "id": 1, "method": "amount", "params": [12.5]})").body ==
           "{\"jsonrpc\":\"2.0\",\"result\":12.50000000,\"id\":1}\n");
-    CHECK(f.call(R"({"jsonrpc": "2.0", "id": 1, "method": "amount", "params": ["0.1"]})").body.find(
-              "\"result\":0.10000000") != std::string::npos);
+    CHECK(f.call(R"({"jsonrpc": "2.0", "id": 1, "method": "amount", "params": ["0.1"]})")
+              .body.find("\"result\":0.10000000") != std::string::npos);
     const auto v = f.call_json(R"({"jsonrpc": "2.0", "id": 1, "method": "amount", "params": [1e3]})");
     CHECK(check_error(v, -3, 1).find("Invalid amount") != std::string::npos);
   }
@@ -457,8 +500,41 @@ TEST_CASE("help lists every method by category and describes one", "[daemon][jso
   CHECK(one.find("2. subtrahend (an integer, required) what") != std::string::npos);
   CHECK_THROWS_AS(f.table.help_text("nope"), RpcError);
   const auto sorted = f.table.sorted();
-  REQUIRE(sorted.size() == 10);
+  REQUIRE(sorted.size() == 11);
   CHECK(sorted.front()->name == "subtract");
+}
+
+TEST_CASE("handlers read parameters by name, omitted ones as their declared default", "[daemon][jsonrpc]") {
+  Fixture f;
+  auto result = [&](std::string_view params) {
+    const std::string body = std::string(R"({"jsonrpc": "2.0", "id": 1, "method": "defaults", "params": )") +
+                             std::string(params) + "}";
+    const auto v = f.call_json(body);
+    INFO(json::serialize(v));
+    return v.as_object().at("result");
+  };
+  CHECK(result("[]") == json::parse(R"({"text": "dflt", "flag": true, "who": null, "has_text": false})"));
+  CHECK(result(R"(["x", false, "me"])") ==
+        json::parse(R"({"text": "x", "flag": false, "who": "me", "has_text": true})"));
+  CHECK(result(R"({"who": "me", "flag": false})") ==
+        json::parse(R"({"text": "dflt", "flag": false, "who": "me", "has_text": false})"));
+  CHECK(result("[null, null]") == json::parse(R"({"text": "dflt", "flag": true, "who": null, "has_text": false})"));
+  SECTION("a name the method does not declare is a bug of the handler: an internal error") {
+    const auto v = f.call_json(
+        R"({"jsonrpc": "2.0", "id": 1, "method": "defaults", "params": {"undeclared": true}})");
+    CHECK(check_error(v, -32603, 1).find("declares no parameter 'nosuchname'") != std::string::npos);
+  }
+}
+
+TEST_CASE("help shows the defaults of optional parameters", "[daemon][jsonrpc]") {
+  Fixture f;
+  const std::string one = f.table.help_text("defaults");
+  CHECK(one.starts_with("defaults ( text ) ( flag ) ( who ) ( undeclared )\n"));
+  CHECK(one.find("1. text (a string, optional, default=\"dflt\") a string\n") != std::string::npos);
+  CHECK(one.find("2. flag (a boolean, optional, default=true) a flag\n") != std::string::npos);
+  CHECK(one.find("3. who (a string, optional, default=the wallet's address) someone\n") != std::string::npos);
+  CHECK(one.find("4. undeclared (a boolean, optional) read under") != std::string::npos);
+  CHECK(f.table.help_text("sum").find("2. b (an integer, optional, default=0) \n") != std::string::npos);
 }
 
 TEST_CASE("wallet library errors map to bitcoind's RPC codes at the RPC edge", "[daemon][jsonrpc]") {
