@@ -3,6 +3,11 @@
 // The node's wallets: which are loaded, how RPC requests find theirs, how they follow the chain
 // and the mempool, and how they send. Runs on the io thread; Argon2id (unlock, encrypt, change
 // of passphrase) runs on a thread of its own while the wallet is marked busy.
+//
+// One class, several files: loading and RPC lookup in wallet_manager.cpp, settings.json in
+// wallet_settings.cpp, following the chain and the mempool in wallet_scan.cpp, balances in
+// wallet_balance.cpp, sending in wallet_send.cpp, passphrases and the relock timer in
+// wallet_lock.cpp.
 
 #include <coroutine>
 
@@ -164,9 +169,8 @@ class WalletManager {
   void drop_conflicted(LoadedWallet& e);
   //! Offers our unconfirmed transfers to the mempool again (after a restart or a reorg).
   asio::awaitable<void> resubmit(std::shared_ptr<LoadedWallet> e);
-  //! Runs fn() on the wallet thread and resumes on the io thread with its result (fn must not throw).
-  template <typename T, typename Fn>
-  asio::awaitable<T> on_wallet_thread(Fn fn);
+  //! Starts resubmit(e) in the background.
+  void spawn_resubmit(const std::shared_ptr<LoadedWallet>& e);
   //! Checks a name for createwallet/restorewallet/loadwallet: valid, not loaded, room for one more,
   //! no empty passphrase. Returns the wallet's file.
   std::filesystem::path new_wallet_path(const std::string& name, const std::optional<std::string>& passphrase) const;
@@ -174,8 +178,6 @@ class WalletManager {
   template <typename Fn>
   asio::awaitable<WalletStatus> off_thread(std::shared_ptr<LoadedWallet> e, Fn fn);
   std::shared_ptr<LoadedWallet> attach(Wallet w, bool load_on_startup);
-  void save_startup(const std::string& name, bool add);
-  std::vector<std::string> read_startup() const;
   asio::awaitable<void> wait_idle(std::shared_ptr<LoadedWallet> e);
   //! Scans blocks after the sync point until the tip or `deadline`; true when it reached the tip
   //! (then the mempool is recorded too).
