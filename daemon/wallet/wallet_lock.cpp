@@ -69,8 +69,7 @@ void WalletManager::lock(LoadedWallet& e) {
 
 asio::awaitable<void> WalletManager::encrypt(std::shared_ptr<LoadedWallet> e, std::string passphrase) {
   if (e->wallet.is_encrypted()) {
-    throw RpcError(kRpcWalletWrongEncState,
-                   "Error: running with an encrypted wallet, but encryptwallet was called.");
+    throw RpcError(kRpcWalletWrongEncState, "Error: running with an encrypted wallet, but encryptwallet was called.");
   }
   if (passphrase.empty()) throw RpcError(kRpcInvalidParameter, "passphrase cannot be empty");
   Wallet* w = &e->wallet;
@@ -92,7 +91,9 @@ asio::awaitable<void> WalletManager::change_passphrase(std::shared_ptr<LoadedWal
     throw RpcError(kRpcInvalidParameter, "passphrase cannot be empty");
   }
   Wallet* w = &e->wallet;
-  auto fn = [w, o = std::move(old_passphrase), n = std::move(new_passphrase)]() { return w->change_passphrase(o, n); };
+  auto fn = [w, o = std::move(old_passphrase), n = std::move(new_passphrase)]() {
+    return w->change_passphrase(o, n);
+  };
   const WalletStatus st = co_await off_thread(e, std::move(fn));
   if (!st) throw_wallet_error(st.error());
 }

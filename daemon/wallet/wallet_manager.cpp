@@ -24,8 +24,8 @@ namespace fs = std::filesystem;
 
 void throw_wallet_error(const WalletError& e) { throw RpcError(rpc_error_code(e.code), e.message); }
 
-WalletManager::WalletManager(asio::io_context& io, const NodeOptions& node_options, Chainstate& chain, Mempool& mempool,
-                             BlockProcessor& blocks)
+WalletManager::WalletManager(asio::io_context& io, const NodeOptions& node_options, Chainstate& chain,
+                             Mempool& mempool, BlockProcessor& blocks)
     : io_(io), node_options_(node_options), chain_(chain), mempool_(mempool), blocks_(blocks) {
   options_.network = chain.params().network;
   options_.kdf = KdfLimits::for_network(chain.params().network);
@@ -42,7 +42,8 @@ void WalletManager::start() {
   if (started_) return;
   started_ = true;
   blocks_.on_chain_change([this](const ProcessBlockResult&, std::uint64_t) { chain_changed(); });
-  blocks_.on_transaction([this](const Transaction& tx, const Hash256& id, std::uint64_t) { transaction_added(tx, id); });
+  blocks_.on_transaction(
+      [this](const Transaction& tx, const Hash256& id, std::uint64_t) { transaction_added(tx, id); });
   for (const auto& name : node_options_.wallets) {
     if (wallets_.contains(name)) continue;
     try {
@@ -118,10 +119,12 @@ std::shared_ptr<LoadedWallet> WalletManager::load(const std::string& name, bool 
   return attach(std::move(*opened), load_on_startup);
 }
 
-std::filesystem::path WalletManager::new_wallet_path(const std::string& name, const std::optional<std::string>& passphrase) const {
+std::filesystem::path WalletManager::new_wallet_path(const std::string& name,
+                                                     const std::optional<std::string>& passphrase) const {
   const auto file = wallet_file_path(dir(), name);
   if (!file) throw_wallet_error(file.error());
-  if (wallets_.contains(name)) throw RpcError(kRpcWalletAlreadyLoaded, fmt::format("Wallet \"{}\" is already loaded", name));
+  if (wallets_.contains(name))
+    throw RpcError(kRpcWalletAlreadyLoaded, fmt::format("Wallet \"{}\" is already loaded", name));
   if (wallets_.size() >= kMaxLoadedWallets) {
     throw RpcError(kRpcWalletError, fmt::format("at most {} wallets can be loaded at once", kMaxLoadedWallets));
   }
@@ -129,8 +132,7 @@ std::filesystem::path WalletManager::new_wallet_path(const std::string& name, co
   return *file;
 }
 
-asio::awaitable<WalletManager::Created> WalletManager::create(std::string name,
-                                                              std::optional<std::string> passphrase,
+asio::awaitable<WalletManager::Created> WalletManager::create(std::string name, std::optional<std::string> passphrase,
                                                               bool load_on_startup) {
   // Argon2id (for an encrypted wallet) runs on the wallet thread, not the io thread.
   auto work = [path = new_wallet_path(name, passphrase), name, passphrase, options = options_]() {
@@ -150,8 +152,7 @@ asio::awaitable<WalletManager::Created> WalletManager::create(std::string name,
   co_return out;
 }
 
-asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::restore(std::string name,
-                                                                      std::string phrase,
+asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::restore(std::string name, std::string phrase,
                                                                       std::optional<std::string> passphrase,
                                                                       bool load_on_startup) {
   auto work = [path = new_wallet_path(name, passphrase), name, phrase, passphrase, options = options_]() {

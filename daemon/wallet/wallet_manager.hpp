@@ -52,13 +52,13 @@ inline constexpr auto kWalletScanSlice = std::chrono::milliseconds(100);
 struct LoadedWallet {
   LoadedWallet(Wallet w, asio::io_context& io) : wallet(std::move(w)), relock(io) {}
   Wallet wallet;
-  asio::steady_timer relock;      //!< fires walletlock after walletpassphrase's timeout
+  asio::steady_timer relock;        //!< fires walletlock after walletpassphrase's timeout
   std::int64_t unlocked_until = 0;  //!< unix seconds; 0 while locked
-  bool busy = false;               //!< Argon2id runs on another thread: hands off
-  bool needs_sync = false;         //!< chain or mempool changed while busy or scanning
+  bool busy = false;                //!< Argon2id runs on another thread: hands off
+  bool needs_sync = false;          //!< chain or mempool changed while busy or scanning
   bool unloaded = false;
-  bool scanning = false;           //!< a chain scan continues in slices (kWalletScanSlice)
-  std::uint64_t scan_from = 0;     //!< first height of that scan
+  bool scanning = false;        //!< a chain scan continues in slices (kWalletScanSlice)
+  std::uint64_t scan_from = 0;  //!< first height of that scan
   //! The last block scanned (the stored sync point may be older: blocks without the wallet's
   //! transactions are not written one by one while more blocks are queued).
   std::optional<WalletBlockRef> scanned;
@@ -112,8 +112,7 @@ class WalletManager {
   };
   asio::awaitable<Created> create(std::string name, std::optional<std::string> passphrase, bool load_on_startup);
   asio::awaitable<std::shared_ptr<LoadedWallet>> restore(std::string name, std::string phrase,
-                                                         std::optional<std::string> passphrase,
-                                                         bool load_on_startup);
+                                                         std::optional<std::string> passphrase, bool load_on_startup);
   std::shared_ptr<LoadedWallet> load(const std::string& name, bool load_on_startup);
   asio::awaitable<void> unload(const std::string& name, bool remove_from_startup);
 

@@ -190,7 +190,8 @@ bool WalletManager::scan_slice(LoadedWallet& e, std::chrono::steady_clock::time_
 asio::awaitable<std::uint64_t> WalletManager::rescan(std::shared_ptr<LoadedWallet> e, std::uint64_t from_height) {
   const Chainstate& chain = chain_;
   if (from_height > chain.height()) {
-    throw RpcError(kRpcInvalidParameter, fmt::format("start_height {} is above the tip ({})", from_height, chain.height()));
+    throw RpcError(kRpcInvalidParameter,
+                   fmt::format("start_height {} is above the tip ({})", from_height, chain.height()));
   }
   std::optional<WalletBlockRef> before;
   if (from_height > 0) before = WalletBlockRef{chain.at_height(from_height - 1)->hash, from_height - 1};

@@ -40,8 +40,8 @@ std::vector<SpendableAddress> spendable_addresses(const std::vector<WalletManage
                                  format_amount(e.largest), format_amount(e.needed)));
     case PaymentErrc::kInsufficientFunds:
       throw RpcError(kRpcInsufficientFunds,
-                     fmt::format("Insufficient funds: {} CHZ spendable (confirmed, minus pending spends), {} CHZ needed "
-                                 "(amount + fee)",
+                     fmt::format("Insufficient funds: {} CHZ spendable (confirmed, minus pending spends), "
+                                 "{} CHZ needed (amount + fee)",
                                  format_amount(e.spendable), format_amount(e.needed)));
     case PaymentErrc::kKey:
       if (e.key_error) throw_wallet_error(*e.key_error);

@@ -71,11 +71,10 @@ TEST_CASE("send: who pays, with which nonce, and its errors", "[daemon][wallet][
         std::pair<int, std::string>{kRpcTypeError, "Invalid amount: it must be above 0"});
   CHECK(send_error(n, e, kCoin, kMaxWalletFee + 1, false).first == kRpcInvalidParameter);
   if (min_fee > 0) CHECK(send_error(n, e, kCoin, min_fee - 1, false).first == kRpcInvalidParameter);
-  CHECK(send_error(n, e, kCoin, std::nullopt, true) ==
-        std::pair<int, std::string>{kRpcInsufficientFunds,
-                                    fmt::format("Insufficient funds: 0.00000000 CHZ spendable (confirmed, minus pending "
-                                                "spends), {} CHZ needed (amount + fee)",
-                                                format_amount(kCoin + fee))});
+  const std::string nothing = fmt::format(
+      "Insufficient funds: 0.00000000 CHZ spendable (confirmed, minus pending spends), {} CHZ needed (amount + fee)",
+      format_amount(kCoin + fee));
+  CHECK(send_error(n, e, kCoin, std::nullopt, true) == std::pair<int, std::string>{kRpcInsufficientFunds, nothing});
 
   // Two coinbases to a, one to b, matured by ten more (regtest maturity 10): 100 and 50 CHZ.
   {
