@@ -130,7 +130,8 @@ Node::Node(NodeOptions options) {
   ctx_.blocks->on_chain_change([&miner](const ProcessBlockResult& r, std::uint64_t) {
     if (r.tip_changed) miner.tip_changed();
   });
-  ctx_.wallets = std::make_unique<WalletManager>(io_, ctx_.options, *ctx_.chain, *ctx_.mempool, *ctx_.blocks);
+  ctx_.wallets = std::make_unique<WalletManager>(io_, WalletManager::Options{ctx_.options.datadir, ctx_.options.wallets},
+                                                 *ctx_.chain, *ctx_.mempool, *ctx_.blocks);
   init_http(ctx_);
   log_info("Chain {}: height {}, tip {}", ctx_.params->name, ctx_.chain->height(),
            ctx_.chain->tip()->hash.to_display_hex());

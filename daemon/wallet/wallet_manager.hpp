@@ -3,6 +3,11 @@
 // The node's wallets: which are loaded, how RPC requests find theirs, how they follow the chain
 // and the mempool, and how they send. Runs on the io thread; Argon2id (unlock, encrypt, change
 // of passphrase) runs on a thread of its own while the wallet is marked busy.
+//
+// One class, several files: loading and RPC lookup in wallet_manager.cpp, settings.json in
+// wallet_settings.cpp, following the chain and the mempool in wallet_scan.cpp, balances in
+// wallet_balance.cpp, sending in wallet_send.cpp, passphrases and the relock timer in
+// wallet_lock.cpp.
 
 #include <coroutine>
 
@@ -26,7 +31,6 @@ class BlockProcessor;
 class Chainstate;
 class Mempool;
 struct NodeContext;
-struct NodeOptions;
 struct ProcessBlockResult;
 
 //! Default fee of a wallet payment: ten times the minimum relay fee (0.0001 CHZ), or more when
@@ -47,13 +51,13 @@ inline constexpr auto kWalletScanSlice = std::chrono::milliseconds(100);
 struct LoadedWallet {
   LoadedWallet(Wallet w, asio::io_context& io) : wallet(std::move(w)), relock(io) {}
   Wallet wallet;
-  asio::steady_timer relock;      //!< fires walletlock after walletpassphrase's timeout
+  asio::steady_timer relock;        //!< fires walletlock after walletpassphrase's timeout
   std::int64_t unlocked_until = 0;  //!< unix seconds; 0 while locked
-  bool busy = false;               //!< Argon2id runs on another thread: hands off
-  bool needs_sync = false;         //!< chain or mempool changed while busy or scanning
+  bool busy = false;                //!< Argon2id runs on another thread: hands off
+  bool needs_sync = false;          //!< chain or mempool changed while busy or scanning
   bool unloaded = false;
-  bool scanning = false;           //!< a chain scan continues in slices (kWalletScanSlice)
-  std::uint64_t scan_from = 0;     //!< first height of that scan
+  bool scanning = false;        //!< a chain scan continues in slices (kWalletScanSlice)
+  std::uint64_t scan_from = 0;  //!< first height of that scan
   //! The last block scanned (the stored sync point may be older: blocks without the wallet's
   //! transactions are not written one by one while more blocks are queued).
   std::optional<WalletBlockRef> scanned;
@@ -76,8 +80,12 @@ struct WalletSendResult {
 
 class WalletManager {
  public:
-  WalletManager(asio::io_context& io, const NodeOptions& node_options, Chainstate& chain, Mempool& mempool,
-                BlockProcessor& blocks);
+  //! Where the wallets live and which to load at start (-wallet), besides settings.json's.
+  struct Options {
+    std::filesystem::path datadir;  //!< the network's data directory (wallets/ and settings.json)
+    std::vector<std::string> wallets;
+  };
+  WalletManager(asio::io_context& io, Options options, Chainstate& chain, Mempool& mempool, BlockProcessor& blocks);
   ~WalletManager();
   WalletManager(const WalletManager&) = delete;
   WalletManager& operator=(const WalletManager&) = delete;
@@ -107,8 +115,7 @@ class WalletManager {
   };
   asio::awaitable<Created> create(std::string name, std::optional<std::string> passphrase, bool load_on_startup);
   asio::awaitable<std::shared_ptr<LoadedWallet>> restore(std::string name, std::string phrase,
-                                                         std::optional<std::string> passphrase,
-                                                         bool load_on_startup);
+                                                         std::optional<std::string> passphrase, bool load_on_startup);
   std::shared_ptr<LoadedWallet> load(const std::string& name, bool load_on_startup);
   asio::awaitable<void> unload(const std::string& name, bool remove_from_startup);
 
@@ -164,9 +171,8 @@ class WalletManager {
   void drop_conflicted(LoadedWallet& e);
   //! Offers our unconfirmed transfers to the mempool again (after a restart or a reorg).
   asio::awaitable<void> resubmit(std::shared_ptr<LoadedWallet> e);
-  //! Runs fn() on the wallet thread and resumes on the io thread with its result (fn must not throw).
-  template <typename T, typename Fn>
-  asio::awaitable<T> on_wallet_thread(Fn fn);
+  //! Starts resubmit(e) in the background.
+  void spawn_resubmit(const std::shared_ptr<LoadedWallet>& e);
   //! Checks a name for createwallet/restorewallet/loadwallet: valid, not loaded, room for one more,
   //! no empty passphrase. Returns the wallet's file.
   std::filesystem::path new_wallet_path(const std::string& name, const std::optional<std::string>& passphrase) const;
@@ -174,8 +180,6 @@ class WalletManager {
   template <typename Fn>
   asio::awaitable<WalletStatus> off_thread(std::shared_ptr<LoadedWallet> e, Fn fn);
   std::shared_ptr<LoadedWallet> attach(Wallet w, bool load_on_startup);
-  void save_startup(const std::string& name, bool add);
-  std::vector<std::string> read_startup() const;
   asio::awaitable<void> wait_idle(std::shared_ptr<LoadedWallet> e);
   //! Scans blocks after the sync point until the tip or `deadline`; true when it reached the tip
   //! (then the mempool is recorded too).
@@ -183,7 +187,7 @@ class WalletManager {
   asio::awaitable<void> continue_scan(std::shared_ptr<LoadedWallet> e);
 
   asio::io_context& io_;
-  const NodeOptions& node_options_;
+  Options node_options_;
   Chainstate& chain_;
   Mempool& mempool_;
   BlockProcessor& blocks_;

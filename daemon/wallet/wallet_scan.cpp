@@ -1,0 +1,292 @@
+// Following the chain and the mempool: chain scans in slices, reorgs, rescanblockchain, the
+// mempool's transactions, and our unconfirmed transfers offered to the mempool again.
+
+#include <chrono>
+#include <iterator>
+#include <optional>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "daemon/validation/block_processor.hpp"
+#include "util/time.hpp"
+#include "daemon/rpc/util.hpp"
+#include "daemon/wallet/wallet_manager.hpp"
+#include "daemon/wallet/wallet_thread.hpp"
+#include "util/log.hpp"
+
+namespace cheese {
+
+namespace {
+
+//! What one transaction means to a wallet: zero, one or two records (a payment to ourselves is
+//! a send and a receive).
+std::vector<WalletTx> records_of(const Wallet& w, const Transaction& tx, const Hash256& id,
+                                 std::optional<std::uint64_t> height, std::int64_t time) {
+  std::vector<WalletTx> out;
+  const bool from_us = !tx.is_coinbase() && w.is_mine(tx.sender);
+  const bool to_us = w.is_mine(tx.recipient);
+  if (!from_us && !to_us) return out;
+  const Bytes raw = tx.is_coinbase() ? Bytes{} : serialize(tx);
+  auto record = [&](TxDirection direction, const PublicKey& own) {
+    WalletTx r;
+    r.txid = id;
+    r.direction = direction;
+    r.height = height;
+    r.amount = tx.amount;
+    r.own = own;
+    r.time = time;
+    r.raw = raw;
+    return r;
+  };
+  if (from_us) {
+    WalletTx r = record(TxDirection::kSend, tx.sender);
+    r.fee = tx.fee;
+    r.counterparty = tx.recipient;
+    out.push_back(std::move(r));
+  }
+  if (to_us && tx.is_coinbase()) out.push_back(record(TxDirection::kGenerate, tx.recipient));
+  if (to_us && !tx.is_coinbase()) {
+    WalletTx r = record(TxDirection::kReceive, tx.recipient);
+    r.counterparty = tx.sender;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+//! Hands out every keypool key a record uses (a restored wallet finds its addresses this way).
+void mark_used(Wallet& w, const std::vector<WalletTx>& records) {
+  for (const auto& r : records) {
+    if (r.own) {
+      if (auto st = w.mark_used(*r.own); !st) {
+        log_info("wallet {}: cannot mark address used: {}", w.name(), st.error().message);
+      }
+    }
+  }
+}
+
+//! The wallet's records of one block of the active chain at height `h` (their keys marked used).
+std::vector<WalletTx> block_records(Wallet& w, const Block& block, std::uint64_t h, std::int64_t time) {
+  std::vector<WalletTx> records;
+  for (const auto& tx : block.txs) {
+    auto r = records_of(w, tx, txid(tx), h, time);
+    if (!r.empty()) {
+      mark_used(w, r);
+      records.insert(records.end(), std::make_move_iterator(r.begin()), std::make_move_iterator(r.end()));
+    }
+  }
+  return records;
+}
+
+//! The first height a scan of the wallet starts at, after moving its records above a fork back
+//! to unconfirmed (a reorg); nullopt when the wallet cannot be read or written (logged).
+std::optional<std::uint64_t> first_height_to_scan(const Chainstate& chain, LoadedWallet& e) {
+  Wallet& w = e.wallet;
+  auto synced = w.synced_to();
+  if (!synced) {
+    log_info("wallet {}: {}", w.name(), synced.error().message);
+    return std::nullopt;
+  }
+  // Blocks scanned after the stored sync point held none of the wallet's transactions (a block
+  // with some writes the sync point with them): go on from the last one scanned while it is
+  // still on the active chain, else from the stored sync point, which handles reorgs.
+  const BlockIndex* scanned = e.scanned ? chain.lookup(e.scanned->hash) : nullptr;
+  if (scanned && chain.is_active(scanned) && (!*synced || scanned->height > (*synced)->height)) {
+    return scanned->height + 1;
+  }
+  if (!*synced) return 0;
+  const BlockIndex* idx = chain.lookup((*synced)->hash);
+  if (idx && chain.is_active(idx)) return idx->height + 1;
+  // A reorg (or a chain that no longer has the block): records above the fork are
+  // unconfirmed again until the blocks of the active chain are scanned.
+  std::uint64_t fork = 0;
+  const BlockIndex* f = idx;
+  while (f && !chain.is_active(f)) f = f->prev;
+  if (f) fork = f->height;
+  const BlockIndex* at = chain.at_height(fork);
+  if (auto st = w.unconfirm_above(fork, WalletBlockRef{at->hash, fork}); !st) {
+    log_info("wallet {}: {}", w.name(), st.error().message);
+    return std::nullopt;
+  }
+  return f ? fork + 1 : 0;
+}
+
+}  // namespace
+
+void WalletManager::sync(const std::shared_ptr<LoadedWallet>& e) {
+  if (e->busy || e->scanning) {
+    e->needs_sync = true;  // after the passphrase operation; a running scan goes to the tip anyway
+    return;
+  }
+  e->needs_sync = false;
+  if (scan_slice(*e, std::chrono::steady_clock::now() + scan_slice_)) return;
+  e->scanning = true;
+  log_info("wallet {}: scanning the chain from height {} in the background", e->wallet.name(), e->scan_from);
+  spawn_wallet_task(io_, continue_scan(e), fmt::format("wallet {}: chain scan", e->wallet.name()));
+}
+
+asio::awaitable<void> WalletManager::continue_scan(std::shared_ptr<LoadedWallet> e) {
+  for (;;) {
+    // Let RPC, P2P and block connection run between slices.
+    co_await asio::post(io_, asio::use_awaitable);
+    if (e->unloaded) break;
+    if (e->busy) {
+      e->needs_sync = true;  // off_thread syncs once the passphrase operation is over
+      break;
+    }
+    if (scan_slice(*e, std::chrono::steady_clock::now() + scan_slice_)) break;
+  }
+  e->scanning = false;
+  if (!e->unloaded && !e->busy) {
+    log_info("wallet {}: chain scan finished in {:.1f} s", e->wallet.name(),
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - e->scan_started).count());
+  }
+}
+
+bool WalletManager::scan_slice(LoadedWallet& e, std::chrono::steady_clock::time_point deadline) {
+  Wallet& w = e.wallet;
+  const Chainstate& chain = chain_;
+  const std::optional<std::uint64_t> start = first_height_to_scan(chain, e);
+  if (!start) return true;
+  const std::uint64_t from = *start;
+  if (!e.scanning) {
+    e.scan_from = from;
+    e.scan_started = std::chrono::steady_clock::now();
+  }
+  std::size_t found = 0;
+  for (std::uint64_t h = from; h <= chain.height(); ++h) {
+    const BlockIndex* idx = chain.at_height(h);
+    auto block = chain.read_block(idx->hash);
+    if (!block) {
+      log_info("wallet {}: block {} at height {} is not stored; stopping the scan", w.name(),
+               idx->hash.to_display_hex(), h);
+      break;
+    }
+    std::vector<WalletTx> records = block_records(w, *block, h, idx->header.time);
+    // Blocks without our transactions only move the sync point; write it every 1,000 blocks,
+    // where this slice ends, and at the tip, except while more blocks wait in the node's queue
+    // (initial sync: one wallet commit per block would cost an fsync each).
+    e.scanned = WalletBlockRef{idx->hash, h};
+    const bool slice_over = h != chain.height() && std::chrono::steady_clock::now() >= deadline;
+    const bool at_tip = h == chain.height();
+    const bool write = !records.empty() || h % 1000 == 0 || slice_over ||
+                       (at_tip && blocks_.queued_block_bytes() == 0);
+    if (!write) continue;
+    found += records.size();
+    if (auto st = w.record_transactions(records, WalletBlockRef{idx->hash, h}); !st) {
+      log_info("wallet {}: {}", w.name(), st.error().message);
+      return true;
+    }
+    if (slice_over) return false;
+  }
+  if (from == 0 && chain.height() > 0) {
+    log_info("wallet {}: scanned {} blocks, {} records", w.name(), chain.height() + 1, found);
+  }
+  for (const auto* entry : mempool_.entries()) record_unconfirmed(e, entry->tx, entry->txid, entry->time);
+  drop_conflicted(e);
+  return true;
+}
+
+asio::awaitable<std::uint64_t> WalletManager::rescan(std::shared_ptr<LoadedWallet> e, std::uint64_t from_height) {
+  const Chainstate& chain = chain_;
+  if (from_height > chain.height()) {
+    throw RpcError(kRpcInvalidParameter,
+                   fmt::format("start_height {} is above the tip ({})", from_height, chain.height()));
+  }
+  std::optional<WalletBlockRef> before;
+  if (from_height > 0) before = WalletBlockRef{chain.at_height(from_height - 1)->hash, from_height - 1};
+  if (auto st = e->wallet.unconfirm_above(from_height == 0 ? 0 : from_height - 1, before); !st) {
+    throw_wallet_error(st.error());
+  }
+  e->scanned.reset();  // from the moved-back sync point
+  sync(e);
+  co_await wait_scanned(e);
+  co_return chain.height();
+}
+
+asio::awaitable<void> WalletManager::wait_scanned(std::shared_ptr<LoadedWallet> e) {
+  asio::steady_timer timer(io_);
+  while (e->scanning) {
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+  if (e->unloaded) throw RpcError(kRpcWalletNotFound, fmt::format("Wallet \"{}\" was unloaded", e->wallet.name()));
+}
+
+// ---- the mempool --------------------------------------------------------------------------------
+
+bool WalletManager::record_unconfirmed(LoadedWallet& e, const Transaction& tx, const Hash256& id, std::int64_t time) {
+  auto records = records_of(e.wallet, tx, id, std::nullopt, time);
+  if (records.empty()) return false;
+  // A record already confirmed stays confirmed; one already pooled keeps its first-seen time.
+  if (auto known = e.wallet.find_transaction(id); known && !known->empty()) {
+    for (auto& r : records) {
+      for (const auto& k : *known) {
+        if (k.direction == r.direction) {
+          r.height = k.height;
+          r.time = k.time;
+        }
+      }
+    }
+  }
+  mark_used(e.wallet, records);
+  if (auto st = e.wallet.record_transactions(records, std::nullopt); !st) {
+    log_info("wallet {}: {}", e.wallet.name(), st.error().message);
+  }
+  return true;
+}
+
+void WalletManager::drop_conflicted(LoadedWallet& e) {
+  auto pending = e.wallet.unconfirmed_transactions();
+  if (!pending) return;
+  for (const auto& r : *pending) {
+    if (mempool_.contains(r.txid) || r.raw.empty()) continue;
+    auto tx = decode_transaction(r.raw);
+    if (!tx || tx->is_coinbase()) continue;
+    if (chain_.account(tx->sender).nonce > tx->nonce) {
+      log_info("wallet {}: transaction {} can no longer confirm (nonce {} of its sender is used); forgetting it",
+               e.wallet.name(), r.txid.to_display_hex(), tx->nonce);
+      (void)e.wallet.remove_transaction(r.txid);
+    }
+  }
+}
+
+asio::awaitable<void> WalletManager::resubmit(std::shared_ptr<LoadedWallet> e) {
+  auto pending = e->wallet.unconfirmed_transactions();
+  if (!pending) co_return;
+  for (const auto& r : *pending) {
+    if (r.direction != TxDirection::kSend || r.raw.empty() || mempool_.contains(r.txid)) continue;
+    auto tx = decode_transaction(r.raw);
+    if (!tx) continue;
+    const MempoolAccept a = co_await blocks_.submit_transaction(std::move(*tx));
+    if (e->unloaded) co_return;
+    log_info("wallet {}: resubmitted {}: {}", e->wallet.name(), r.txid.to_display_hex(),
+             a.ok() ? "accepted" : "refused");
+  }
+  if (!e->busy && !e->unloaded) drop_conflicted(*e);
+}
+
+void WalletManager::spawn_resubmit(const std::shared_ptr<LoadedWallet>& e) {
+  spawn_wallet_task(io_, resubmit(e), fmt::format("wallet {}: resubmission", e->wallet.name()));
+}
+
+// ---- notifications ------------------------------------------------------------------------------
+
+void WalletManager::chain_changed() {
+  for (auto& [name, e] : wallets_) {
+    sync(e);
+    if (!e->busy) spawn_resubmit(e);
+  }
+}
+
+void WalletManager::transaction_added(const Transaction& tx, const Hash256& id) {
+  for (auto& [name, e] : wallets_) {
+    if (e->busy) {
+      e->needs_sync = true;
+      continue;
+    }
+    record_unconfirmed(*e, tx, id, unix_now());
+  }
+}
+
+}  // namespace cheese
