@@ -1,0 +1,396 @@
+// The P2P message processor driven with fake peers and no I/O (as Bitcoin Core's
+// denialofservice_tests.cpp drives PeerManager): what it sends, whom it disconnects or
+// discourages, when it pauses a peer, for honest and hostile input.
+#include <catch2/catch.hpp>
+
+#include "daemon/net/peer_harness.hpp"
+
+using namespace cheese;
+using namespace cheese::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+//! Blocks built on genesis in a scratch chainstate (the "other node"'s chain).
+std::vector<Block> other_chain(std::size_t n, std::uint8_t miner = 9) {
+  TempDir dir("peerman-src");
+  Chainstate src(dir.file("src.sqlite"), regtest(), 1);
+  return extend(src, n, pub(miner));
+}
+
+net::HeadersMsg headers_of(const std::vector<Block>& blocks, std::size_t from = 0, std::size_t n = SIZE_MAX) {
+  net::HeadersMsg m;
+  for (std::size_t i = from; i < blocks.size() && m.headers.size() < n; ++i) m.headers.push_back(blocks[i].header);
+  return m;
+}
+
+std::vector<Hash256> asked_blocks(FakeSink& sink, PeerId peer) {
+  std::vector<Hash256> out;
+  for (const auto& g : sink.take<net::GetDataMsg>(peer)) {
+    for (const auto& item : g.items) {
+      if (item.type == net::InvType::kBlock) out.push_back(item.hash);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("handshake: outbound sends version first; after verack: getaddr, ping, getheaders", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const PeerId out = h.connect(/*inbound=*/false);
+  auto versions = h.sink.take<net::VersionMsg>(out);
+  REQUIRE(versions.size() == 1);
+  CHECK(versions[0].nonce == PeerHarness::default_options().local_nonce);
+  CHECK(versions[0].network == regtest().name);
+  CHECK(versions[0].listen_port == 28433);
+
+  h.peers.on_message(out, h.version());
+  CHECK(h.sink.take<net::VerackMsg>(out).size() == 1);
+  CHECK(h.sink.take<net::VersionMsg>(out).empty());  // an outbound peer gets one version only
+  CHECK_FALSE(h.peers.peer(out)->handshake_done);
+  h.peers.on_message(out, net::VerackMsg{});
+  CHECK(h.peers.peer(out)->handshake_done);
+  CHECK(h.sink.take<net::GetAddrMsg>(out).size() == 1);
+  CHECK(h.sink.take<net::PingMsg>(out).size() == 1);
+  auto gh = h.sink.take<net::GetHeadersMsg>(out);
+  REQUIRE(gh.size() == 1);
+  CHECK(gh[0].locator == std::vector<Hash256>{regtest().genesis.hash()});
+  // The peer we dialed is remembered for the next start.
+  CHECK(h.book.size() == 1);
+  CHECK(h.sink.listening.at(out).port == 28433);
+}
+
+TEST_CASE("handshake: an inbound peer gets our version and verack, and no getaddr", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const PeerId in = h.connect(/*inbound=*/true);
+  CHECK(h.sink.count_to(in) == 0);  // the dialer speaks first
+  h.peers.on_message(in, h.version());
+  CHECK(h.sink.take<net::VersionMsg>(in).size() == 1);
+  CHECK(h.sink.take<net::VerackMsg>(in).size() == 1);
+  h.peers.on_message(in, net::VerackMsg{});
+  CHECK(h.sink.take<net::GetAddrMsg>(in).empty());
+  // Its listening address (its IP, the port of its version) goes into the address book.
+  REQUIRE(h.book.size() == 1);
+}
+
+TEST_CASE("protocol faults before and during the handshake discourage the peer", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  SECTION("a message before version") {
+    const PeerId p = h.connect(true);
+    h.peers.on_message(p, net::PingMsg{7});
+    REQUIRE(h.sink.discouraged.size() == 1);
+    CHECK(h.sink.discouraged[0].second.find("ping before version") != std::string::npos);
+    CHECK(h.sink.disconnected.contains(p));
+  }
+  SECTION("a message before verack") {
+    const PeerId p = h.connect(true);
+    h.peers.on_message(p, h.version());
+    h.peers.on_message(p, net::GetAddrMsg{});
+    REQUIRE(h.sink.discouraged.size() == 1);
+    CHECK(h.sink.discouraged[0].second.find("before verack") != std::string::npos);
+  }
+  SECTION("a second version after the handshake") {
+    const PeerId p = h.handshaked();
+    h.peers.on_message(p, h.version());
+    REQUIRE(h.sink.discouraged.size() == 1);
+    CHECK(h.sink.discouraged[0].second.find("duplicate version") != std::string::npos);
+  }
+  SECTION("a message after the processor dropped the peer is ignored") {
+    const PeerId p = h.connect(true);
+    h.peers.on_message(p, net::PingMsg{7});
+    h.sink.sent.clear();
+    h.peers.on_message(p, h.version());
+    CHECK(h.sink.sent.empty());
+    CHECK(h.sink.discouraged.size() == 1);
+  }
+}
+
+TEST_CASE("honest mismatches disconnect without discouraging", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  SECTION("a connection to ourselves") {
+    const PeerId p = h.connect(false, 1, 28433);
+    h.peers.on_message(p, h.version(PeerHarness::default_options().local_nonce));
+    CHECK(h.sink.disconnected.at(p) == "connected to self");
+    REQUIRE(h.sink.own_addresses.size() == 1);
+    CHECK(h.sink.own_addresses[0].port == 28433);
+  }
+  SECTION("another network") {
+    const PeerId p = h.connect(true);
+    auto v = h.version();
+    v.network = "main";
+    h.peers.on_message(p, v);
+    CHECK(h.sink.disconnected.at(p).find("network 'main'") != std::string::npos);
+  }
+  SECTION("a protocol version too old") {
+    const PeerId p = h.connect(true);
+    auto v = h.version();
+    v.protocol_version = net::kMinProtocolVersion - 1;
+    h.peers.on_message(p, v);
+    CHECK(h.sink.disconnected.at(p).find("too old") != std::string::npos);
+  }
+  CHECK(h.sink.discouraged.empty());
+}
+
+TEST_CASE("ping, pong and the timeouts that rest on the clock", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const PeerId p = h.connect(true);
+  SECTION("no handshake in time: disconnected at the bound, not before") {
+    h.clock.advance(net::kHandshakeTimeout);
+    h.peers.on_tick();
+    CHECK_FALSE(h.sink.disconnected.contains(p));
+    h.clock.advance(1s);
+    h.peers.on_tick();
+    CHECK(h.sink.disconnected.at(p) == "handshake timeout");
+  }
+  SECTION("a ping is answered with its nonce; our ping's pong is timed") {
+    h.peers.on_message(p, h.version());
+    h.peers.on_message(p, net::VerackMsg{});
+    auto ours = h.sink.take<net::PingMsg>(p);
+    REQUIRE(ours.size() == 1);
+    h.peers.on_message(p, net::PingMsg{0xabcdef});
+    auto pongs = h.sink.take<net::PongMsg>(p);
+    REQUIRE(pongs.size() == 1);
+    CHECK(pongs[0].nonce == 0xabcdef);
+    h.clock.advance(2s);
+    h.peers.on_message(p, net::PongMsg{ours[0].nonce + 1});  // a wrong nonce is not our pong
+    CHECK_FALSE(h.peers.peer(p)->ping_seconds);
+    h.peers.on_message(p, net::PongMsg{ours[0].nonce});
+    REQUIRE(h.peers.peer(p)->ping_seconds);
+    CHECK(*h.peers.peer(p)->ping_seconds == Approx(2.0));
+    // The next ping goes out one interval after the last one was sent.
+    h.clock.advance(net::kPingInterval - 2s);
+    h.peers.on_tick();
+    CHECK(h.sink.take<net::PingMsg>(p).empty());
+    h.clock.advance(1s);
+    h.peers.on_tick();
+    CHECK(h.sink.take<net::PingMsg>(p).size() == 1);
+  }
+  SECTION("a ping never answered: disconnected after the ping timeout") {
+    h.peers.on_message(p, h.version());
+    h.peers.on_message(p, net::VerackMsg{});
+    h.clock.advance(net::kPingTimeout + 1s);
+    h.peers.on_tick();
+    CHECK(h.sink.disconnected.at(p) == "ping timeout");
+    CHECK(h.sink.discouraged.empty());
+  }
+}
+
+TEST_CASE("headers-first sync from a peer: headers, then its blocks, in order", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const auto blocks = other_chain(20);
+  const PeerId p = h.handshaked(false);
+  h.peers.on_message(p, headers_of(blocks));
+  CHECK(h.chain.best_header()->hash == blocks.back().hash());
+  auto asked = asked_blocks(h.sink, p);
+  REQUIRE(asked.size() == net::kMaxBlocksInFlightPerPeer);
+  for (std::size_t i = 0; i < asked.size(); ++i) CHECK(asked[i] == blocks[i].hash());
+  // Delivered blocks are queued, connected in order, and free the slots for the rest.
+  for (std::size_t i = 0; i < asked.size(); ++i) h.peers.on_message(p, net::BlockMsg{blocks[i]});
+  h.services.run_pending();
+  CHECK(h.chain.height() == net::kMaxBlocksInFlightPerPeer);
+  auto rest = asked_blocks(h.sink, p);
+  REQUIRE(rest.size() == blocks.size() - net::kMaxBlocksInFlightPerPeer);
+  for (std::size_t i = 0; i < rest.size(); ++i) h.peers.on_message(p, net::BlockMsg{blocks[asked.size() + i]});
+  h.services.run_pending();
+  CHECK(h.chain.tip()->hash == blocks.back().hash());
+  CHECK(h.peers.downloads().size() == 0);
+  CHECK(h.sink.discouraged.empty());
+}
+
+TEST_CASE("an invalid header is misbehaviour; an unknown start is not", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const auto blocks = other_chain(3);
+  const PeerId p = h.handshaked(false);
+  SECTION("headers whose first parent we do not know: we ask from our locator") {
+    h.peers.on_message(p, headers_of(blocks, 1));
+    CHECK(h.sink.take<net::GetHeadersMsg>(p).size() == 1);
+    CHECK(h.sink.discouraged.empty());
+  }
+  SECTION("a header without its proof of work") {
+    BlockOptions bad;
+    bad.bad_pow = true;
+    const Block b = make_block(ParentInfo{regtest().genesis.hash(), 0, regtest().genesis.header.time,
+                                          regtest().genesis.header.bits},
+                               pub(3), {}, bad);
+    h.peers.on_message(p, net::HeadersMsg{{b.header}});
+    REQUIRE(h.sink.discouraged.size() == 1);
+    CHECK(h.sink.discouraged[0].second.find(b.hash().to_display_hex()) != std::string::npos);
+    CHECK(h.chain.lookup(b.hash()) == nullptr);
+  }
+}
+
+TEST_CASE("an invalid block discourages its sender, also after it left", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const PeerId p = h.handshaked(false);
+  Block bad = make_block(h.chain, h.chain.tip(), pub(4));
+  bad.txs[0].amount += 1;  // a coinbase paying more than the subsidy
+  mine(bad);
+  h.peers.on_message(p, net::BlockMsg{bad});
+  CHECK(h.services.queued_blocks.size() == 1);
+  SECTION("still connected") {
+    h.services.run_pending();
+    REQUIRE(h.sink.discouraged.size() == 1);
+    CHECK(h.sink.discouraged[0].first == h.peers.peer(p)->address);
+  }
+  SECTION("gone before its block was processed") {
+    h.close(p);
+    h.services.run_pending();
+    REQUIRE(h.sink.discouraged.size() == 1);
+    CHECK(h.sink.discouraged[0].first.port == 40000);
+  }
+  CHECK(h.chain.height() == 0);
+}
+
+TEST_CASE("a full block queue pauses the sender until there is room", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const auto blocks = other_chain(3);
+  const PeerId p = h.handshaked(false);
+  h.peers.on_message(p, headers_of(blocks));
+  h.sink.sent.clear();
+  h.services.room = 1;
+  h.peers.on_message(p, net::BlockMsg{blocks[0]});
+  CHECK_FALSE(h.sink.is_paused(p));
+  h.peers.on_message(p, net::BlockMsg{blocks[1]});  // no room: held back, the peer paused
+  CHECK(h.sink.is_paused(p));
+  CHECK(h.services.queued_blocks.size() == 1);
+  h.services.room = 10;
+  h.peers.block_queue_room();
+  CHECK_FALSE(h.sink.is_paused(p));
+  CHECK(h.services.queued_blocks.size() == 2);
+  h.services.run_pending();
+  CHECK(h.chain.height() == 2);
+}
+
+TEST_CASE("a stalled block download disconnects the peer, without discouraging it", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const auto blocks = other_chain(2);
+  const PeerId p = h.handshaked(false);
+  h.peers.on_message(p, headers_of(blocks));
+  REQUIRE(asked_blocks(h.sink, p).size() == 2);
+  h.clock.advance(net::kBlockStallTimeout);
+  h.peers.on_tick();
+  CHECK_FALSE(h.sink.disconnected.contains(p));
+  h.clock.advance(1s);
+  h.peers.on_tick();
+  CHECK(h.sink.disconnected.at(p).find("stalled on block") != std::string::npos);
+  CHECK(h.sink.discouraged.empty());
+  // Once it is gone another peer that has the blocks is asked.
+  const PeerId q = h.handshaked(false, 3);
+  h.close(p);
+  h.peers.on_message(q, headers_of(blocks));
+  CHECK(asked_blocks(h.sink, q).size() == 2);
+}
+
+TEST_CASE("transactions: asked of one announcer, checked one at a time, relayed to the others", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  // Key 1 owns a mature coinbase to spend.
+  extend(h.chain, regtest().coinbase_maturity + 2, pub(1));
+  const Transaction tx = make_transfer(key_from_seed(1), pub(2), 1000, kMinRelayFee, 0);
+  const Hash256 id = txid(tx);
+  const PeerId a = h.handshaked(false, 2);
+  const PeerId b = h.handshaked(false, 3);
+  const PeerId c = h.handshaked(true, 4);
+  h.peers.on_message(a, net::InvMsg{{{net::InvType::kTx, id}}});
+  h.peers.on_message(b, net::InvMsg{{{net::InvType::kTx, id}}});
+  CHECK(h.sink.take<net::GetDataMsg>(a).size() == 1);
+  CHECK(h.sink.take<net::GetDataMsg>(b).empty());  // asked of one announcer at a time
+  SECTION("the announcer does not have it: the next announcer is asked") {
+    h.peers.on_message(a, net::NotFoundMsg{{{net::InvType::kTx, id}}});
+    CHECK(h.sink.take<net::GetDataMsg>(b).size() == 1);
+  }
+  SECTION("the announcer is slow: the next announcer is asked after the timeout") {
+    h.clock.advance(kTxRequestTimeout + 1s);
+    h.peers.on_tick();
+    CHECK(h.sink.take<net::GetDataMsg>(b).size() == 1);
+  }
+  SECTION("delivered: checked with the reader paused, then relayed to all but its source") {
+    h.peers.on_message(a, net::TxMsg{tx});
+    CHECK(h.sink.is_paused(a));
+    CHECK(h.services.pending() == 1);
+    h.services.run_pending();
+    CHECK_FALSE(h.sink.is_paused(a));
+    CHECK(h.mempool.contains(id));
+    CHECK(h.sink.take<net::InvMsg>(a).empty());
+    CHECK(h.sink.take<net::InvMsg>(b).empty());  // it announced it to us
+    CHECK(h.sink.take<net::InvMsg>(c).size() == 1);
+    // The same transaction again costs no second check.
+    h.peers.on_message(b, net::TxMsg{tx});
+    CHECK(h.services.submitted_txs.size() == 1);
+  }
+}
+
+TEST_CASE("a transaction with a bad signature discourages its sender and is not checked twice", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  extend(h.chain, regtest().coinbase_maturity + 2, pub(1));
+  Transaction tx = make_transfer(key_from_seed(1), pub(2), 1000, kMinRelayFee, 0);
+  tx.amount += 1;  // the signature no longer covers it
+  const PeerId a = h.handshaked(false, 2);
+  const PeerId b = h.handshaked(false, 3);
+  h.peers.on_message(a, net::TxMsg{tx});
+  h.services.run_pending();
+  REQUIRE(h.sink.discouraged.size() == 1);
+  CHECK(h.sink.discouraged[0].second.find("invalid transaction") != std::string::npos);
+  CHECK_FALSE(h.mempool.contains(txid(tx)));
+  h.peers.on_message(b, net::TxMsg{tx});  // remembered as rejected: no second signature check
+  CHECK(h.services.submitted_txs.size() == 1);
+}
+
+TEST_CASE("addresses: getaddr answered once to inbound peers; unsolicited floods ignored", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  for (std::uint8_t i = 1; i <= 20; ++i) h.book.add(net::NetAddress::from_ipv4({10, 0, 0, i}, 8433), "test", kNow);
+  const PeerId in = h.handshaked(true, 2);
+  const std::size_t before = h.book.size();
+  h.peers.on_message(in, net::GetAddrMsg{});
+  auto replies = h.sink.take<net::AddrMsg>(in);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].addresses.size() == before);
+  h.peers.on_message(in, net::GetAddrMsg{});
+  CHECK(h.sink.take<net::AddrMsg>(in).empty());  // once per connection
+
+  const PeerId out = h.handshaked(false, 3);
+  h.peers.on_message(out, net::GetAddrMsg{});
+  CHECK(h.sink.take<net::AddrMsg>(out).empty());  // only inbound peers are answered
+
+  net::AddrMsg flood;
+  for (std::uint8_t i = 0; i <= kMaxUnsolicitedAddr; ++i) {
+    flood.addresses.push_back(net::NetAddress::from_ipv4({10, 1, 0, i}, 8433));
+  }
+  const std::size_t book_before = h.book.size();
+  h.peers.on_message(in, flood);  // one entry over the bound, never asked for
+  CHECK(h.book.size() == book_before);
+  flood.addresses.pop_back();     // exactly at the bound: taken
+  h.peers.on_message(in, flood);
+  CHECK(h.book.size() == book_before + kMaxUnsolicitedAddr);
+  CHECK(h.sink.discouraged.empty());
+}
+
+TEST_CASE("getdata: blocks and pooled transactions are served, the rest is notfound", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const auto mined = extend(h.chain, 2, pub(1));
+  const PeerId p = h.handshaked(true);
+  Hash256 unknown;
+  unknown.bytes[0] = 1;
+  h.peers.on_message(p, net::GetDataMsg{{{net::InvType::kBlock, mined[1].hash()}, {net::InvType::kBlock, unknown},
+                                         {net::InvType::kTx, unknown}}});
+  auto served = h.sink.take<net::BlockMsg>(p);
+  REQUIRE(served.size() == 1);
+  CHECK(served[0].block.hash() == mined[1].hash());
+  auto missing = h.sink.take<net::NotFoundMsg>(p);
+  REQUIRE(missing.size() == 1);
+  CHECK(missing[0].items.size() == 2);
+}
+
+TEST_CASE("new blocks are announced to every peer that does not know them", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const PeerId a = h.handshaked(false, 2);
+  const PeerId b = h.handshaked(true, 3);
+  const Block blk = make_block(h.chain, h.chain.tip(), pub(1));
+  h.peers.on_message(a, net::BlockMsg{blk});  // a has it
+  h.services.run_pending();
+  CHECK(h.chain.tip()->hash == blk.hash());
+  CHECK(h.sink.take<net::InvMsg>(a).empty());
+  auto inv = h.sink.take<net::InvMsg>(b);
+  REQUIRE(inv.size() == 1);
+  CHECK(inv[0].items.at(0).hash == blk.hash());
+}
