@@ -2,41 +2,27 @@
 
 #include <chrono>
 
+#include "io/run_on_pool.hpp"
 #include "util/log.hpp"
 #include "util/time.hpp"
 
 namespace cheese {
 
-namespace {
-
-//! Runs `fn` on the worker pool and resumes the coroutine on the io thread with its result.
-template <typename T, typename Fn>
-asio::awaitable<T> on_pool(SignatureVerifier& pool, Fn fn) {
-  auto executor = co_await asio::this_coro::executor;
-  // GCC 12 destroys temporaries captured in a co_await expression twice: name the initiation.
-  auto initiation = [&pool, executor, fn = std::move(fn)](auto handler) mutable {
-    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    pool.post([executor, fn = std::move(fn), shared]() mutable {
-      std::exception_ptr error;
-      T value{};
-      try {
-        value = fn();
-      } catch (...) {
-        error = std::current_exception();
-      }
-      asio::post(executor, [shared, error, value = std::move(value)]() mutable { (*shared)(error, std::move(value)); });
-    });
-  };
-  auto pending =
-      asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, T)>(initiation, asio::use_awaitable);
-  T result = co_await std::move(pending);
-  co_return result;
-}
-
-}  // namespace
-
 BlockProcessor::BlockProcessor(asio::io_context& io, Chainstate& chain, Mempool& mempool, FatalError fatal)
-    : io_(io), chain_(chain), mempool_(mempool), fatal_(std::move(fatal)), queue_changed_(io) {
+    : io_(io),
+      chain_(chain),
+      mempool_(mempool),
+      fatal_(std::move(fatal)),
+      tasks_(io.get_executor(),
+             [this](std::string_view name, std::string_view what) {
+               if (name == "block connector") {
+                 connector_running_ = false;
+                 fatal_(std::string(what));  // a storage failure: the node must stop
+               } else {
+                 log_info("{} ended: {}", name, what);
+               }
+             }),
+      queue_changed_(io) {
   queue_changed_.expires_at(std::chrono::steady_clock::time_point::max());  // only ever cancelled
 }
 
@@ -65,15 +51,7 @@ asio::awaitable<BlockSubmission> BlockProcessor::submit_block(std::shared_ptr<co
     BlockDone done = [shared, executor](const BlockSubmission& s) {
       asio::post(executor, [shared, s]() mutable { (*shared)(std::move(s)); });
     };
-    asio::co_spawn(io_, enqueue_block(block, source_peer, /*durable=*/true, std::move(done)),
-                   [](std::exception_ptr e) {
-                     if (!e) return;
-                     try {
-                       std::rethrow_exception(e);
-                     } catch (const std::exception& ex) {
-                       log_info("submit_block: {}", ex.what());
-                     }
-                   });
+    tasks_.spawn("submit_block", enqueue_block(block, source_peer, /*durable=*/true, std::move(done)));
   };
   auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(BlockSubmission)>(initiation, asio::use_awaitable);
   BlockSubmission out = co_await std::move(pending);
@@ -150,15 +128,7 @@ void BlockProcessor::push(std::shared_ptr<const Block> block, const Hash256& has
   });
   if (connector_running_) return;
   connector_running_ = true;
-  asio::co_spawn(io_, connect_queued_blocks(), [this](std::exception_ptr e) {
-    connector_running_ = false;
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      fatal_(ex.what());
-    }
-  });
+  tasks_.spawn("block connector", connect_queued_blocks());
 }
 
 asio::awaitable<void> BlockProcessor::connect_queued_blocks() {
@@ -205,7 +175,7 @@ asio::awaitable<MempoolAccept> BlockProcessor::submit_transaction(Transaction tx
   // GCC 12 destroys a lambda temporary inside a co_await expression twice (here: one reference
   // of `shared` too many released, a use-after-free found by ASan): name it first.
   auto check = [shared, magic] { return !shared->is_coinbase() && verify_transaction_signature(*shared, magic); };
-  auto checking = on_pool<bool>(chain_.verifier(), std::move(check));
+  auto checking = io::run_on_pool<bool>(chain_.verifier(), std::move(check));
   const bool sig_ok = co_await std::move(checking);
   if (!sig_ok && !shared->is_coinbase()) {
     MempoolAccept r;

@@ -13,6 +13,7 @@
 
 #include "chain/chainstate.hpp"
 #include "chain/mempool.hpp"
+#include "io/task_group.hpp"
 
 namespace cheese {
 
@@ -117,6 +118,7 @@ class BlockProcessor {
   bool connector_running_ = false;
   bool was_full_ = false;
   bool stopped_ = false;
+  io::TaskGroup tasks_;                //!< the connector and submit_block's enqueueing
   asio::steady_timer queue_changed_;  //!< cancelled to wake the connector and waiting peers
 };
 

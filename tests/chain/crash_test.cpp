@@ -1,6 +1,8 @@
 #include "chain/chainstate.hpp"
 
 #include <catch2/catch.hpp>
+#include <poll.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -28,7 +30,10 @@ enum ChildExit : int { kChildDone = 0, kChildException = 2, kChildBadBlock = 3, 
 //! Runs in the forked child: opens the node's database and connects the prebuilt blocks from
 //! wherever the database stands, each committed at once or, as during a node's initial sync,
 //! deferred while more follow. No Catch2 here; the verdict is the exit code.
-int child_connect(const std::filesystem::path& db, const std::vector<Bytes>& blocks, CommitMode mode) noexcept {
+//! After each block it writes one byte to `progress`, so the parent kills it after a number of
+//! blocks rather than after a time (a loaded machine oversleeps and would let it finish).
+int child_connect(const std::filesystem::path& db, const std::vector<Bytes>& blocks, CommitMode mode,
+                  int progress) noexcept {
   try {
     Chainstate cs(db, regtest(), 1);
     for (std::uint64_t h = cs.height(); h < blocks.size(); ++h) {
@@ -36,6 +41,8 @@ int child_connect(const std::filesystem::path& db, const std::vector<Bytes>& blo
       if (!b) return kChildBadBlock;
       const auto r = cs.process_block(*b, kNow, false, h + 1 < blocks.size() ? mode : CommitMode::kNow);
       if (!r.verdict.ok()) return kChildRejected;
+      const char one = 1;
+      if (::write(progress, &one, 1) != 1) return kChildException;
     }
     return kChildDone;
   } catch (...) {
@@ -121,13 +128,33 @@ TEST_CASE("a node killed at random moments reopens with a consistent chain", "[c
   int killed_midway = 0;
   for (int iteration = 0; iteration < 8; ++iteration) {
     CAPTURE(iteration, height);
-    const auto delay = std::chrono::microseconds(rng() % 150'001);
+    // Killed at a random moment after 1 to 40 more blocks: within the 8 iterations the child
+    // never reaches the end of the 400, whatever the machine's speed or load.
+    const std::size_t blocks_before_kill = 1 + rng() % 40;
+    const auto delay = std::chrono::microseconds(rng() % 2'001);
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
     const pid_t pid = ::fork();
     REQUIRE(pid >= 0);
-    if (pid == 0) ::_exit(child_connect(db, chain.blocks, mode));
+    if (pid == 0) {
+      ::close(fds[0]);
+      ::_exit(child_connect(db, chain.blocks, mode, fds[1]));
+    }
+    ::close(fds[1]);
     ChildGuard guard(pid);
+    std::size_t seen = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (seen < blocks_before_kill && std::chrono::steady_clock::now() < deadline) {
+      pollfd pfd{fds[0], POLLIN, 0};
+      if (::poll(&pfd, 1, 100) <= 0) continue;
+      char buf[64];
+      const ssize_t n = ::read(fds[0], buf, std::min(sizeof buf, blocks_before_kill - seen));
+      if (n <= 0) break;  // the child finished or died
+      seen += static_cast<std::size_t>(n);
+    }
     std::this_thread::sleep_for(delay);
     const int status = guard.kill_and_reap();
+    ::close(fds[0]);  // only now: a write to a closed pipe would kill the child with SIGPIPE
     REQUIRE(status != -1);
     const bool was_killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
     const bool finished = WIFEXITED(status) && WEXITSTATUS(status) == kChildDone;
