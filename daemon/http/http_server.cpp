@@ -168,6 +168,73 @@ asio::awaitable<void> HttpServer::accept_loop(std::shared_ptr<tcp::acceptor> acc
   });
 }
 
+namespace {
+
+//! The answer to a request that failed to arrive whole; 0 when there is nobody to answer (the
+//! client went away or went quiet).
+unsigned status_for_read_error(const boost::system::error_code& ec) {
+  if (ec == http::error::body_limit) return 413;
+  if (ec == http::error::header_limit) return 431;
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+      ec == asio::error::connection_reset || ec == asio::error::eof) {
+    return 0;
+  }
+  return 400;
+}
+
+std::string_view reason_for_status(unsigned status) {
+  switch (status) {
+    case 413: return "Request body too large";
+    case 431: return "Request header fields too large";
+    default: return "Bad request";
+  }
+}
+
+//! 401 with the challenge that fits the attempt.
+HttpResult unauthorized(std::string_view auth) {
+  HttpResult result;
+  result.status = 401;
+  result.content_type = "text/plain";
+  // A Basic challenge to the web page's fetch() would make the browser pop up a password
+  // dialog: answer a Bearer attempt with a Bearer challenge.
+  if (auth.starts_with("Bearer ")) {
+    result.body = plain_error(401, "Unauthorized: the web UI token is wrong (cheesed makes a new one at each start)");
+    result.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"cheesed\"");
+  } else {
+    result.body = plain_error(401, "Unauthorized: use the cookie file or -rpcuser/-rpcpassword");
+    result.headers.emplace_back("WWW-Authenticate", "Basic realm=\"jsonrpc\"");
+  }
+  return result;
+}
+
+//! Reads one request into `parser`. Between requests a keep-alive connection may idle; once a
+//! request starts it must finish within `request_timeout` (a slow client cannot hold the
+//! connection forever).
+asio::awaitable<boost::system::error_code> read_request(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                                        http::request_parser<http::string_body>& parser, bool first,
+                                                        std::chrono::steady_clock::duration request_timeout) {
+  if (!first && buffer.size() == 0) {
+    stream.expires_after(kRpcIdleTimeout);
+    auto [iec, in] = co_await stream.async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+    buffer.commit(in);
+    if (iec) co_return asio::error::eof;  // closed, idle too long, or shutting down: nothing to answer
+  }
+  stream.expires_after(request_timeout);
+  auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+  if (hec || parser.is_done()) co_return hec;
+  // curl sends large bodies only after "100 Continue" (or after waiting a second for it).
+  if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+    http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
+    auto [cec, cn] = co_await http::async_write(stream, go_on, asio::as_tuple(asio::use_awaitable));
+    if (cec) co_return asio::error::eof;
+  }
+  // Same deadline as the header: the whole request must arrive within request_timeout.
+  auto [bec, bn] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+  co_return bec;
+}
+
+}  // namespace
+
 asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> stream) {
   boost::system::error_code ec;
   const auto remote = stream->socket().remote_endpoint(ec);
@@ -201,39 +268,12 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
     http::request_parser<http::string_body> parser;
     parser.header_limit(kMaxRpcHeaderBytes);
     parser.body_limit(kMaxRpcBodyBytes);
-    // Between requests a keep-alive connection may idle; once a request starts it must finish
-    // within the request deadline (a slow client cannot hold the connection forever).
-    if (!first && buffer.size() == 0) {
-      stream->expires_after(kRpcIdleTimeout);
-      auto [iec, in] = co_await stream->async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
-      buffer.commit(in);
-      if (iec) break;  // closed, idle too long, or shutting down: nothing to answer
-    }
-    stream->expires_after(request_timeout_);
-    auto [hec, hn] = co_await http::async_read_header(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-    if (!hec && !parser.is_done()) {
-      // curl sends large bodies only after "100 Continue" (or after waiting a second for it).
-      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-        http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
-        auto [cec, cn] = co_await http::async_write(*stream, go_on, asio::as_tuple(asio::use_awaitable));
-        if (cec) break;
-      }
-      // Same deadline as the header: the whole request must arrive within request_timeout_.
-      auto [bec, bn] = co_await http::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-      hec = bec;
-    }
+    auto reading = read_request(*stream, buffer, parser, first, request_timeout_);
+    boost::system::error_code hec = co_await std::move(reading);
     first = false;
     if (hec) {
-      if (hec == http::error::body_limit) {
-        co_await reject_and_close(413, "Request body too large");
-      } else if (hec == http::error::header_limit) {
-        co_await reject_and_close(431, "Request header fields too large");
-      } else if (hec == http::error::end_of_stream || hec == beast::error::timeout ||
-                 hec == asio::error::operation_aborted || hec == asio::error::connection_reset ||
-                 hec == asio::error::eof) {
-        // The client went away or went quiet: nothing to answer.
-      } else {
-        co_await reject_and_close(400, "Bad request");
+      if (const unsigned status = status_for_read_error(hec); status != 0) {
+        co_await reject_and_close(status, reason_for_status(status));
       }
       co_return;
     }
@@ -255,18 +295,7 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
       log_info("RPC request from {} with wrong or missing credentials", remote.address().to_string());
       asio::steady_timer delay(io_, kAuthFailureDelay);
       co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
-      result.status = 401;
-      result.content_type = "text/plain";
-      // A Basic challenge to the web page's fetch() would make the browser pop up a password
-      // dialog: answer a Bearer attempt with a Bearer challenge.
-      if (auth_view.starts_with("Bearer ")) {
-        result.body =
-            plain_error(401, "Unauthorized: the web UI token is wrong (cheesed makes a new one at each start)");
-        result.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"cheesed\"");
-      } else {
-        result.body = plain_error(401, "Unauthorized: use the cookie file or -rpcuser/-rpcpassword");
-        result.headers.emplace_back("WWW-Authenticate", "Basic realm=\"jsonrpc\"");
-      }
+      result = unauthorized(auth_view);
     } else {
       HttpRequestInfo info{req.method(), target, std::move(req.body()),
                            std::string(req[http::field::content_type]),

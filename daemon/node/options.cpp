@@ -43,32 +43,10 @@ std::vector<OptionSpec> node_option_specs() {
   };
 }
 
-std::optional<std::string> parse_node_options(int argc, const char* const* argv, NodeOptions& out, bool& help,
-                                              bool& version) {
-  Args args(node_option_specs());
-  if (auto err = args.parse_command_line(argc, argv)) return err;
-  for (const auto& p : args.positional()) {
-    return fmt::format("unexpected argument '{}' (options start with '-'; see cheesed -help)", p);
-  }
-  help = args.get_bool("help") || args.get_bool("h") || args.get_bool("?");
-  version = args.get_bool("version");
-  if (help || version) return std::nullopt;
+namespace {
 
-  const std::filesystem::path base = args.is_set("datadir") ? std::filesystem::path(args.get_string("datadir"))
-                                                            : default_data_dir();
-  if (args.is_set("datadir") && !std::filesystem::is_directory(base)) {
-    return fmt::format("data directory {} does not exist", base.string());
-  }
-  const std::filesystem::path conf = base / args.get_string("conf", "cheese.conf");
-  if (auto err = args.read_config_file(conf, args.is_set("conf"))) return err;
-  out.conf_file = conf;
-
-  std::string network;
-  if (auto err = args.select_network(network)) return err;
-  args.use_network(network);
-  out.params = &chain_params(*parse_network(network));
-  out.datadir = out.params->data_subdir.empty() ? base : base / out.params->data_subdir;
-
+//! Ports, RPC access and peer timeouts.
+std::optional<std::string> read_rpc_options(const Args& args, NodeOptions& out) {
   auto port_option = [&](const char* name, std::uint16_t fallback, std::uint16_t& into) -> std::optional<std::string> {
     const std::int64_t v = args.get_int(name, fallback);
     if (v < 0 || v > 65535) return fmt::format("invalid -{}={}: a port is 0..65535", name, v);
@@ -94,6 +72,11 @@ std::optional<std::string> parse_node_options(int argc, const char* const* argv,
   if (out.rpc_user.empty() != out.rpc_password.empty()) {
     return std::string("-rpcuser and -rpcpassword go together: give both or neither (cookie auth)");
   }
+  return std::nullopt;
+}
+
+//! P2P, logging, mining, wallets and mempool.
+std::optional<std::string> read_node_options(const Args& args, NodeOptions& out) {
   out.listen = args.get_bool("listen", true);
   out.trackers = args.get_list("tracker");
   if (!args.is_set("tracker") && out.params->network == Network::kRegtest) out.trackers = {"127.0.0.1:9999"};
@@ -124,6 +107,38 @@ std::optional<std::string> parse_node_options(int argc, const char* const* argv,
   out.mempool_expiry_hours = args.get_int("mempoolexpiry", kDefaultMempoolExpiryHours);
   if (out.mempool_expiry_hours < 1) return fmt::format("invalid -mempoolexpiry={}", out.mempool_expiry_hours);
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> parse_node_options(int argc, const char* const* argv, NodeOptions& out, bool& help,
+                                              bool& version) {
+  Args args(node_option_specs());
+  if (auto err = args.parse_command_line(argc, argv)) return err;
+  for (const auto& p : args.positional()) {
+    return fmt::format("unexpected argument '{}' (options start with '-'; see cheesed -help)", p);
+  }
+  help = args.get_bool("help") || args.get_bool("h") || args.get_bool("?");
+  version = args.get_bool("version");
+  if (help || version) return std::nullopt;
+
+  const std::filesystem::path base = args.is_set("datadir") ? std::filesystem::path(args.get_string("datadir"))
+                                                            : default_data_dir();
+  if (args.is_set("datadir") && !std::filesystem::is_directory(base)) {
+    return fmt::format("data directory {} does not exist", base.string());
+  }
+  const std::filesystem::path conf = base / args.get_string("conf", "cheese.conf");
+  if (auto err = args.read_config_file(conf, args.is_set("conf"))) return err;
+  out.conf_file = conf;
+
+  std::string network;
+  if (auto err = args.select_network(network)) return err;
+  args.use_network(network);
+  out.params = &chain_params(*parse_network(network));
+  out.datadir = out.params->data_subdir.empty() ? base : base / out.params->data_subdir;
+
+  if (auto err = read_rpc_options(args, out)) return err;
+  return read_node_options(args, out);
 }
 
 }  // namespace cheese
