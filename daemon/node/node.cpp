@@ -125,7 +125,7 @@ Node::Node(NodeOptions options) {
   ctx_.miner = std::make_unique<Miner>(io_, *ctx_.chain, *ctx_.mempool, *ctx_.blocks,
                                        static_cast<unsigned>(ctx_.options.gen_threads));
   // Chain notifications, in this order: relay to peers (init_p2p), restart the miner's search,
-  // then the wallets and the web UI (registered when they start).
+  // then the web UI (init_http) and the wallets (registered when they start, in run()).
   Miner& miner = *ctx_.miner;
   ctx_.blocks->on_chain_change([&miner](const ProcessBlockResult& r, std::uint64_t) {
     if (r.tip_changed) miner.tip_changed();

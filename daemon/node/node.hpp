@@ -11,8 +11,8 @@ namespace cheese {
 
 namespace asio = boost::asio;
 
-//! Builds the node's parts into a NodeContext, runs the io thread until a stop is requested and
-//! shuts the parts down in reverse order (Bitcoin Core's init.cpp). One io_context thread runs RPC
+//! Builds the node's parts into a NodeContext, runs the io thread until a stop is requested, then
+//! closes listeners and sessions first and the miner and wallets last (Bitcoin Core's init.cpp). One io_context thread runs RPC
 //! and P2P sessions; Chainstate and Mempool live on that thread; signature checks and mining run
 //! on worker threads and post their results back.
 class Node {
