@@ -13,7 +13,8 @@ std::vector<Hash256> BlockDownload::next_requests(PeerId peer, const BlockIndex*
                                                   const IsQueued& queued, Clock::time_point now) {
   std::vector<Hash256> out;
   if (!best_known || in_flight(peer) >= net::kMaxBlocksInFlightPerPeer) return out;
-  if (best_known->chain_work <= chain.tip()->chain_work && chain.is_active(best_known)) return out;
+  // Only towards more work than our tip: a peer's low-work side branch is never downloaded.
+  if (best_known->chain_work <= chain.tip()->chain_work) return out;
   // Blocks on the way from our active chain to what this peer has, lowest first.
   std::vector<const BlockIndex*> path;
   for (const BlockIndex* b = best_known; b && !chain.is_active(b); b = b->prev) path.push_back(b);

@@ -1,5 +1,9 @@
 #include "daemon/net/connection.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "daemon/net/connman.hpp"
@@ -9,6 +13,25 @@
 namespace cheese {
 
 using namespace boost::asio::experimental::awaitable_operators;
+
+bool configure_peer_socket(tcp::socket& socket) {
+  boost::system::error_code ec;
+  bool ok = true;
+  socket.set_option(tcp::no_delay(true), ec);
+  ok = ok && !ec;
+  socket.set_option(asio::socket_base::keep_alive(true), ec);
+  ok = ok && !ec;
+  const int fd = socket.native_handle();
+  const int idle = static_cast<int>(kTcpKeepaliveIdle.count());
+  const int interval = static_cast<int>(kTcpKeepaliveInterval.count());
+  const int probes = kTcpKeepaliveProbes;
+  const unsigned user_timeout = static_cast<unsigned>(kTcpUserTimeout.count() * 1000);
+  ok = ok && ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) == 0;
+  ok = ok && ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval) == 0;
+  ok = ok && ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes) == 0;
+  ok = ok && ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout) == 0;
+  return ok;
+}
 
 Connection::Connection(ConnManager& manager, tcp::socket socket, ConnectionInfo info, std::int64_t connected_at)
     : manager_(manager),

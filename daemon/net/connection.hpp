@@ -24,6 +24,22 @@ class ConnManager;
 //! Bytes a peer may have waiting in its send queue; a peer that reads slower is dropped.
 inline constexpr std::size_t kMaxSendQueueBytes = 32 * 1024 * 1024;
 
+//! A dead link is noticed by the kernel, not after the ping timeout: keepalive probes start after
+//! this much silence...
+inline constexpr std::chrono::seconds kTcpKeepaliveIdle{10};
+//! ...are sent this often...
+inline constexpr std::chrono::seconds kTcpKeepaliveInterval{5};
+//! ...and this many unanswered probes close the connection (idle link dead after about 25 s).
+inline constexpr int kTcpKeepaliveProbes = 3;
+//! Data we sent that stays unacknowledged this long closes the connection (TCP_USER_TIMEOUT),
+//! instead of TCP's backed-off retransmissions running for minutes.
+inline constexpr std::chrono::seconds kTcpUserTimeout{20};
+
+//! Sets what every peer socket gets: no Nagle delay, keepalive and the user timeout above.
+//! Returns false if the kernel refused one of them (the connection still works, only slower to
+//! notice a dead link).
+bool configure_peer_socket(tcp::socket& socket);
+
 //! A connection's transport figures (getpeerinfo).
 struct ConnectionStats {
   std::int64_t connected_at = 0;  //!< unix time

@@ -124,8 +124,7 @@ void ConnManager::on_accept(tcp::socket socket) {
 }
 
 void ConnManager::start_connection(tcp::socket socket, bool inbound, net::NetAddress addr) {
-  boost::system::error_code ec;
-  socket.set_option(tcp::no_delay(true), ec);
+  if (!configure_peer_socket(socket)) log_debug("net", "keepalive options refused for {}", addr.to_string());
   ConnectionInfo info{next_id_++, inbound, addr};
   auto c = std::make_shared<Connection>(*this, std::move(socket), info, now());
   connections_.emplace(info.id, c);

@@ -129,6 +129,8 @@ class PeerManager final : public NetEvents {
   void send_tx_requests(const std::vector<TxRequestTracker::Request>& requests);
   void check_timeouts(PeerState& p, std::chrono::steady_clock::time_point now);
   void queue_block(PeerState& p, std::shared_ptr<const Block> block);
+  //! An unrequested block is processed only if it would give us more work than our tip.
+  bool worth_unrequested(const Block& block) const;
   void block_processed(PeerId id, const net::NetAddress& address, const Hash256& hash, const ProcessBlockResult& r);
   void tx_processed(PeerId id, const net::NetAddress& address, const Hash256& id_hash, const MempoolAccept& r);
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "consensus/pow.hpp"
 #include "daemon/net/peer_manager.hpp"
 #include "util/log.hpp"
 
@@ -148,9 +149,29 @@ void PeerManager::handle(PeerState& p, net::BlockMsg m) {
   auto block = std::make_shared<const Block>(std::move(m.block));
   const Hash256 hash = block->hash();
   p.known.insert(hash);
-  downloads_.received(p.id, hash);
+  const bool requested = downloads_.received(p.id, hash);
+  if (!requested && !chain_.lookup(hash) && !chain_.lookup(block->header.prev_hash)) {
+    // A block on a branch we never heard of: its headers first (not an offence, it may be ahead).
+    request_headers(p);
+    return;
+  }
+  if (!requested && !worth_unrequested(*block)) {
+    // Work before cost: a block nobody asked for that would not give us more work than our tip
+    // (a low-work side branch, a branch we never heard of) is not stored or checked.
+    log_debug("net", "peer {} sent unrequested block {} without more work than our tip (ignored)", p.id,
+              hash.to_display_hex());
+    return;
+  }
   queue_block(p, std::move(block));
   download_blocks();
+}
+
+bool PeerManager::worth_unrequested(const Block& block) const {
+  if (const BlockIndex* known = chain_.lookup(block.hash())) {
+    return known->chain_work > chain_.tip()->chain_work;  // a header we have: its own work counts
+  }
+  const BlockIndex* parent = chain_.lookup(block.header.prev_hash);
+  return parent && parent->chain_work + block_work(block.header.bits) > chain_.tip()->chain_work;
 }
 
 void PeerManager::queue_block(PeerState& p, std::shared_ptr<const Block> block) {

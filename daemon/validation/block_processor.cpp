@@ -64,24 +64,32 @@ asio::awaitable<void> BlockProcessor::queue_block(std::shared_ptr<const Block> b
 }
 
 bool BlockProcessor::settled_cheaply(const Block& block, const Hash256& hash, const BlockDone& done) const {
-  // A block we already have (or that is already queued) or whose header lacks its proof of work
-  // costs no signature checks.
+  // Cheap checks first, before any signature: a block we already have (or that is already
+  // queued), one known invalid, one whose parent is unknown or invalid, or whose header lacks its
+  // proof of work is answered at once. So the same block re-sent, or a block on a branch we never
+  // heard of, costs a hash lookup, not a signature check per transaction.
   const BlockIndex* known = chain_.lookup(hash);
-  if ((known && known->have_data()) || queued_hashes_.contains(hash)) {
-    BlockSubmission s;
+  BlockSubmission s;
+  if ((known && known->have_data() && !known->failed()) || queued_hashes_.contains(hash)) {
     s.result.duplicate = true;
-    done(s);
-    return true;
+  } else if (known && known->failed()) {
+    s.result.duplicate = true;
+    s.result.verdict = Verdict::fail(Reject::kBlockKnownInvalid);
+  } else if (known) {
+    return false;  // a header we accepted: its body is welcome
+  } else if (queued_hashes_.contains(block.header.prev_hash)) {
+    return false;  // its parent waits in the queue just ahead of it (initial sync)
+  } else if (const BlockIndex* parent = chain_.lookup(block.header.prev_hash); !parent) {
+    s.result.verdict = Verdict::fail(Reject::kBlockUnknownParent);
+  } else if (parent->failed()) {
+    s.result.verdict = Verdict::fail(Reject::kBlockParentInvalid);
+  } else if (const Verdict v = check_header_pow(block.header, chain_.params()); !v) {
+    s.result.verdict = v;
+  } else {
+    return false;
   }
-  if (!known) {
-    if (const Verdict v = check_header_pow(block.header, chain_.params()); !v) {
-      BlockSubmission s;
-      s.result.verdict = v;
-      done(s);
-      return true;
-    }
-  }
-  return false;
+  done(s);
+  return true;
 }
 
 bool BlockProcessor::try_queue_block(std::shared_ptr<const Block> block, std::uint64_t source_peer, BlockDone done) {

@@ -231,3 +231,29 @@ TEST_CASE("a node stops with blocks still in its queue", "[daemon][blockqueue]")
   auto stopping = std::async(std::launch::async, [&n] { n.reset(); });
   REQUIRE(stopping.wait_for(30s) == std::future_status::ready);
 }
+
+TEST_CASE("cheap checks first: a block with an unknown parent costs no signature check", "[daemon][blockqueue]") {
+  const TestChain chain = build_chain(14);  // blocks 12..14 carry transfers
+  InProcessNode n;
+  // Blocks 2.. have an unknown parent on a fresh node; sent again and again, none is queued (so
+  // none reaches the signature checks) and each is answered at once.
+  std::size_t answered = 0;
+  const bool all_settled = n.on_io([&] {
+    bool settled = true;
+    for (int round = 0; round < 50; ++round) {
+      for (std::size_t i = 1; i < chain.blocks.size(); ++i) {
+        std::optional<Verdict> verdict;
+        const bool taken = n.ctx().blocks->try_queue_block(chain.blocks[i], 1, [&](const BlockSubmission& s) {
+          verdict = s.result.verdict;
+        });
+        settled = settled && taken && verdict && verdict->reason == Reject::kBlockUnknownParent;
+        settled = settled && n.ctx().blocks->queued_block_bytes() == 0;
+        answered += verdict ? 1 : 0;
+      }
+    }
+    return settled;
+  });
+  CHECK(all_settled);
+  CHECK(answered == 50 * (chain.blocks.size() - 1));
+  CHECK(n.tip() == regtest().genesis_hash);
+}

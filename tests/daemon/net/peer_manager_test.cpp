@@ -394,3 +394,29 @@ TEST_CASE("new blocks are announced to every peer that does not know them", "[da
   REQUIRE(inv.size() == 1);
   CHECK(inv[0].items.at(0).hash == blk.hash());
 }
+
+TEST_CASE("work before cost: low-work blocks and branches cost nothing", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  extend(h.chain, 5, pub(1));  // our tip: height 5
+  const auto side = other_chain(3, 7);  // a branch from genesis with less work
+  const PeerId p = h.handshaked(false);
+  SECTION("unrequested blocks of a lower-work branch are neither queued nor checked") {
+    for (const auto& b : side) h.peers.on_message(p, net::BlockMsg{b});
+    CHECK(h.services.queued_blocks.empty());
+    for (const auto& b : side) CHECK(h.chain.lookup(b.hash()) == nullptr);
+    CHECK(h.sink.discouraged.empty());  // not a fault: it may simply be behind
+    // For the blocks whose parent we do not know, we asked for headers instead.
+    CHECK(h.sink.take<net::GetHeadersMsg>(p).size() == side.size() - 1);
+  }
+  SECTION("headers of a lower-work branch do not make us download it") {
+    h.peers.on_message(p, headers_of(side));
+    CHECK(asked_blocks(h.sink, p).empty());
+  }
+  SECTION("an unrequested block that extends our tip is taken") {
+    const Block next = make_block(h.chain, h.chain.tip(), pub(2));
+    h.peers.on_message(p, net::BlockMsg{next});
+    REQUIRE(h.services.queued_blocks.size() == 1);
+    h.services.run_pending();
+    CHECK(h.chain.tip()->hash == next.hash());
+  }
+}
