@@ -180,6 +180,10 @@ void BlockProcessor::after_block(const ProcessBlockResult& r, std::uint64_t sour
 asio::awaitable<MempoolAccept> BlockProcessor::submit_transaction(Transaction tx, std::uint64_t source_peer) {
   const auto magic = chain_.params().magic;
   auto shared = std::make_shared<const Transaction>(std::move(tx));
+  // Cheap checks first: a transaction the pool would refuse anyway costs no signature check.
+  if (!shared->is_coinbase()) {
+    if (MempoolAccept pre = mempool_.precheck(*shared, chain_); !pre.ok()) co_return pre;
+  }
   // GCC 12 destroys a lambda temporary inside a co_await expression twice (here: one reference
   // of `shared` too many released, a use-after-free found by ASan): name it first.
   auto check = [shared, magic] { return !shared->is_coinbase() && verify_transaction_signature(*shared, magic); };

@@ -46,6 +46,29 @@ bool Mempool::FeeOrder::operator()(const FeeKey& a, const FeeKey& b) const {
 Mempool::Mempool(const ChainParams& params, MempoolLimits limits)
     : params_(params), limits_(limits) {}
 
+MempoolAccept Mempool::precheck(const Transaction& tx, const AccountView& view) const {
+  MempoolAccept out;
+  const auto refuse = [&out](MempoolReject reason, Reject consensus = Reject::kOk) {
+    out.reason = reason;
+    out.consensus = consensus;
+    return out;
+  };
+  if (auto v = check_transaction(tx); !v) return refuse(MempoolReject::kConsensus, v.reason);
+  if (contains(txid(tx))) return refuse(MempoolReject::kAlreadyKnown);
+  if (tx.fee < limits_.min_relay_fee) return refuse(MempoolReject::kFeeTooLow);
+  const Account account = view.account(tx.sender);
+  if (tx.nonce < account.nonce) return refuse(MempoolReject::kConsensus, Reject::kTxNonceTooLow);
+  if (tx.nonce - account.nonce >= limits_.max_per_sender) return refuse(MempoolReject::kNonceTooFarAhead);
+  if (const auto sender_it = by_sender_.find(tx.sender); sender_it != by_sender_.end()) {
+    if (const auto same = sender_it->second.find(tx.nonce); same != sender_it->second.end()) {
+      if (tx.fee < entries_.at(same->second).tx.fee + kMinReplacementFeeIncrement) {
+        return refuse(MempoolReject::kReplacementFeeTooLow);
+      }
+    }
+  }
+  return out;
+}
+
 MempoolAccept Mempool::accept(const Transaction& tx, const AccountView& view, std::int64_t now,
                               bool signature_checked) {
   MempoolAccept out;
@@ -57,27 +80,13 @@ MempoolAccept Mempool::accept(const Transaction& tx, const AccountView& view, st
     return out;
   };
 
-  if (auto v = check_transaction(tx); !v) return refuse(MempoolReject::kConsensus, v.reason);
+  if (MempoolAccept pre = precheck(tx, view); !pre.ok()) return pre;
   const Hash256 id = txid(tx);
-  if (contains(id)) return refuse(MempoolReject::kAlreadyKnown);
-  if (tx.fee < limits_.min_relay_fee) return refuse(MempoolReject::kFeeTooLow);
-
   const Account account = view.account(tx.sender);
-  if (tx.nonce < account.nonce) return refuse(MempoolReject::kConsensus, Reject::kTxNonceTooLow);
-  if (tx.nonce - account.nonce >= limits_.max_per_sender) {
-    return refuse(MempoolReject::kNonceTooFarAhead);
-  }
-
   static const Nonces kNoNonces;
   const auto sender_it = by_sender_.find(tx.sender);
   const Nonces& nonces = sender_it == by_sender_.end() ? kNoNonces : sender_it->second;
   const auto same_nonce = nonces.find(tx.nonce);
-  if (same_nonce != nonces.end()) {
-    const MempoolEntry& old = entries_.at(same_nonce->second);
-    if (tx.fee < old.tx.fee + kMinReplacementFeeIncrement) {
-      return refuse(MempoolReject::kReplacementFeeTooLow);
-    }
-  }
 
   // The costly check last among the cheap ones, but before anything that depends on the pool's
   // balance bookkeeping: a forged transaction is reported as such.

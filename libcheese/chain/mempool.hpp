@@ -83,6 +83,10 @@ class Mempool {
  public:
   explicit Mempool(const ChainParams& params, MempoolLimits limits = {});
 
+  //! The cheap checks of accept() (form, duplicate, fee, nonce window, replacement fee), without
+  //! the signature and without adding: run before a signature is checked, so a transaction the
+  //! pool would refuse anyway costs no signature check.
+  MempoolAccept precheck(const Transaction& tx, const AccountView& view) const;
   //! Checks tx against the chain (view = confirmed state at the tip) and the pool, and adds it.
   //! Runs check_transaction and, unless signature_checked, the signature check.
   MempoolAccept accept(const Transaction& tx, const AccountView& view, std::int64_t now,
