@@ -3,19 +3,51 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "util/log.hpp"
 #include "daemon/validation/block_processor.hpp"
+#include "io/run_on_pool.hpp"
+#include "util/log.hpp"
 #include "util/time.hpp"
 
 namespace cheese {
 
+namespace {
+
+//! One proof-of-work search (on a search thread; solve_header starts the other stripes' threads).
+std::optional<std::uint32_t> search(const BlockTemplate& tmpl, unsigned threads, const std::atomic<bool>& cancel,
+                                    std::atomic<std::uint64_t>& hashes, std::uint64_t budget) {
+  // A real search runs at the lowest priority (as bitcoind's miner threads did): the search
+  // threads, which inherit it, yield to the io thread and to the signature checks of a competing
+  // block. Easy targets (regtest, met within a few hashes) keep the normal priority, so that
+  // mining many blocks on a busy machine does not wait for the scheduler each time.
+  const std::uint8_t* t = tmpl.target.bytes.data();
+  const std::uint32_t top = t[28] | (t[29] << 8) | (t[30] << 16) | (std::uint32_t{t[31]} << 24);
+  if (top < 0x1000) {  // about 2^20 hashes or more per block
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+  }
+  return solve_header(tmpl.block.header, tmpl.target, threads, cancel, hashes, budget);
+}
+
+}  // namespace
+
+void SearchThreads::post(std::function<void()> job) {
+  std::erase_if(jobs_, [](const Job& j) { return j.done->load(); });
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  jobs_.push_back({std::jthread([job = std::move(job), done] {
+                     job();
+                     done->store(true);
+                   }),
+                   done});
+}
+
 Miner::Miner(asio::io_context& io, Chainstate& chain, Mempool& mempool, BlockProcessor& blocks, unsigned threads)
-    : io_(io),
-      chain_(chain),
+    : chain_(chain),
       mempool_(mempool),
       blocks_(blocks),
       threads_(threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads),
-      hashes_(std::make_shared<std::atomic<std::uint64_t>>(0)) {}
+      hashes_(std::make_shared<std::atomic<std::uint64_t>>(0)),
+      tasks_(io.get_executor(), [](std::string_view, std::string_view what) {
+        log_info("Background mining stopped: {}", what);
+      }) {}
 
 Miner::~Miner() { stop(); }
 
@@ -24,7 +56,8 @@ void Miner::stop() {
   generating_ = false;
   ++generation_;
   if (cancel_) cancel_->store(true);
-  jobs_.clear();  // jthread joins
+  tasks_.close();  // the background loop ends at its next co_await (operation_aborted, not logged)
+  search_threads_.join_all();  // the cancelled search returns within a few thousand hashes
 }
 
 void Miner::tip_changed() {
@@ -41,7 +74,6 @@ double Miner::hashrate() const {
 
 asio::awaitable<std::optional<Hash256>> Miner::mine_one(const PublicKey& to, std::uint64_t max_tries,
                                                         unsigned threads, std::optional<std::uint64_t> generation) {
-  auto executor = co_await asio::this_coro::executor;
   std::uint64_t tried = 0;
   while (!stopped_ && tried < max_tries && (!generation || *generation == generation_)) {
     auto tmpl = std::make_shared<BlockTemplate>(
@@ -54,36 +86,12 @@ asio::awaitable<std::optional<Hash256>> Miner::mine_one(const PublicKey& to, std
     auto hashes = hashes_;
     const std::uint64_t budget = max_tries - tried;
     const std::uint64_t before = hashes->load();
-    // The search runs on its own threads; the result comes back to the io thread.
-    // GCC 12 destroys temporaries captured in a co_await expression twice: name the initiation.
-    auto initiation = [this, tmpl, cancel, hashes, budget, threads, executor](auto handler) {
-      auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-      // Finished search threads are joined (instantly) before a new one starts.
-      std::erase_if(jobs_, [](const Job& j) { return j.done->load(); });
-      auto done = std::make_shared<std::atomic<bool>>(false);
-      jobs_.push_back({std::jthread([tmpl, cancel, hashes, budget, threads, executor, shared, done] {
-                         // A real search runs at the lowest priority (as bitcoind's miner threads
-                         // did): the search threads, which inherit it, yield to the io thread and
-                         // to the signature checks of a competing block. Easy targets (regtest,
-                         // met within a few hashes) keep the normal priority, so that mining many
-                         // blocks on a busy machine does not wait for the scheduler each time.
-                         const std::uint8_t* t = tmpl->target.bytes.data();
-                         const std::uint32_t top = t[28] | (t[29] << 8) | (t[30] << 16) |
-                                                   (std::uint32_t{t[31]} << 24);
-                         if (top < 0x1000) {  // about 2^20 hashes or more per block
-                           (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
-                         }
-                         auto n = solve_header(tmpl->block.header, tmpl->target, threads, *cancel, *hashes, budget);
-                         asio::post(executor, [shared, n]() mutable { (*shared)(n); });
-                         done->store(true);
-                       }),
-                       done});
-    };
-    auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(std::optional<std::uint32_t>)>(
-        initiation, asio::use_awaitable);
-    const std::optional<std::uint32_t> nonce = co_await std::move(pending);
+    // The search runs on its own threads (never the io thread); run_on_pool brings the result back.
+    // GCC 12 destroys temporaries captured in a co_await expression twice: name the job and the awaitable.
+    auto job = [tmpl, cancel, hashes, budget, threads] { return search(*tmpl, threads, *cancel, *hashes, budget); };
+    auto searching = io::run_on_pool<std::optional<std::uint32_t>>(search_threads_, std::move(job));
+    const std::optional<std::uint32_t> nonce = co_await std::move(searching);
     if (cancel_ == cancel) searching_on_.reset();  // else a newer search has started meanwhile
-    std::erase_if(jobs_, [](const Job& j) { return j.done->load(); });
     tried += hashes->load() - before;
     rate_samples_.emplace_back(std::chrono::steady_clock::now(), hashes->load());
     if (rate_samples_.size() > 32) rate_samples_.erase(rate_samples_.begin());
@@ -125,15 +133,10 @@ void Miner::set_generate(bool on, PublicKey to, unsigned threads) {
   if (!on) return;
   if (threads > 0) threads_ = threads;
   generate_to_ = to;
-  const std::uint64_t gen = generation_;
-  asio::co_spawn(io_, background_loop(gen), [](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log_info("Background mining stopped: {}", ex.what());
-    }
-  });
+  if (!tasks_.spawn("background mining", background_loop(generation_))) {
+    generating_ = false;  // stopped: the node is shutting down
+    return;
+  }
   log_info("Mining started on {} thread{}", threads_, threads_ == 1 ? "" : "s");
 }
 

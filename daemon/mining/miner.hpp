@@ -5,12 +5,14 @@
 #include <boost/asio.hpp>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "chain/miner.hpp"
+#include "io/task_group.hpp"
 #include "primitives/keys.hpp"
 
 namespace cheese {
@@ -19,6 +21,30 @@ namespace asio = boost::asio;
 class BlockProcessor;
 class Chainstate;
 class Mempool;
+
+//! Where io::run_on_pool runs a proof-of-work search: each job on a thread of its own, which
+//! solve_header uses as its first stripe (so a search of N threads adds exactly N threads), and
+//! which takes a lowered priority without handing it on to unrelated work, as a reused pool
+//! thread would. The threads are joined by join_all() (a search ends promptly once cancelled).
+class SearchThreads {
+ public:
+  SearchThreads() = default;
+  SearchThreads(const SearchThreads&) = delete;
+  SearchThreads& operator=(const SearchThreads&) = delete;
+  ~SearchThreads() { join_all(); }
+
+  //! Starts `job` on a new thread; the threads of finished jobs are joined (instantly) first.
+  void post(std::function<void()> job);
+  //! Joins every thread (jthread: on destruction).
+  void join_all() { jobs_.clear(); }
+
+ private:
+  struct Job {
+    std::jthread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Job> jobs_;
+};
 
 //! The node's miner: proof-of-work search on worker threads (never the io thread), blocks
 //! through the same validation as a peer's, a new tip cancels the search promptly.
@@ -51,7 +77,6 @@ class Miner {
                                                    std::optional<std::uint64_t> generation);
   asio::awaitable<void> background_loop(std::uint64_t generation);
 
-  asio::io_context& io_;
   Chainstate& chain_;
   Mempool& mempool_;
   BlockProcessor& blocks_;
@@ -64,11 +89,8 @@ class Miner {
   std::shared_ptr<std::atomic<std::uint64_t>> hashes_;
   std::vector<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> rate_samples_;
   std::uint64_t blocks_found_ = 0;
-  struct Job {
-    std::jthread thread;
-    std::shared_ptr<std::atomic<bool>> done;
-  };
-  std::vector<Job> jobs_;
+  SearchThreads search_threads_;
+  io::TaskGroup tasks_;  //!< the background loop of set_generate; stop() closes it
   bool stopped_ = false;
   std::optional<Hash256> searching_on_;
   std::optional<Hash256> test_target_;

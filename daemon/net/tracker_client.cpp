@@ -7,8 +7,9 @@
 #include <random>
 #include <set>
 
-#include "util/log.hpp"
 #include "daemon/net/connman.hpp"
+#include "io/frame_reader.hpp"
+#include "util/log.hpp"
 #include "util/time.hpp"
 
 namespace cheese {
@@ -79,7 +80,12 @@ struct TrackerClient::Session {
 
 TrackerClient::TrackerClient(asio::io_context& io, const ChainParams& params, ConnManager& net,
                              std::vector<std::string> trackers)
-    : io_(io), params_(params), net_(net) {
+    : io_(io),
+      params_(params),
+      net_(net),
+      tasks_(io.get_executor(), [](std::string_view name, std::string_view what) {
+        log_info("{} session ended: {}", name, what);
+      }) {
   for (auto& t : trackers) {
     if (t.empty()) continue;  // `-tracker=` (empty) names no tracker
     sessions_.push_back(std::make_shared<Session>(io_, std::move(t)));
@@ -93,14 +99,7 @@ void TrackerClient::start() {
   started_ = true;
   for (auto& s : sessions_) {
     log_info("Using tracker {}", s->st.address);
-    asio::co_spawn(io_, run(s), [target = s->st.address](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log_info("tracker {} session ended: {}", target, ex.what());
-      }
-    });
+    tasks_.spawn("tracker " + s->st.address, run(s));
   }
 }
 
@@ -112,6 +111,7 @@ void TrackerClient::stop() {
     s->backoff_timer.cancel();
     s->connect_deadline.cancel();
   }
+  tasks_.close();
 }
 
 std::vector<TrackerStatus> TrackerClient::status() const {
@@ -278,88 +278,95 @@ asio::awaitable<void> TrackerClient::driver(std::shared_ptr<Session> s) {
   }
 }
 
+namespace {
+
+//! Why a connection ended whose frame stream from the tracker failed.
+std::string end_reason(const io::FrameReadError& e) {
+  switch (e.kind) {
+    case io::FrameReadError::kClosed: return "tracker closed the connection";
+    case io::FrameReadError::kSocket: return e.message();
+    case io::FrameReadError::kFrame: break;
+  }
+  if (e.frame == net::FrameError::kBadChecksum) return "bad checksum from tracker";
+  if (e.frame == net::FrameError::kOversized) {
+    return fmt::format("oversized frame from tracker (above {} bytes)", kMaxTrackerReplyPayload);
+  }
+  return fmt::format("bad frame from tracker: {}", e.frame ? net::to_string(*e.frame) : std::string_view("unknown"));
+}
+
+}  // namespace
+
 asio::awaitable<void> TrackerClient::reader(std::shared_ptr<Session> s) {
-  const auto& magic = params_.magic;
-  std::array<std::uint8_t, net::kFrameHeaderSize> header_bytes{};
-  Bytes payload;
+  // Trackers answer with the node's own network magic (docs/protocol.md section 8).
+  io::FrameReader frames(s->socket, params_.magic);
+  frames.set_max_payload(kMaxTrackerReplyPayload);
   while (!s->closed) {
-    auto [ec, n] = co_await asio::async_read(s->socket, asio::buffer(header_bytes), asio::as_tuple(asio::use_awaitable));
-    (void)n;
-    if (ec) {
-      end(*s, ec == asio::error::eof ? "tracker closed the connection" : ec.message());
-      co_return;
-    }
-    auto header = net::decode_frame_header(header_bytes, magic);
-    if (!header) {
-      end(*s, fmt::format("bad frame from tracker: {}", net::to_string(header.error())));
-      co_return;
-    }
-    if (header->length > kMaxTrackerReplyPayload) {
-      end(*s, fmt::format("oversized {} from tracker ({} bytes)", header->command, header->length));
-      co_return;
-    }
-    payload.resize(header->length);
-    if (header->length > 0) {
-      auto [pec, pn] = co_await asio::async_read(s->socket, asio::buffer(payload), asio::as_tuple(asio::use_awaitable));
-      (void)pn;
-      if (pec) {
-        end(*s, pec == asio::error::eof ? "tracker closed the connection" : pec.message());
-        co_return;
-      }
-    }
-    if (!net::checksum_matches(*header, payload)) {
-      end(*s, "bad checksum from tracker");
+    auto frame = co_await frames.next();
+    if (!frame) {
+      end(*s, end_reason(frame.error()));
       co_return;
     }
     s->last_recv = SteadyClock::now();
-    auto msg = net::decode_message(header->command, payload);
+    auto msg = net::decode_message(frame->command, frame->payload);
     if (!msg) {
       if (msg.error().kind == net::MessageError::kUnknownCommand) continue;
-      end(*s, fmt::format("malformed {} from tracker: {}", header->command, net::to_string(msg.error())));
+      end(*s, fmt::format("malformed {} from tracker: {}", frame->command, net::to_string(msg.error())));
       co_return;
     }
-    if (auto* r = std::get_if<net::RegisteredMsg>(&*msg)) {
-      s->st.registered = true;
-      s->st.node_id = r->node_id;
-      // A tracker asking for heartbeats more often than every second is not obeyed.
-      s->st.heartbeat_interval = std::max<std::uint32_t>(1, r->heartbeat_interval);
-      s->st.observed = r->observed.to_string();
-      s->st.registered_since = unix_now();
-      s->st.registrations += 1;
-      s->st.last_error.clear();
-      s->last_heartbeat = SteadyClock::now();
-      s->reached = true;
-      s->want_peer_check = true;
-      s->peer_check_interval = kTrackerPeerCheckInterval;
-      if (s->outage) {
-        s->outage = false;
-        log_info("tracker {} reachable again; registered as id {:016x}", s->st.address, r->node_id);
-      } else {
-        log_info("tracker {}: registered as id {:016x}, seen as {}, heartbeat every {} s", s->st.address, r->node_id,
-                 s->st.observed, s->st.heartbeat_interval);
-      }
-      s->tick.cancel();  // ask for peers right away
-    } else if (auto* p = std::get_if<net::PeersMsg>(&*msg)) {
-      s->getpeers_sent.reset();
-      s->st.peers_received += p->peers.size();
-      std::vector<net::NetAddress> usable;
-      bool news = false;
-      for (const auto& a : p->peers) {
-        if (a.port == 0 || a.is_unspecified()) continue;
-        usable.push_back(a);
-        if (s->seen_peers.size() >= kMaxSeenPeers) s->seen_peers.clear();
-        news |= s->seen_peers.insert(a.to_string()).second;
-      }
-      // Asking again every few seconds for the same few addresses only loads the tracker.
-      s->peer_check_interval =
-          news ? kTrackerPeerCheckInterval : std::min(s->peer_check_interval * 2, kTrackerMaxPeerCheckInterval);
-      log_debug("tracker", "tracker {} -> peers: {} addresses", s->st.address, usable.size());
-      if (!usable.empty()) net_.add_tracker_peers(usable);
-    } else if (std::holds_alternative<net::StatusMsg>(*msg)) {
-      s->probe_sent.reset();
-    }
-    // Anything else from a tracker is ignored.
+    on_message(*s, *msg);
   }
+}
+
+void TrackerClient::on_message(Session& s, const net::Message& msg) {
+  if (const auto* r = std::get_if<net::RegisteredMsg>(&msg)) {
+    on_registered(s, *r);
+  } else if (const auto* p = std::get_if<net::PeersMsg>(&msg)) {
+    on_peers(s, *p);
+  } else if (std::holds_alternative<net::StatusMsg>(msg)) {
+    s.probe_sent.reset();
+  }
+  // Anything else from a tracker is ignored.
+}
+
+void TrackerClient::on_registered(Session& s, const net::RegisteredMsg& r) {
+  s.st.registered = true;
+  s.st.node_id = r.node_id;
+  // A tracker asking for heartbeats more often than every second is not obeyed.
+  s.st.heartbeat_interval = std::max<std::uint32_t>(1, r.heartbeat_interval);
+  s.st.observed = r.observed.to_string();
+  s.st.registered_since = unix_now();
+  s.st.registrations += 1;
+  s.st.last_error.clear();
+  s.last_heartbeat = SteadyClock::now();
+  s.reached = true;
+  s.want_peer_check = true;
+  s.peer_check_interval = kTrackerPeerCheckInterval;
+  if (s.outage) {
+    s.outage = false;
+    log_info("tracker {} reachable again; registered as id {:016x}", s.st.address, r.node_id);
+  } else {
+    log_info("tracker {}: registered as id {:016x}, seen as {}, heartbeat every {} s", s.st.address, r.node_id,
+             s.st.observed, s.st.heartbeat_interval);
+  }
+  s.tick.cancel();  // ask for peers right away
+}
+
+void TrackerClient::on_peers(Session& s, const net::PeersMsg& p) {
+  s.getpeers_sent.reset();
+  s.st.peers_received += p.peers.size();
+  std::vector<net::NetAddress> usable;
+  bool news = false;
+  for (const auto& a : p.peers) {
+    if (a.port == 0 || a.is_unspecified()) continue;
+    usable.push_back(a);
+    if (s.seen_peers.size() >= kMaxSeenPeers) s.seen_peers.clear();
+    news |= s.seen_peers.insert(a.to_string()).second;
+  }
+  // Asking again every few seconds for the same few addresses only loads the tracker.
+  s.peer_check_interval =
+      news ? kTrackerPeerCheckInterval : std::min(s.peer_check_interval * 2, kTrackerMaxPeerCheckInterval);
+  log_debug("tracker", "tracker {} -> peers: {} addresses", s.st.address, usable.size());
+  if (!usable.empty()) net_.add_tracker_peers(usable);
 }
 
 }  // namespace cheese

@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "io/task_group.hpp"
+#include "net/protocol.hpp"
+
 namespace cheese {
 
 class ConnManager;
@@ -29,7 +32,8 @@ inline constexpr std::chrono::seconds kTrackerPeerCheckInterval{5};
 inline constexpr std::chrono::seconds kTrackerMaxPeerCheckInterval{60};
 inline constexpr std::chrono::seconds kTrackerMinBackoff{1};
 inline constexpr std::chrono::seconds kTrackerMaxBackoff{60};
-//! A tracker reply larger than this is a protocol violation (a full `peers` is 341 bytes).
+//! A tracker reply larger than this is a protocol violation (a full `peers` is 341 bytes): the
+//! frame reader refuses its header before reading the payload.
 inline constexpr std::uint32_t kMaxTrackerReplyPayload = 64 * 1024;
 
 //! What gettrackerinfo shows for one configured tracker.
@@ -54,9 +58,10 @@ class TrackerClient {
   TrackerClient(const TrackerClient&) = delete;
   TrackerClient& operator=(const TrackerClient&) = delete;
 
-  //! Starts one session per tracker on the node's io thread.
+  //! Starts one session per tracker on the node's io thread (in tasks_).
   void start();
-  //! Closes every tracker connection and ends the sessions (the trackers see "closed").
+  //! Closes every tracker connection and ends the sessions (the trackers see "closed"); the
+  //! sessions are cancelled (tasks_ closed).
   void stop();
   std::vector<TrackerStatus> status() const;
 
@@ -67,6 +72,10 @@ class TrackerClient {
   //! One connection, from resolve to close; returns why it ended.
   boost::asio::awaitable<std::string> converse(std::shared_ptr<Session> s);
   boost::asio::awaitable<void> reader(std::shared_ptr<Session> s);
+  //! Acts on one message of the tracker (anything but registered, peers and status is ignored).
+  void on_message(Session& s, const net::Message& msg);
+  void on_registered(Session& s, const net::RegisteredMsg& r);
+  void on_peers(Session& s, const net::PeersMsg& p);
   boost::asio::awaitable<void> driver(std::shared_ptr<Session> s);
   boost::asio::awaitable<bool> send(std::shared_ptr<Session> s, const std::vector<std::uint8_t>& frame);
   void end(Session& s, std::string reason);
@@ -75,6 +84,7 @@ class TrackerClient {
   const ChainParams& params_;
   ConnManager& net_;
   std::vector<std::shared_ptr<Session>> sessions_;
+  io::TaskGroup tasks_;  //!< one session per tracker
   bool started_ = false;
   bool stopping_ = false;
 };

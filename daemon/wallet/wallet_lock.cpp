@@ -6,7 +6,7 @@
 
 #include "util/time.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
-#include "daemon/wallet/wallet_thread.hpp"
+#include "io/run_on_pool.hpp"
 #include "util/log.hpp"
 
 namespace cheese {
@@ -15,7 +15,7 @@ template <typename Fn>
 asio::awaitable<WalletStatus> WalletManager::off_thread(std::shared_ptr<LoadedWallet> e, Fn fn) {
   co_await wait_idle(e);
   e->busy = true;
-  auto running = on_thread<WalletStatus>(kdf_thread_, std::move(fn));
+  auto running = io::run_on_pool<WalletStatus>(kdf_thread_, std::move(fn));
   WalletStatus st = co_await std::move(running);
   e->busy = false;
   if (e->needs_sync && !e->unloaded) sync(e);

@@ -15,8 +15,7 @@
 #include "daemon/rpc/util.hpp"
 #include "daemon/rpc/wallet_errors.hpp"
 #include "daemon/wallet/wallet_settings.hpp"
-#include "daemon/wallet/wallet_thread.hpp"
-#include "util/log.hpp"
+#include "io/run_on_pool.hpp"
 
 namespace cheese {
 
@@ -26,7 +25,13 @@ void throw_wallet_error(const WalletError& e) { throw RpcError(rpc_error_code(e.
 
 WalletManager::WalletManager(asio::io_context& io, Options options, Chainstate& chain, Mempool& mempool,
                              BlockProcessor& blocks)
-    : io_(io), node_options_(std::move(options)), chain_(chain), mempool_(mempool), blocks_(blocks) {
+    : io_(io),
+      node_options_(std::move(options)),
+      chain_(chain),
+      mempool_(mempool),
+      blocks_(blocks),
+      tasks_(io.get_executor(),
+             [](std::string_view name, std::string_view what) { log_info("{} failed: {}", name, what); }) {
   options_.network = chain.params().network;
   options_.kdf = KdfLimits::for_network(chain.params().network);
 }
@@ -68,6 +73,9 @@ void WalletManager::stop() {
     e->unloaded = true;
   }
   wallets_.clear();
+  // A scan or resubmission ends at its next co_await with operation_aborted, which the group does
+  // not log after close(); one waiting for the mempool first gets its answer (not logged either).
+  tasks_.close();
 }
 
 std::vector<std::string> WalletManager::loaded() const {
@@ -138,7 +146,7 @@ asio::awaitable<WalletManager::Created> WalletManager::create(std::string name, 
   auto work = [path = new_wallet_path(name, passphrase), name, passphrase, options = options_]() {
     return Wallet::create(path, name, passphrase, options);
   };
-  auto creating = on_thread<WalletResult<CreatedWallet>>(kdf_thread_, std::move(work));
+  auto creating = io::run_on_pool<WalletResult<CreatedWallet>>(kdf_thread_, std::move(work));
   WalletResult<CreatedWallet> created = co_await std::move(creating);
   if (!created) throw_wallet_error(created.error());
   // Keys from a phrase drawn just now have no history: the wallet starts at the tip, no scan.
@@ -158,7 +166,7 @@ asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::restore(std::strin
   auto work = [path = new_wallet_path(name, passphrase), name, phrase, passphrase, options = options_]() {
     return Wallet::restore(path, name, phrase, passphrase, options);
   };
-  auto restoring = on_thread<WalletResult<Wallet>>(kdf_thread_, std::move(work));
+  auto restoring = io::run_on_pool<WalletResult<Wallet>>(kdf_thread_, std::move(work));
   WalletResult<Wallet> restored = co_await std::move(restoring);
   if (!restored) throw_wallet_error(restored.error());
   co_return attach(std::move(*restored), load_on_startup);

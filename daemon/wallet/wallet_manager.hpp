@@ -22,6 +22,8 @@
 
 #include "chain/mempool.hpp"
 #include "daemon/rpc/server.hpp"
+#include "daemon/wallet/wallet_thread.hpp"
+#include "io/task_group.hpp"
 #include "wallet/wallet.hpp"
 
 namespace cheese {
@@ -93,7 +95,8 @@ class WalletManager {
   //! Loads the -wallet wallets (a missing one is an error: throws) and those of settings.json
   //! (a failure is logged), and subscribes to chain and mempool changes.
   void start();
-  //! Closes every wallet (lock timers cancelled, secrets wiped).
+  //! Closes every wallet (lock timers cancelled, secrets wiped) and cancels the background work
+  //! (chain scans, resubmissions).
   void stop();
 
   std::filesystem::path dir() const;
@@ -171,7 +174,7 @@ class WalletManager {
   void drop_conflicted(LoadedWallet& e);
   //! Offers our unconfirmed transfers to the mempool again (after a restart or a reorg).
   asio::awaitable<void> resubmit(std::shared_ptr<LoadedWallet> e);
-  //! Starts resubmit(e) in the background.
+  //! Starts resubmit(e) in tasks_.
   void spawn_resubmit(const std::shared_ptr<LoadedWallet>& e);
   //! Checks a name for createwallet/restorewallet/loadwallet: valid, not loaded, room for one more,
   //! no empty passphrase. Returns the wallet's file.
@@ -192,7 +195,9 @@ class WalletManager {
   Mempool& mempool_;
   BlockProcessor& blocks_;
   std::map<std::string, std::shared_ptr<LoadedWallet>, std::less<>> wallets_;
-  asio::thread_pool kdf_thread_{1};
+  WalletKdfThread kdf_thread_;
+  //! Chain scans and resubmissions; each also ends by itself once its wallet is unloaded.
+  io::TaskGroup tasks_;
   std::chrono::steady_clock::duration scan_slice_ = kWalletScanSlice;
   WalletOptions options_;
   bool started_ = false;

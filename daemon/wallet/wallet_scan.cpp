@@ -12,7 +12,6 @@
 #include "util/time.hpp"
 #include "daemon/rpc/util.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
-#include "daemon/wallet/wallet_thread.hpp"
 #include "util/log.hpp"
 
 namespace cheese {
@@ -121,11 +120,20 @@ void WalletManager::sync(const std::shared_ptr<LoadedWallet>& e) {
   e->needs_sync = false;
   if (scan_slice(*e, std::chrono::steady_clock::now() + scan_slice_)) return;
   e->scanning = true;
+  if (!tasks_.spawn(fmt::format("wallet {}: chain scan", e->wallet.name()), continue_scan(e))) {
+    e->scanning = false;  // stopped: the node is shutting down
+    return;
+  }
   log_info("wallet {}: scanning the chain from height {} in the background", e->wallet.name(), e->scan_from);
-  spawn_wallet_task(io_, continue_scan(e), fmt::format("wallet {}: chain scan", e->wallet.name()));
 }
 
 asio::awaitable<void> WalletManager::continue_scan(std::shared_ptr<LoadedWallet> e) {
+  // The scan is over however this ends, also when stop() cancels it (operation_aborted at the
+  // post): wait_scanned() must not wait forever.
+  struct ScanOver {
+    LoadedWallet& e;
+    ~ScanOver() { e.scanning = false; }
+  } scan_over{*e};
   for (;;) {
     // Let RPC, P2P and block connection run between slices.
     co_await asio::post(io_, asio::use_awaitable);
@@ -136,7 +144,6 @@ asio::awaitable<void> WalletManager::continue_scan(std::shared_ptr<LoadedWallet>
     }
     if (scan_slice(*e, std::chrono::steady_clock::now() + scan_slice_)) break;
   }
-  e->scanning = false;
   if (!e->unloaded && !e->busy) {
     log_info("wallet {}: chain scan finished in {:.1f} s", e->wallet.name(),
              std::chrono::duration<double>(std::chrono::steady_clock::now() - e->scan_started).count());
@@ -267,7 +274,7 @@ asio::awaitable<void> WalletManager::resubmit(std::shared_ptr<LoadedWallet> e) {
 }
 
 void WalletManager::spawn_resubmit(const std::shared_ptr<LoadedWallet>& e) {
-  spawn_wallet_task(io_, resubmit(e), fmt::format("wallet {}: resubmission", e->wallet.name()));
+  tasks_.spawn(fmt::format("wallet {}: resubmission", e->wallet.name()), resubmit(e));
 }
 
 // ---- notifications ------------------------------------------------------------------------------

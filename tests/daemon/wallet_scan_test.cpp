@@ -13,6 +13,7 @@
 #include <vector>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "chain/chain_test_util.hpp"
 #include "daemon/in_process_node.hpp"
@@ -193,6 +194,63 @@ TEST_CASE("during initial sync the wallet stores its sync point only with its ow
     REQUIRE(e->scanned.has_value());
     REQUIRE(e->scanned->height == 150);
     REQUIRE(e->wallet.transaction_count().value() == 15);
+    return 0;
+  });
+}
+
+TEST_CASE("stop() ends a running chain scan: no slice after it, the wallet not left scanning", "[daemon][wallet][scan]") {
+  InProcessNode n;
+  NodeContext& node = n.ctx();
+  WalletManager& wm = (*node.wallets);
+
+  auto created = n.await_on_io<WalletManager::Created>([&]() { return wm.create("original", std::nullopt, false); });
+  const PublicKey miner = n.on_io([&] { return wm.mining_address(*created.entry); });
+  const std::string phrase(created.mnemonic.view());
+  {
+    TempDir dir("scan-stop");
+    Chainstate src(dir.file("scratch.db"), regtest(), 1);
+    for (int i = 0; i < 60; ++i) {
+      const Block b = make_block(src, src.tip(), miner);
+      (void)submit_ok(src, b);
+      REQUIRE(n.submit(b).accepted());
+    }
+  }
+
+  // With 1 µs slices the restored wallet's scan goes on in the wallet manager's task group; stop()
+  // right after the restore (before the scan's first background slice) cancels it.
+  n.on_io([&] {
+    wm.set_scan_slice_for_testing(1us);
+    return 0;
+  });
+  auto restored = n.await_on_io<std::shared_ptr<LoadedWallet>>([&]() -> asio::awaitable<std::shared_ptr<LoadedWallet>> {
+    auto e = co_await wm.restore("restored", phrase, std::nullopt, false);
+    REQUIRE(e->scanning);
+    wm.stop();
+    co_return e;
+  });
+  const auto synced_at_stop = n.on_io([&] { return restored->scanned; });
+  bool over = false;
+  for (int i = 0; i < 100 && !over; ++i) {
+    over = n.on_io([&] { return !restored->scanning; });
+    if (!over) std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(over);
+  n.on_io([&] {
+    REQUIRE(restored->unloaded);
+    REQUIRE(wm.loaded().empty());
+    // No slice ran after stop(): the scan stopped where the restore's first slice left it.
+    REQUIRE(synced_at_stop.has_value());  // the restore's slice scanned at least one block
+    REQUIRE(restored->scanned.has_value());
+    REQUIRE(restored->scanned->height == synced_at_stop->height);
+    REQUIRE(restored->scanned->height < 60);
+    return 0;
+  });
+  // A wallet task started after stop() is refused: a sync does not leave the wallet scanning.
+  n.on_io([&] {
+    restored->scanned.reset();
+    restored->unloaded = false;
+    wm.sync(restored);
+    REQUIRE_FALSE(restored->scanning);
     return 0;
   });
 }
