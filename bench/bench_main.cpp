@@ -25,9 +25,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 //! CPU time of the calling thread: a measurement on one thread that the scheduler interrupts
 //! (the machine is shared) is not charged for the time it did not run.
@@ -154,14 +152,16 @@ void bench_sha256(int runs) {
     }
     fmt::print("  {:<8} compress: 1 stream {:6.2f} M/s ({:6.1f} MB/s), 2 interleaved streams {:6.2f} M/s\n", name,
                comp1 / 1e6, comp1 * 64 / 1e6, comp2 / 1e6);
-    fmt::print("  {:<8} header hash {:6.2f} MH/s, 2-way {:6.2f} MH/s, 2-way + target compare {:6.2f} MH/s, "
-               "nonce search (header_search) {:6.2f} MH/s\n",
-               name, one / 1e6, two / 1e6, old_loop / 1e6, search / 1e6);
+    fmt::print(
+        "  {:<8} header hash {:6.2f} MH/s, 2-way {:6.2f} MH/s, 2-way + target compare {:6.2f} MH/s, "
+        "nonce search (header_search) {:6.2f} MH/s\n",
+        name, one / 1e6, two / 1e6, old_loop / 1e6, search / 1e6);
     if (backend == Sha256Backend::kShaNi) {
       // The limit: two compressions per nonce at the interleaved (throughput-bound) rate.
       const double limit = comp2 / 2;
-      fmt::print("  SHA-256 compression limit (2 interleaved streams, 2 compressions per nonce): {:6.2f} MH/s per core\n",
-                 limit / 1e6);
+      fmt::print(
+          "  SHA-256 compression limit (2 interleaved streams, 2 compressions per nonce): {:6.2f} MH/s per core\n",
+          limit / 1e6);
       fmt::print("  nonce search, 1 thread:                {:6.2f} MH/s = {:5.1f}% of the limit\n", search / 1e6,
                  100 * search / limit);
       fmt::print("  miner (solve_header), 1 thread:        {:6.2f} MH/s = {:5.1f}% of the limit\n", miner1 / 1e6,
@@ -173,9 +173,10 @@ void bench_sha256(int runs) {
         best_wall = std::max(best_wall, rate.wall);
         best_cpu = std::max(best_cpu, rate.process_cpu);
       }
-      fmt::print("  miner (solve_header), all {} threads:   {:6.2f} MH/s wall-clock = {:5.1f}% of {} x the limit "
-                 "({:6.2f} MH per CPU second: the wall rate is lower when other processes hold the cores)\n",
-                 all, best_wall / 1e6, 100 * best_wall / (limit * all), all, best_cpu / 1e6);
+      fmt::print(
+          "  miner (solve_header), all {} threads:   {:6.2f} MH/s wall-clock = {:5.1f}% of {} x the limit "
+          "({:6.2f} MH per CPU second: the wall rate is lower when other processes hold the cores)\n",
+          all, best_wall / 1e6, 100 * best_wall / (limit * all), all, best_cpu / 1e6);
     }
   }
   sha256_select_backend(sha256_shani_supported() ? Sha256Backend::kShaNi : Sha256Backend::kPortable);
@@ -350,21 +351,26 @@ void bench_connect(std::size_t blocks, std::size_t per_block, int runs, const Bl
     const double ratio = rate / bound;
     best_ratio = std::max(best_ratio, ratio);
     const unsigned cores = std::thread::hardware_concurrency();
-    fmt::print("  run {}: Ed25519 verify 1 thread {:.0f} /s (CPU time), all {} threads {:.0f} /s before, {:.0f} /s after\n",
-               run + 1, std::max(before.one, after.one), chain_state.verifier().threads(), before.all, after.all);
-    fmt::print("  run {}: connected {} blocks, {} transactions in {:.2f} s: {:.0f} tx/s = {:.0f}% of the bound ({:.0f} /s)\n",
-               run + 1, shared.size(), total_txs, secs, rate, 100 * ratio, bound);
-    fmt::print("         waiting for signature checks {:.2f} s, in process_block {:.2f} s ({:.2f} s on the CPU); "
-               "process CPU {:.2f} s of {:.2f} s on {} cores; database {:.1f} MB\n",
-               waited, connecting, connecting_cpu, cpu, secs * cores, cores,
-               static_cast<double>(chain_state.size_on_disk()) / 1e6);
+    fmt::print(
+        "  run {}: Ed25519 verify 1 thread {:.0f} /s (CPU time), all {} threads {:.0f} /s before, {:.0f} /s after\n",
+        run + 1, std::max(before.one, after.one), chain_state.verifier().threads(), before.all, after.all);
+    fmt::print(
+        "  run {}: connected {} blocks, {} transactions in {:.2f} s: {:.0f} tx/s = {:.0f}% of the bound ({:.0f} "
+        "/s)\n",
+        run + 1, shared.size(), total_txs, secs, rate, 100 * ratio, bound);
+    fmt::print(
+        "         waiting for signature checks {:.2f} s, in process_block {:.2f} s ({:.2f} s on the CPU); "
+        "process CPU {:.2f} s of {:.2f} s on {} cores; database {:.1f} MB\n",
+        waited, connecting, connecting_cpu, cpu, secs * cores, cores,
+        static_cast<double>(chain_state.size_on_disk()) / 1e6);
     // A view less dependent on the load: the share of the process's CPU time that the signature
     // checks need at the one-thread rate. With every core busy and nothing else running, the
     // ratio to the bound comes close to it (indicative: the one-thread rate varies too).
     const double verify_cpu = static_cast<double>(total_txs) / std::max(before.one, after.one);
-    fmt::print("         signature checks need {:.2f} s of CPU = {:.0f}% of the process CPU time "
-               "(about the ratio a quiet machine would reach with all cores busy)\n",
-               verify_cpu, 100 * verify_cpu / cpu);
+    fmt::print(
+        "         signature checks need {:.2f} s of CPU = {:.0f}% of the process CPU time "
+        "(about the ratio a quiet machine would reach with all cores busy)\n",
+        verify_cpu, 100 * verify_cpu / cpu);
   }
   fmt::print("  best run: {:.0f}% of the bound\n", 100 * best_ratio);
   if (!keep.empty()) {
@@ -397,7 +403,9 @@ int main(int argc, char** argv) {
     } else if (arg == "all" || arg == "sha256" || arg == "sig" || arg == "connect") {
       what = arg;
     } else {
-      fmt::print(stderr, "usage: cheese-bench [all|sha256|sig|connect] [--blocks N] [--txs-per-block N] [--runs N] [--keep FILE]\n");
+      fmt::print(
+          stderr,
+          "usage: cheese-bench [all|sha256|sig|connect] [--blocks N] [--txs-per-block N] [--runs N] [--keep FILE]\n");
       return 1;
     }
   }
@@ -415,8 +423,10 @@ int main(int argc, char** argv) {
         one = std::max(one, v.one);
         all = std::max(all, v.all);
       }
-      fmt::print("== Ed25519 verification (libsodium), best of {}\n  1 thread: {:.0f} /s (CPU time)   all {} threads: {:.0f} /s\n",
-                 runs, one, pool.threads(), all);
+      fmt::print(
+          "== Ed25519 verification (libsodium), best of {}\n  1 thread: {:.0f} /s (CPU time)   all {} threads: "
+          "{:.0f} /s\n",
+          runs, one, pool.threads(), all);
     } else {
       bench_connect(blocks, per_block, what == "connect" ? runs : 1, sig_block, keep);
     }

@@ -10,9 +10,9 @@
 #include <fstream>
 #include <iostream>
 
-#include "util/log.hpp"
 #include "daemon/node/node.hpp"
 #include "daemon/node/options.hpp"
+#include "util/log.hpp"
 
 using namespace cheese;
 
@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::create_directories(options.datadir, ec);
   if (ec) {
-    std::fprintf(stderr, "Error: cannot create data directory %s: %s\n", options.datadir.c_str(), ec.message().c_str());
+    std::fprintf(stderr, "Error: cannot create data directory %s: %s\n", options.datadir.c_str(),
+                 ec.message().c_str());
     return 1;
   }
   const int lock = lock_data_dir(options.datadir);

@@ -1,9 +1,9 @@
 // cheese-tracker: tells cheesechain nodes which peers are online (docs/protocol.md section 8).
 #include <coroutine>
 
-#include <boost/asio.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <boost/asio.hpp>
 
 #include <chrono>
 #include <cstdio>

@@ -37,8 +37,7 @@ RegisterResult Registry::register_node(Network network, const net::NetAddress& a
   for (auto it = entries_.begin(); it != entries_.end();) {
     const Entry& e = it->second;
     const bool same_connection = e.connection == connection;
-    const bool same_endpoint =
-        address.port != 0 && e.network == network && e.address.same_endpoint(address);
+    const bool same_endpoint = address.port != 0 && e.network == network && e.address.same_endpoint(address);
     const bool same_nonce = nonce != 0 && e.network == network && e.nonce == nonce;
     if (same_connection || same_endpoint || same_nonce) {
       out.replaced.push_back(e);

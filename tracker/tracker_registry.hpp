@@ -39,8 +39,8 @@ enum class RegisterError {
 std::string_view to_string(RegisterError e);
 
 struct RegisterResult {
-  std::optional<Entry> entry;            //!< the new registration, when accepted
-  std::vector<Entry> replaced;           //!< earlier registrations it replaced
+  std::optional<Entry> entry;   //!< the new registration, when accepted
+  std::vector<Entry> replaced;  //!< earlier registrations it replaced
   std::optional<RegisterError> error;
 };
 

@@ -83,9 +83,10 @@ std::optional<std::string> parse_tracker_options(int argc, const char* const* ar
   if (idle < 1 || idle > 86400) return fmt::format("invalid -idletimeout={}: use 1..86400 seconds", idle);
   out.idle_timeout = std::chrono::seconds(idle);
   if (out.idle_timeout <= out.heartbeat_interval()) {
-    return fmt::format("-idletimeout={} must exceed the heartbeat interval ({} s = -heartbeattimeout/3), or live "
-                       "nodes would be dropped between heartbeats",
-                       idle, out.heartbeat_interval().count());
+    return fmt::format(
+        "-idletimeout={} must exceed the heartbeat interval ({} s = -heartbeattimeout/3), or live "
+        "nodes would be dropped between heartbeats",
+        idle, out.heartbeat_interval().count());
   }
   const std::int64_t max_entries = args.get_int("maxentries", static_cast<std::int64_t>(kDefaultMaxEntries));
   if (max_entries < 1 || max_entries > 10'000'000) return fmt::format("invalid -maxentries={}", max_entries);
@@ -107,11 +108,11 @@ struct Tracker::Connection {
 
   tcp::socket socket;
   const std::uint64_t id;
-  net::NetAddress remote;        //!< source ip:port (from PROXY when trusted)
-  net::IpBytes counted_ip{};     //!< the ip counted in connections_per_ip_ (the socket's)
-  asio::steady_timer timer;      //!< the watchdog's; close() cancels it
-  Clock::time_point deadline;    //!< the watchdog closes the connection after this
-  std::uint64_t node_id = 0;     //!< registration made on this connection (0: none)
+  net::NetAddress remote;      //!< source ip:port (from PROXY when trusted)
+  net::IpBytes counted_ip{};   //!< the ip counted in connections_per_ip_ (the socket's)
+  asio::steady_timer timer;    //!< the watchdog's; close() cancels it
+  Clock::time_point deadline;  //!< the watchdog closes the connection after this
+  std::uint64_t node_id = 0;   //!< registration made on this connection (0: none)
   std::uint64_t nonce = 0;
   bool closed = false;
   std::string close_reason;
@@ -136,7 +137,8 @@ void Tracker::log(std::string_view line) const {
 }
 
 std::int64_t Tracker::unix_now() const {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void Tracker::start() {
@@ -155,10 +157,11 @@ void Tracker::start() {
                                          options_.port, ec.message()));
   }
   const auto bound = local_endpoint();
-  logf("cheese-tracker listening on {}:{} (heartbeat every {} s, timeout {} s, idle timeout {} s, max {} nodes, {} "
-       "per IP)",
-       bound.address().to_string(), bound.port(), options_.heartbeat_interval().count(),
-       options_.heartbeat_timeout.count(), options_.idle_timeout.count(), options_.max_entries, options_.max_per_ip);
+  logf(
+      "cheese-tracker listening on {}:{} (heartbeat every {} s, timeout {} s, idle timeout {} s, max {} nodes, {} "
+      "per IP)",
+      bound.address().to_string(), bound.port(), options_.heartbeat_interval().count(),
+      options_.heartbeat_timeout.count(), options_.idle_timeout.count(), options_.max_entries, options_.max_per_ip);
   tasks_.spawn("accept loop", accept_loop());
   tasks_.spawn("expiry loop", sweep_loop());
 }
@@ -341,7 +344,8 @@ asio::awaitable<void> Tracker::reader(std::shared_ptr<Connection> c) {
     const Bytes answer = handle(*c, *network, frame->magic, *msg);
     if (c->closed) co_return;
     if (!answer.empty()) {
-      auto [wec, wn] = co_await asio::async_write(c->socket, asio::buffer(answer), asio::as_tuple(asio::use_awaitable));
+      auto [wec, wn] = co_await asio::async_write(c->socket, asio::buffer(answer),
+                                                  asio::as_tuple(asio::use_awaitable));
       (void)wn;
       if (wec) co_return fail(wec.message());
     }
@@ -355,7 +359,8 @@ Bytes Tracker::handle(Connection& c, Network network, const NetworkMagic& magic,
     where.port = reg->listen_port;
     auto r = registry_.register_node(network, where, reg->node_nonce, c.id, Clock::now(), unix_now());
     for (const auto& old : r.replaced) {
-      logf("leave {} {} id {} (replaced)", chain_params(old.network).name, old.address.to_string(), hex_id(old.node_id));
+      logf("leave {} {} id {} (replaced)", chain_params(old.network).name, old.address.to_string(),
+           hex_id(old.node_id));
     }
     c.node_id = 0;
     if (r.error) {
@@ -459,7 +464,8 @@ asio::awaitable<void> Tracker::serve_http(std::shared_ptr<Connection> c) {
   // "GET <target> HTTP/1.x"
   const auto sp1 = line.find(' ');
   const auto sp2 = line.find(' ', sp1 + 1);
-  std::string_view target = sp2 == std::string_view::npos ? line.substr(sp1 + 1) : line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view target = sp2 == std::string_view::npos ? line.substr(sp1 + 1)
+                                                          : line.substr(sp1 + 1, sp2 - sp1 - 1);
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   std::string status = "200 OK";
   std::string type = "application/json";
@@ -472,7 +478,8 @@ asio::awaitable<void> Tracker::serve_http(std::shared_ptr<Connection> c) {
     body = "404 Not found: this tracker serves GET /status\n";
   }
   const std::string response = fmt::format(
-      "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{}",
+      "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: "
+      "close\r\n\r\n{}",
       status, type, body.size(), body);
   auto [wec, wn] = co_await asio::async_write(c->socket, asio::buffer(response), asio::as_tuple(asio::use_awaitable));
   (void)wn;

@@ -5,8 +5,8 @@
 
 #include <coroutine>
 
-#include <boost/asio.hpp>
 #include <fmt/format.h>
+#include <boost/asio.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -29,8 +29,8 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 //! Defaults of the tracker's limits, each documented in cheese-tracker -help.
-inline constexpr std::int64_t kDefaultHeartbeatTimeoutSeconds =
-    net::kDefaultHeartbeatInterval.count() * net::kTrackerMissedHeartbeats;
+inline constexpr std::int64_t kDefaultHeartbeatTimeoutSeconds = net::kDefaultHeartbeatInterval.count() *
+                                                                net::kTrackerMissedHeartbeats;
 inline constexpr std::int64_t kDefaultIdleTimeoutSeconds = 120;
 inline constexpr std::size_t kDefaultMaxEntries = 10'000;
 inline constexpr std::size_t kDefaultMaxPerIp = 64;

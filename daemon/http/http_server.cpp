@@ -12,7 +12,7 @@ namespace cheese {
 namespace {
 
 http::response<http::string_body> make_response(unsigned status, unsigned version, std::string content_type,
-                                                 std::string body, bool keep_alive) {
+                                                std::string body, bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(status), version};
   res.set(http::field::server, "cheesed");
   if (!content_type.empty()) res.set(http::field::content_type, content_type);
@@ -24,9 +24,7 @@ http::response<http::string_body> make_response(unsigned status, unsigned versio
 
 constexpr std::string_view kAcceptLoopTask = "RPC accept loop";
 
-std::string plain_error(unsigned status, std::string_view what) {
-  return fmt::format("{} {}\n", status, what);
-}
+std::string plain_error(unsigned status, std::string_view what) { return fmt::format("{} {}\n", status, what); }
 
 }  // namespace
 
@@ -85,8 +83,8 @@ void HttpServer::listen(const std::string& address, std::uint16_t port) {
   if (!ec) acceptor->bind(ep, ec);
   if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    throw std::runtime_error(fmt::format("cannot listen for RPC on {}:{}: {} (is another cheesed running?)", address,
-                                         port, ec.message()));
+    throw std::runtime_error(
+        fmt::format("cannot listen for RPC on {}:{}: {} (is another cheesed running?)", address, port, ec.message()));
   }
   acceptors_.push_back(acceptor);
   tasks_.spawn(std::string(kAcceptLoopTask), accept_loop(acceptor));
@@ -297,8 +295,7 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
       co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
       result = unauthorized(auth_view);
     } else {
-      HttpRequestInfo info{req.method(), target, std::move(req.body()),
-                           std::string(req[http::field::content_type]),
+      HttpRequestInfo info{req.method(), target, std::move(req.body()), std::string(req[http::field::content_type]),
                            std::string(req[http::field::if_none_match])};
       result = co_await handler_(info);
     }

@@ -26,7 +26,7 @@ inline constexpr std::size_t kMaxRpcBodyBytes = 4 * 1024 * 1024;  //!< 413 above
 inline constexpr std::size_t kMaxRpcHeaderBytes = 16 * 1024;      //!< 431 above
 inline constexpr std::size_t kMaxRpcConnections = 64;             //!< 503 above
 inline constexpr auto kDefaultRpcRequestTimeout = std::chrono::seconds(30);  //!< to receive one whole request
-inline constexpr auto kRpcIdleTimeout = std::chrono::seconds(120);    //!< keep-alive between requests
+inline constexpr auto kRpcIdleTimeout = std::chrono::seconds(120);           //!< keep-alive between requests
 inline constexpr auto kRpcWriteTimeout = std::chrono::seconds(30);
 inline constexpr auto kAuthFailureDelay = std::chrono::milliseconds(250);
 

@@ -45,9 +45,8 @@ Miner::Miner(asio::io_context& io, Chainstate& chain, Mempool& mempool, BlockPro
       blocks_(blocks),
       threads_(threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads),
       hashes_(std::make_shared<std::atomic<std::uint64_t>>(0)),
-      tasks_(io.get_executor(), [](std::string_view, std::string_view what) {
-        log_info("Background mining stopped: {}", what);
-      }) {}
+      tasks_(io.get_executor(),
+             [](std::string_view, std::string_view what) { log_info("Background mining stopped: {}", what); }) {}
 
 Miner::~Miner() { stop(); }
 
@@ -56,7 +55,7 @@ void Miner::stop() {
   generating_ = false;
   ++generation_;
   if (cancel_) cancel_->store(true);
-  tasks_.close();  // the background loop ends at its next co_await (operation_aborted, not logged)
+  tasks_.close();              // the background loop ends at its next co_await (operation_aborted, not logged)
   search_threads_.join_all();  // the cancelled search returns within a few thousand hashes
 }
 

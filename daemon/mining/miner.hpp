@@ -2,8 +2,8 @@
 
 #include <coroutine>
 
-#include <boost/asio.hpp>
 #include <atomic>
+#include <boost/asio.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>

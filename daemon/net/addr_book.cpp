@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <fstream>
 #include <sstream>
 
@@ -57,7 +57,9 @@ std::optional<net::NetAddress> AddressBook::select(const std::set<std::string>& 
   for (const auto& [key, e] : entries_) {
     if (exclude.contains(key)) continue;
     // Exponential backoff: 2, 4, 8 ... seconds after each failure, at most 10 minutes.
-    const std::int64_t backoff = e.failures == 0 ? 0 : std::min<std::int64_t>(600, std::int64_t{1} << std::min(e.failures, 10));
+    const std::int64_t backoff = e.failures == 0
+                                     ? 0
+                                     : std::min<std::int64_t>(600, std::int64_t{1} << std::min(e.failures, 10));
     if (now - e.last_try < backoff) continue;
     ready.push_back(&e);
   }
@@ -104,10 +106,8 @@ void AddressBook::load(const std::filesystem::path& file) {
 void AddressBook::save(const std::filesystem::path& file) const {
   boost::json::array arr;
   for (const auto& [key, e] : entries_) {
-    arr.push_back(boost::json::object{{"addr", key},
-                                      {"time", e.addr.time},
-                                      {"last_success", e.last_success},
-                                      {"source", e.source}});
+    arr.push_back(boost::json::object{
+        {"addr", key}, {"time", e.addr.time}, {"last_success", e.last_success}, {"source", e.source}});
   }
   const std::string text = boost::json::serialize(arr);
   const auto tmp = file.string() + ".tmp";

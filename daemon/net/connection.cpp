@@ -97,8 +97,7 @@ asio::awaitable<void> Connection::reader() {
     if (!frame) {
       const auto& e = frame.error();
       if (e.kind == io::FrameReadError::kFrame) {
-        manager_.discourage(id(), info_.address,
-                            fmt::format("misbehaving: bad frame: {}", net::to_string(*e.frame)));
+        manager_.discourage(id(), info_.address, fmt::format("misbehaving: bad frame: {}", net::to_string(*e.frame)));
       } else {
         disconnect(e.kind == io::FrameReadError::kClosed ? "peer closed the connection" : e.message());
       }

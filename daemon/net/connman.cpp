@@ -244,8 +244,8 @@ asio::awaitable<std::optional<net::NetAddress>> ConnManager::resolve(const std::
   // A host name: resolved asynchronously, on the io thread's resolver service.
   const auto colon = target.rfind(':');
   const std::string host = colon == std::string::npos ? target : target.substr(0, colon);
-  const std::string port =
-      colon == std::string::npos ? std::to_string(params_.default_p2p_port) : target.substr(colon + 1);
+  const std::string port = colon == std::string::npos ? std::to_string(params_.default_p2p_port)
+                                                      : target.substr(colon + 1);
   tcp::resolver resolver(io_);
   auto [ec, results] = co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
   if (ec || results.empty()) {
@@ -285,7 +285,8 @@ asio::awaitable<void> ConnManager::connect_to(std::string target) {
 
 std::string ConnManager::addnode(const std::string& target, const std::string& command) {
   if (command == "add") {
-    if (std::find(added_nodes_.begin(), added_nodes_.end(), target) != added_nodes_.end()) return "Node already added";
+    if (std::find(added_nodes_.begin(), added_nodes_.end(), target) != added_nodes_.end())
+      return "Node already added";
     added_nodes_.push_back(target);
     return "";
   }

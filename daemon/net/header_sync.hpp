@@ -22,8 +22,8 @@ class HeaderSync {
   net::GetHeadersMsg request(const Hash256& stop = Hash256{}) const;
 
   struct Outcome {
-    std::vector<Hash256> accepted;          //!< headers now in the tree, in message order
-    const BlockIndex* last = nullptr;       //!< the last of them
+    std::vector<Hash256> accepted;           //!< headers now in the tree, in message order
+    const BlockIndex* last = nullptr;        //!< the last of them
     std::optional<std::string> misbehavior;  //!< an invalid header: the sender broke the rules
     bool unknown_start = false;              //!< the first header's parent is unknown to us
     std::optional<net::GetHeadersMsg> more;  //!< a full message: ask for the headers after it

@@ -65,7 +65,8 @@ class Clock {
 class SystemClock final : public Clock {
  public:
   std::int64_t unix_now() const override {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
   }
   std::chrono::steady_clock::time_point steady_now() const override { return std::chrono::steady_clock::now(); }
 };

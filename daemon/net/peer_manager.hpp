@@ -64,10 +64,10 @@ struct PeerState {
   std::chrono::steady_clock::time_point connected;
   std::optional<net::VersionMsg> version;
   bool handshake_done = false;
-  bool disconnecting = false;     //!< asked to close; its messages are ignored until on_closed
+  bool disconnecting = false;  //!< asked to close; its messages are ignored until on_closed
   bool getaddr_answered = false;
-  bool getaddr_pending = false;   //!< we sent getaddr; a large addr is accepted once, as its reply
-  std::uint64_t ping_nonce = 0;   //!< of the ping waiting for its pong; 0 when none
+  bool getaddr_pending = false;  //!< we sent getaddr; a large addr is accepted once, as its reply
+  std::uint64_t ping_nonce = 0;  //!< of the ping waiting for its pong; 0 when none
   std::chrono::steady_clock::time_point ping_sent;
   std::optional<double> ping_seconds;
   const BlockIndex* best_known = nullptr;  //!< most-work header we know this peer has

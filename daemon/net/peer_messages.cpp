@@ -206,7 +206,8 @@ void PeerManager::block_processed(PeerId id, const net::NetAddress& address, con
       log_debug("net", "block {} from peer {} not accepted: {}", hash.to_display_hex(), id, to_string(v.reason));
     }
   } else if (p) {
-    if (const BlockIndex* idx = chain_.lookup(hash); idx && (!p->best_known || idx->chain_work > p->best_known->chain_work)) {
+    if (const BlockIndex* idx = chain_.lookup(hash);
+        idx && (!p->best_known || idx->chain_work > p->best_known->chain_work)) {
       p->best_known = idx;
     }
   }
@@ -221,11 +222,14 @@ void PeerManager::handle(PeerState& p, net::TxMsg m) {
   // One transaction checked at a time per peer: its next message waits for the outcome.
   p.tx_checking = true;
   sink_.pause_reading(p.id, true);
-  auto done = [this, peer = p.id, address = p.address, id](const MempoolAccept& r) { tx_processed(peer, address, id, r); };
+  auto done = [this, peer = p.id, address = p.address, id](const MempoolAccept& r) {
+    tx_processed(peer, address, id, r);
+  };
   services_.submit_transaction(std::move(m.tx), p.id, std::move(done));
 }
 
-void PeerManager::tx_processed(PeerId peer, const net::NetAddress& address, const Hash256& id, const MempoolAccept& r) {
+void PeerManager::tx_processed(PeerId peer, const net::NetAddress& address, const Hash256& id,
+                               const MempoolAccept& r) {
   PeerState* p = find(peer);
   if (p) {
     p->tx_checking = false;

@@ -83,9 +83,8 @@ TrackerClient::TrackerClient(asio::io_context& io, const ChainParams& params, Co
     : io_(io),
       params_(params),
       net_(net),
-      tasks_(io.get_executor(), [](std::string_view name, std::string_view what) {
-        log_info("{} session ended: {}", name, what);
-      }) {
+      tasks_(io.get_executor(),
+             [](std::string_view name, std::string_view what) { log_info("{} session ended: {}", name, what); }) {
   for (auto& t : trackers) {
     if (t.empty()) continue;  // `-tracker=` (empty) names no tracker
     sessions_.push_back(std::make_shared<Session>(io_, std::move(t)));
@@ -363,8 +362,8 @@ void TrackerClient::on_peers(Session& s, const net::PeersMsg& p) {
     news |= s.seen_peers.insert(a.to_string()).second;
   }
   // Asking again every few seconds for the same few addresses only loads the tracker.
-  s.peer_check_interval =
-      news ? kTrackerPeerCheckInterval : std::min(s.peer_check_interval * 2, kTrackerMaxPeerCheckInterval);
+  s.peer_check_interval = news ? kTrackerPeerCheckInterval
+                               : std::min(s.peer_check_interval * 2, kTrackerMaxPeerCheckInterval);
   log_debug("tracker", "tracker {} -> peers: {} addresses", s.st.address, usable.size());
   if (!usable.empty()) net_.add_tracker_peers(usable);
 }

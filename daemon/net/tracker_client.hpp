@@ -44,7 +44,7 @@ struct TrackerStatus {
   std::uint64_t node_id = 0;  //!< of the current registration (0: none)
   std::string last_error;     //!< why the last connection ended or failed ("" if never)
   std::uint64_t peers_received = 0;
-  std::string observed;                 //!< our address as the tracker sees it
+  std::string observed;                  //!< our address as the tracker sees it
   std::uint32_t heartbeat_interval = 0;  //!< seconds, from `registered`
   std::int64_t registered_since = 0;     //!< unix time of the current registration
   std::uint64_t registrations = 0;       //!< successful registrations since start

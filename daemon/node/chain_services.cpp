@@ -17,9 +17,9 @@ asio::awaitable<void> check_transaction(BlockProcessor& blocks, Transaction tx, 
 }  // namespace
 
 NodeChainServices::NodeChainServices(asio::io_context& io, BlockProcessor& blocks)
-    : blocks_(blocks),
-      tasks_(io.get_executor(),
-             [](std::string_view name, std::string_view what) { log_info("{} ended: {}", name, what); }) {}
+    : blocks_(blocks), tasks_(io.get_executor(), [](std::string_view name, std::string_view what) {
+        log_info("{} ended: {}", name, what);
+      }) {}
 
 bool NodeChainServices::try_queue_block(std::shared_ptr<const Block> block, PeerId source,
                                         std::function<void(const ProcessBlockResult&)> done) {

@@ -37,11 +37,11 @@ struct NodeContext {
   std::chrono::steady_clock::time_point started;
   std::unique_ptr<Chainstate> chain;
   std::unique_ptr<Mempool> mempool;
-  std::unique_ptr<BlockProcessor> blocks;  //!< block queue, connector, tx submission, notifications
+  std::unique_ptr<BlockProcessor> blocks;             //!< block queue, connector, tx submission, notifications
   std::unique_ptr<NodeChainServices> chain_services;  //!< the processor's way into `blocks`
-  std::unique_ptr<ConnManager> connman;    //!< sockets, slots, dialling, address book, bans
-  std::unique_ptr<PeerManager> peerman;    //!< the P2P protocol (no I/O)
-  std::unique_ptr<TrackerClient> tracker;  //!< nullptr without -tracker
+  std::unique_ptr<ConnManager> connman;               //!< sockets, slots, dialling, address book, bans
+  std::unique_ptr<PeerManager> peerman;               //!< the P2P protocol (no I/O)
+  std::unique_ptr<TrackerClient> tracker;             //!< nullptr without -tracker
   std::unique_ptr<Miner> miner;
   std::unique_ptr<WalletManager> wallets;
   std::unique_ptr<HttpServer> http;
@@ -52,6 +52,5 @@ struct NodeContext {
   NodeContext();
   ~NodeContext();
 };
-
 
 }  // namespace cheese

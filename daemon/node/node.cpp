@@ -11,9 +11,9 @@
 #include "daemon/net/connman.hpp"
 #include "daemon/net/peer_manager.hpp"
 #include "daemon/net/tracker_client.hpp"
-#include "daemon/validation/block_processor.hpp"
 #include "daemon/node/chain_services.hpp"
 #include "daemon/rpc/http_rpc.hpp"
+#include "daemon/validation/block_processor.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
 #include "daemon/webui/web_ui.hpp"
 #include "primitives/bytes.hpp"
@@ -62,9 +62,11 @@ void init_p2p(NodeContext& ctx) {
                                               *ctx.chain_services, *ctx.connman, kSystemClock, p);
   ctx.connman->set_events(*ctx.peerman);
   PeerManager& peers = *ctx.peerman;
-  ctx.blocks->on_chain_change([&peers](const ProcessBlockResult& r, std::uint64_t source) { peers.chain_changed(r, source); });
-  ctx.blocks->on_transaction(
-      [&peers](const Transaction&, const Hash256& id, std::uint64_t source) { peers.transaction_accepted(id, source); });
+  ctx.blocks->on_chain_change(
+      [&peers](const ProcessBlockResult& r, std::uint64_t source) { peers.chain_changed(r, source); });
+  ctx.blocks->on_transaction([&peers](const Transaction&, const Hash256& id, std::uint64_t source) {
+    peers.transaction_accepted(id, source);
+  });
   ctx.blocks->on_room([&peers] { peers.block_queue_room(); });
 }
 
@@ -100,7 +102,8 @@ void init_http(NodeContext& ctx) {
   register_wallet_rpcs(ctx, ctx.rpc);
   ctx.web = std::make_unique<WebUi>(*ctx.io, random_hex(32));
   WebUi& web = *ctx.web;
-  front.set_static_files([&web](std::string_view path, std::string_view etag) { return web.serve_asset(path, etag); });
+  front.set_static_files(
+      [&web](std::string_view path, std::string_view etag) { return web.serve_asset(path, etag); });
   front.set_extra_auth([&web](std::string_view auth) { return web.bearer_ok(auth); });
   attach_web_ui(ctx, web);
   ctx.http->set_upgrade_handler([&front, &web](beast::tcp_stream stream, http::request<http::string_body> req) {
@@ -130,7 +133,8 @@ Node::Node(NodeOptions options) {
   ctx_.blocks->on_chain_change([&miner](const ProcessBlockResult& r, std::uint64_t) {
     if (r.tip_changed) miner.tip_changed();
   });
-  ctx_.wallets = std::make_unique<WalletManager>(io_, WalletManager::Options{ctx_.options.datadir, ctx_.options.wallets},
+  ctx_.wallets = std::make_unique<WalletManager>(io_,
+                                                 WalletManager::Options{ctx_.options.datadir, ctx_.options.wallets},
                                                  *ctx_.chain, *ctx_.mempool, *ctx_.blocks);
   init_http(ctx_);
   log_info("Chain {}: height {}, tip {}", ctx_.params->name, ctx_.chain->height(),

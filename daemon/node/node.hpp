@@ -12,9 +12,9 @@ namespace cheese {
 namespace asio = boost::asio;
 
 //! Builds the node's parts into a NodeContext, runs the io thread until a stop is requested, then
-//! closes listeners and sessions first and the miner and wallets last (Bitcoin Core's init.cpp). One io_context thread runs RPC
-//! and P2P sessions; Chainstate and Mempool live on that thread; signature checks and mining run
-//! on worker threads and post their results back.
+//! closes listeners and sessions first and the miner and wallets last (Bitcoin Core's init.cpp). One io_context
+//! thread runs RPC and P2P sessions; Chainstate and Mempool live on that thread; signature checks and mining run on
+//! worker threads and post their results back.
 class Node {
  public:
   explicit Node(NodeOptions options);

@@ -27,11 +27,14 @@ std::vector<OptionSpec> node_option_specs() {
       {"rpcuser", K::kString, "user", "Username for JSON-RPC (with -rpcpassword; default: cookie auth)"},
       {"rpcpassword", K::kString, "pw", "Password for JSON-RPC"},
       {"listen", K::kFlag, "1", "Accept incoming P2P connections"},
-      {"tracker", K::kList, "host:port", "Tracker to register with and ask for peers (repeatable; regtest default: 127.0.0.1:9999)"},
+      {"tracker", K::kList, "host:port",
+       "Tracker to register with and ask for peers (repeatable; regtest default: 127.0.0.1:9999)"},
       {"connect", K::kList, "host:port", "Connect only to these peers (repeatable)"},
       {"addnode", K::kList, "host:port", "Also connect to this peer and keep the connection open (repeatable)"},
-      {"maxconnections", K::kInt, std::to_string(kDefaultMaxConnections), "Maximum P2P connections, inbound and outbound"},
-      {"debug", K::kList, "category", "Log a category: net, rpc, mempool, validation, tracker, mining, or all (repeatable)"},
+      {"maxconnections", K::kInt, std::to_string(kDefaultMaxConnections),
+       "Maximum P2P connections, inbound and outbound"},
+      {"debug", K::kList, "category",
+       "Log a category: net, rpc, mempool, validation, tracker, mining, or all (repeatable)"},
       {"printtoconsole", K::kFlag, "0", "Also write the log to standard output"},
       {"daemon", K::kFlag, "0", "Run in the background"},
       {"pid", K::kString, "file", "PID file, relative to the network's data directory (default: cheesed.pid)"},
@@ -39,7 +42,8 @@ std::vector<OptionSpec> node_option_specs() {
       {"wallet", K::kList, "name", "Load this wallet at start (repeatable)"},
       {"reindex-chainstate", K::kFlag, "0", "Rebuild account state from the stored blocks at start"},
       {"maxmempool", K::kInt, std::to_string(kDefaultMaxMempoolMb), "Mempool size limit in megabytes"},
-      {"mempoolexpiry", K::kInt, std::to_string(kDefaultMempoolExpiryHours), "Hours a transaction may stay in the mempool"},
+      {"mempoolexpiry", K::kInt, std::to_string(kDefaultMempoolExpiryHours),
+       "Hours a transaction may stay in the mempool"},
   };
 }
 
@@ -47,7 +51,8 @@ namespace {
 
 //! Ports, RPC access and peer timeouts.
 std::optional<std::string> read_rpc_options(const Args& args, NodeOptions& out) {
-  auto port_option = [&](const char* name, std::uint16_t fallback, std::uint16_t& into) -> std::optional<std::string> {
+  auto port_option = [&](const char* name, std::uint16_t fallback,
+                         std::uint16_t& into) -> std::optional<std::string> {
     const std::int64_t v = args.get_int(name, fallback);
     if (v < 0 || v > 65535) return fmt::format("invalid -{}={}: a port is 0..65535", name, v);
     into = static_cast<std::uint16_t>(v);
@@ -62,8 +67,9 @@ std::optional<std::string> read_rpc_options(const Args& args, NodeOptions& out) 
   if (out.rpc_server_timeout < 1 || out.rpc_server_timeout > 3600) {
     return fmt::format("invalid -rpcservertimeout={}: use 1..3600 seconds", out.rpc_server_timeout);
   }
-  for (auto [name, into] : {std::pair{"handshaketimeout", &out.handshake_timeout}, std::pair{"peertimeout", &out.peer_timeout},
-                            std::pair{"blockstalltimeout", &out.block_stall_timeout}}) {
+  for (auto [name, into] :
+       {std::pair{"handshaketimeout", &out.handshake_timeout}, std::pair{"peertimeout", &out.peer_timeout},
+        std::pair{"blockstalltimeout", &out.block_stall_timeout}}) {
     *into = args.get_int(name, *into);
     if (*into < 1 || *into > 86400) return fmt::format("invalid -{}={}: use 1..86400 seconds", name, *into);
   }
@@ -90,7 +96,8 @@ std::optional<std::string> read_node_options(const Args& args, NodeOptions& out)
   for (const auto& c : out.debug) {
     static const char* kCategories[] = {"net", "rpc", "mempool", "validation", "tracker", "mining", "all", "1"};
     if (std::find(std::begin(kCategories), std::end(kCategories), c) == std::end(kCategories)) {
-      return fmt::format("unknown -debug category '{}': use net, rpc, mempool, validation, tracker, mining or all", c);
+      return fmt::format("unknown -debug category '{}': use net, rpc, mempool, validation, tracker, mining or all",
+                         c);
     }
   }
   out.print_to_console = args.get_bool("printtoconsole");

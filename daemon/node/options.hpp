@@ -24,8 +24,8 @@ struct NodeOptions {
   std::filesystem::path conf_file;
   std::uint16_t port = 0;
   std::uint16_t rpc_port = 0;
-  std::vector<std::string> rpc_bind;       //!< addresses the RPC port listens on
-  std::vector<std::string> rpc_allow_ip;   //!< extra client subnets allowed besides loopback
+  std::vector<std::string> rpc_bind;      //!< addresses the RPC port listens on
+  std::vector<std::string> rpc_allow_ip;  //!< extra client subnets allowed besides loopback
   std::string rpc_user;
   std::string rpc_password;
   bool listen = true;
@@ -42,9 +42,9 @@ struct NodeOptions {
   bool reindex_chainstate = false;
   std::int64_t max_mempool_mb = kDefaultMaxMempoolMb;
   std::int64_t mempool_expiry_hours = kDefaultMempoolExpiryHours;
-  std::int64_t rpc_server_timeout = 30;  //!< seconds to receive a whole request
-  std::int64_t handshake_timeout = 60;   //!< seconds for a peer to complete version/verack
-  std::int64_t peer_timeout = 1200;      //!< seconds of silence before a peer is dropped
+  std::int64_t rpc_server_timeout = 30;    //!< seconds to receive a whole request
+  std::int64_t handshake_timeout = 60;     //!< seconds for a peer to complete version/verack
+  std::int64_t peer_timeout = 1200;        //!< seconds of silence before a peer is dropped
   std::int64_t block_stall_timeout = 120;  //!< seconds a requested block may take
 };
 
@@ -53,7 +53,7 @@ std::vector<OptionSpec> node_option_specs();
 
 //! Parses argv and the config file into options; returns an error message for anything wrong
 //! (unknown option, bad value, unusable data directory). `help`/`version` are set when asked.
-std::optional<std::string> parse_node_options(int argc, const char* const* argv, NodeOptions& out,
-                                              bool& help, bool& version);
+std::optional<std::string> parse_node_options(int argc, const char* const* argv, NodeOptions& out, bool& help,
+                                              bool& version);
 
 }  // namespace cheese

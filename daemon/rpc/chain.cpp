@@ -10,10 +10,10 @@
 #include "daemon/net/connman.hpp"
 #include "daemon/net/peer_manager.hpp"
 #include "daemon/net/tracker_client.hpp"
-#include "daemon/validation/block_processor.hpp"
 #include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
 #include "daemon/rpc/util.hpp"
+#include "daemon/validation/block_processor.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
 #include "primitives/bech32.hpp"
 

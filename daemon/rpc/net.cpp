@@ -10,9 +10,9 @@
 #include "daemon/net/connman.hpp"
 #include "daemon/net/peer_manager.hpp"
 #include "daemon/net/tracker_client.hpp"
-#include "daemon/validation/block_processor.hpp"
 #include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
+#include "daemon/validation/block_processor.hpp"
 
 namespace cheese {
 
@@ -47,8 +47,8 @@ RpcMethod getpeerinfo(NodeContext& node) {
                 o["startingheight"] = p->version->best_height;
                 o["listenport"] = p->version->listen_port;
               }
-              o["synced_headers"] =
-                  p && p->best_known ? static_cast<std::int64_t>(p->best_known->height) : std::int64_t{-1};
+              o["synced_headers"] = p && p->best_known ? static_cast<std::int64_t>(p->best_known->height)
+                                                       : std::int64_t{-1};
               o["inflight"] = node.peerman->downloads().in_flight(info.id);
               o["bytessent"] = st.bytes_sent;
               o["bytesrecv"] = st.bytes_recv;
@@ -63,13 +63,14 @@ RpcMethod getpeerinfo(NodeContext& node) {
 }
 
 RpcMethod getconnectioncount(NodeContext& node) {
-  return {
-      "getconnectioncount",
-      "network",
-      {},
-      "Number of connected peers.",
-      "cheese-cli getconnectioncount",
-      [&node](RpcRequest&) -> asio::awaitable<json::value> { co_return json::value(node.connman->connection_count()); }};
+  return {"getconnectioncount",
+          "network",
+          {},
+          "Number of connected peers.",
+          "cheese-cli getconnectioncount",
+          [&node](RpcRequest&) -> asio::awaitable<json::value> {
+            co_return json::value(node.connman->connection_count());
+          }};
 }
 
 RpcMethod getnetworkinfo(NodeContext& node) {
@@ -177,7 +178,8 @@ RpcMethod setban(NodeContext& node) {
               const std::int64_t bantime = r.get_int("bantime");
               if (bantime <= 0) throw RpcError(kRpcInvalidParameter, "bantime must be positive");
               const std::int64_t until = r.get_bool("absolute") ? bantime : unix_now() + bantime;
-              if (node.connman->banned().contains(key)) throw RpcError(kRpcInvalidIpOrSubnet, "Error: IP already banned");
+              if (node.connman->banned().contains(key))
+                throw RpcError(kRpcInvalidIpOrSubnet, "Error: IP already banned");
               node.connman->ban(key, until, "banned by setban");
             } else if (command == "remove") {
               if (!node.connman->unban(key))

@@ -53,7 +53,8 @@ asio::awaitable<BlockSubmission> BlockProcessor::submit_block(std::shared_ptr<co
     };
     tasks_.spawn("submit_block", enqueue_block(block, source_peer, /*durable=*/true, std::move(done)));
   };
-  auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(BlockSubmission)>(initiation, asio::use_awaitable);
+  auto pending = asio::async_initiate<decltype(asio::use_awaitable), void(BlockSubmission)>(initiation,
+                                                                                            asio::use_awaitable);
   BlockSubmission out = co_await std::move(pending);
   co_return out;
 }

@@ -89,7 +89,7 @@ class BlockProcessor {
     Hash256 hash;
     std::size_t bytes = 0;
     std::uint64_t source_peer = 0;
-    bool durable = false;  //!< committed before `done` runs (kNow), not deferred
+    bool durable = false;                                //!< committed before `done` runs (kNow), not deferred
     std::shared_ptr<std::optional<Verdict>> signatures;  //!< set on the io thread when checked
     BlockDone done;
   };
@@ -118,7 +118,7 @@ class BlockProcessor {
   bool connector_running_ = false;
   bool was_full_ = false;
   bool stopped_ = false;
-  io::TaskGroup tasks_;                //!< the connector and submit_block's enqueueing
+  io::TaskGroup tasks_;               //!< the connector and submit_block's enqueueing
   asio::steady_timer queue_changed_;  //!< cancelled to wake the connector and waiting peers
 };
 

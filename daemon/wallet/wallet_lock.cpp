@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <chrono>
 
-#include "util/time.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
 #include "io/run_on_pool.hpp"
 #include "util/log.hpp"
+#include "util/time.hpp"
 
 namespace cheese {
 

@@ -9,13 +9,13 @@
 
 #include <fmt/format.h>
 
-#include "util/log.hpp"
-#include "daemon/validation/block_processor.hpp"
-#include "util/time.hpp"
 #include "daemon/rpc/util.hpp"
 #include "daemon/rpc/wallet_errors.hpp"
+#include "daemon/validation/block_processor.hpp"
 #include "daemon/wallet/wallet_settings.hpp"
 #include "io/run_on_pool.hpp"
+#include "util/log.hpp"
+#include "util/time.hpp"
 
 namespace cheese {
 

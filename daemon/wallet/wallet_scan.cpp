@@ -8,11 +8,11 @@
 
 #include <fmt/format.h>
 
-#include "daemon/validation/block_processor.hpp"
-#include "util/time.hpp"
 #include "daemon/rpc/util.hpp"
+#include "daemon/validation/block_processor.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
 #include "util/log.hpp"
+#include "util/time.hpp"
 
 namespace cheese {
 

@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "daemon/validation/block_processor.hpp"
 #include "daemon/rpc/util.hpp"
+#include "daemon/validation/block_processor.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
 #include "util/log.hpp"
 #include "wallet/payment.hpp"

@@ -1,13 +1,12 @@
 #include "daemon/webui/web_ui.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
 
 #include <algorithm>
 
-#include "util/log.hpp"
 #include "chain/chainstate.hpp"
 #include "chain/mempool.hpp"
 #include "daemon/http/http_server.hpp"
@@ -15,12 +14,13 @@
 #include "daemon/net/connman.hpp"
 #include "daemon/net/peer_manager.hpp"
 #include "daemon/net/tracker_client.hpp"
-#include "daemon/validation/block_processor.hpp"
 #include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
+#include "daemon/validation/block_processor.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
-#include "daemon/webui/web_ui.hpp"
 #include "daemon/webui/assets.hpp"
+#include "daemon/webui/web_ui.hpp"
+#include "util/log.hpp"
 
 namespace cheese {
 
@@ -180,8 +180,8 @@ asio::awaitable<void> WebUi::websocket_session(beast::tcp_stream stream, http::r
     ~Unregister() { self->clients_.erase(c); }
   } unregister{this, c};
 
-  const bool wants_protocol =
-      req[http::field::sec_websocket_protocol].find(kWebSocketProtocol) != std::string_view::npos;
+  const bool wants_protocol = req[http::field::sec_websocket_protocol].find(kWebSocketProtocol) !=
+                              std::string_view::npos;
   websocket::stream_base::timeout timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
   timeouts.handshake_timeout = kWebSocketHandshakeTimeout;
   c->ws.set_option(timeouts);  // pings an idle peer and drops a dead one
@@ -297,8 +297,12 @@ namespace {
 
 //! The `webui` RPC method (its row of the RPC table).
 RpcMethod webui_rpc(NodeContext& node, const WebUi& web) {
-  return {"webui", "control", {}, "The address of the web wallet and explorer, with its login token.",
-          "cheese-cli webui", [&node, &web](RpcRequest&) -> asio::awaitable<json::value> {
+  return {"webui",
+          "control",
+          {},
+          "The address of the web wallet and explorer, with its login token.",
+          "cheese-cli webui",
+          [&node, &web](RpcRequest&) -> asio::awaitable<json::value> {
             json::object o;
             o["url"] = web_ui_url(node, web);
             co_return o;

@@ -21,8 +21,8 @@ namespace cheese {
 struct NodeContext;
 
 //! Limits of the web UI's live-update sockets (GET /ws), each a named constant.
-inline constexpr std::size_t kMaxWebSockets = 16;           //!< HTTP 503 to further upgrades
-inline constexpr std::size_t kMaxWebSocketQueue = 256;      //!< events queued for one socket; above: it is closed
+inline constexpr std::size_t kMaxWebSockets = 16;               //!< HTTP 503 to further upgrades
+inline constexpr std::size_t kMaxWebSocketQueue = 256;          //!< events queued for one socket; above: it is closed
 inline constexpr std::size_t kMaxWebSocketMessageBytes = 4096;  //!< from the browser (it sends nothing we need)
 inline constexpr auto kWebSocketHandshakeTimeout = std::chrono::seconds(10);
 //! The subprotocol the page asks for; the token travels as a second one, "token.<hex>",

@@ -49,15 +49,15 @@ std::uint64_t from_db(std::int64_t v) { return static_cast<std::uint64_t>(v); }
 struct Chainstate::Statements {
   explicit Statements(Database& db)
       : get_account(db.prepare("SELECT balance, nonce FROM accounts WHERE pubkey = ?1")),
-        put_account(db.prepare(
-            "INSERT INTO accounts(pubkey, balance, nonce) VALUES(?1, ?2, ?3) "
-            "ON CONFLICT(pubkey) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce")),
+        put_account(
+            db.prepare("INSERT INTO accounts(pubkey, balance, nonce) VALUES(?1, ?2, ?3) "
+                       "ON CONFLICT(pubkey) DO UPDATE SET balance = excluded.balance, nonce = excluded.nonce")),
         del_account(db.prepare("DELETE FROM accounts WHERE pubkey = ?1")),
-        put_index(db.prepare(
-            "INSERT INTO block_index(hash, height, header, status, sequence, tx_count, size, "
-            "cb_recipient, cb_amount) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
-            "ON CONFLICT(hash) DO UPDATE SET status = excluded.status, tx_count = excluded.tx_count, "
-            "size = excluded.size, cb_recipient = excluded.cb_recipient, cb_amount = excluded.cb_amount")),
+        put_index(
+            db.prepare("INSERT INTO block_index(hash, height, header, status, sequence, tx_count, size, "
+                       "cb_recipient, cb_amount) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+                       "ON CONFLICT(hash) DO UPDATE SET status = excluded.status, tx_count = excluded.tx_count, "
+                       "size = excluded.size, cb_recipient = excluded.cb_recipient, cb_amount = excluded.cb_amount")),
         put_block(db.prepare("INSERT OR REPLACE INTO blocks(hash, data) VALUES(?1, ?2)")),
         get_block(db.prepare("SELECT data FROM blocks WHERE hash = ?1")),
         put_undo(db.prepare("INSERT OR REPLACE INTO undo(hash, data) VALUES(?1, ?2)")),
@@ -94,8 +94,7 @@ bool Chainstate::CandidateOrder::operator()(const BlockIndex* a, const BlockInde
   return a < b;
 }
 
-Chainstate::Chainstate(const std::filesystem::path& db_file, const ChainParams& params,
-                       std::size_t verify_threads)
+Chainstate::Chainstate(const std::filesystem::path& db_file, const ChainParams& params, std::size_t verify_threads)
     : params_(params), verifier_(verify_threads) {
   db_ = std::make_unique<Database>(db_file, Database::Sync::kNormal);
   // One process owns the chain database (the data directory is locked): no file locks per
@@ -141,9 +140,8 @@ void Chainstate::create_schema() {
   const bool has_meta = tables.column_int(1) > 0;
   tables.reset();
   if (!is_new && !has_meta) {
-    throw StorageError(fmt::format(
-        "database {} is not a cheesechain database (it holds another program's tables)",
-        db_->path().string()));
+    throw StorageError(fmt::format("database {} is not a cheesechain database (it holds another program's tables)",
+                                   db_->path().string()));
   }
   db_->exec(
       "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
@@ -164,8 +162,7 @@ void Chainstate::create_schema() {
     get.reset();
     if (!is_new) {
       throw StorageError(fmt::format(
-          "database {} is not a cheesechain database (its meta table has no schema version)",
-          db_->path().string()));
+          "database {} is not a cheesechain database (its meta table has no schema version)", db_->path().string()));
     }
     auto put = db_->prepare("INSERT INTO meta(key, value) VALUES(?1, ?2)");
     put.bind(1, std::string_view{"schema_version"}).bind(2, kChainSchemaVersion).run();
@@ -176,18 +173,17 @@ void Chainstate::create_schema() {
   const auto version = get.column_int(0);
   get.reset();
   if (version > kChainSchemaVersion) {
-    throw StorageError(fmt::format(
-        "database {} has schema version {}, newer than this build supports ({}); upgrade cheesed",
-        db_->path().string(), version, kChainSchemaVersion));
+    throw StorageError(
+        fmt::format("database {} has schema version {}, newer than this build supports ({}); upgrade cheesed",
+                    db_->path().string(), version, kChainSchemaVersion));
   }
   if (version < 1) {
-    throw StorageError(fmt::format("database {} has an unknown schema version {}",
-                                   db_->path().string(), version));
+    throw StorageError(fmt::format("database {} has an unknown schema version {}", db_->path().string(), version));
   }
   get.bind(1, std::string_view{"network"});
   if (!get.step() || get.column_blob(0) != Bytes(params_.magic.begin(), params_.magic.end())) {
-    throw StorageError(fmt::format("database {} belongs to another network than {}",
-                                   db_->path().string(), params_.name));
+    throw StorageError(
+        fmt::format("database {} belongs to another network than {}", db_->path().string(), params_.name));
   }
   get.reset();
   txn.commit();
@@ -235,8 +231,7 @@ void Chainstate::load_index() {
   while (q.step()) {
     auto header = decode_header(q.column_blob_view(0));
     if (!header) throw StorageError("block index holds a corrupt header");
-    BlockIndex* idx = add_index(*header, from_db(q.column_int(2)),
-                                static_cast<std::uint32_t>(q.column_int(1)));
+    BlockIndex* idx = add_index(*header, from_db(q.column_int(2)), static_cast<std::uint32_t>(q.column_int(1)));
     idx->tx_count = static_cast<std::uint32_t>(q.column_int(3));
     idx->size = static_cast<std::uint32_t>(q.column_int(4));
     auto cb = q.column_blob_view(5);
@@ -252,8 +247,7 @@ void Chainstate::load_index() {
   std::vector<BlockIndex*> by_height;
   by_height.reserve(index_.size());
   for (auto& [h, e] : index_) by_height.push_back(e.get());
-  std::sort(by_height.begin(), by_height.end(),
-            [](auto* a, auto* b) { return a->height < b->height; });
+  std::sort(by_height.begin(), by_height.end(), [](auto* a, auto* b) { return a->height < b->height; });
   for (BlockIndex* idx : by_height) {
     idx->have_chain_data = idx->have_data() && (!idx->prev || idx->prev->have_chain_data);
     if (idx->have_chain_data && !idx->failed()) candidates_.insert(idx);
@@ -284,8 +278,11 @@ void Chainstate::init_genesis() {
   const Bytes data = serialize(g);
   stmt_->put_block.bind(1, idx->hash.span()).bind(2, ByteSpan{data}).run();
   stmt_->put_active.bind(1, std::int64_t{0}).bind(2, idx->hash.span()).run();
-  stmt_->put_tx.bind(1, txid(g.txs[0]).span()).bind(2, idx->hash.span()).bind(3, std::int64_t{0})
-      .bind(4, std::int64_t{0}).run();
+  stmt_->put_tx.bind(1, txid(g.txs[0]).span())
+      .bind(2, idx->hash.span())
+      .bind(3, std::int64_t{0})
+      .bind(4, std::int64_t{0})
+      .run();
   stmt_->put_meta.bind(1, std::string_view{"tip"}).bind(2, idx->hash.span()).run();
   txn.commit();
   active_ = {idx};
@@ -298,9 +295,7 @@ const BlockIndex* Chainstate::lookup(const Hash256& hash) const {
   return it == index_.end() ? nullptr : it->second.get();
 }
 
-const BlockIndex* Chainstate::at_height(std::uint64_t h) const {
-  return h < active_.size() ? active_[h] : nullptr;
-}
+const BlockIndex* Chainstate::at_height(std::uint64_t h) const { return h < active_.size() ? active_[h] : nullptr; }
 
 bool Chainstate::is_active(const BlockIndex* idx) const {
   return idx && idx->height < active_.size() && active_[idx->height] == idx;
@@ -363,7 +358,7 @@ Verdict Chainstate::accept_header(const BlockHeader& h, std::int64_t now, const 
     if (out) *out = known;
     if (known->failed()) {
       return Verdict::fail((known->status & kStatusFailed) ? Reject::kBlockKnownInvalid
-                                                            : Reject::kBlockParentInvalid);
+                                                           : Reject::kBlockParentInvalid);
     }
     return {};
   }
@@ -432,15 +427,15 @@ ProcessBlockResult Chainstate::process_block(const Block& b, std::int64_t now, b
   return process_block_impl(b, now, signatures_checked ? &ok : nullptr, commit);
 }
 
-ProcessBlockResult Chainstate::process_block_with_signatures(const Block& b, std::int64_t now,
-                                                             Verdict signatures, CommitMode commit) {
+ProcessBlockResult Chainstate::process_block_with_signatures(const Block& b, std::int64_t now, Verdict signatures,
+                                                             CommitMode commit) {
   return process_block_impl(b, now, &signatures, commit);
 }
 
 void Chainstate::check_usable() const {
   if (!failure_.empty()) {
-    throw StorageError(fmt::format("the chain database {} failed earlier ({}); restart cheesed",
-                                   db_->path().string(), failure_));
+    throw StorageError(
+        fmt::format("the chain database {} failed earlier ({}); restart cheesed", db_->path().string(), failure_));
   }
 }
 
@@ -808,8 +803,7 @@ std::string Chainstate::check_integrity() const {
   }
   if (!problems.empty()) return problems;
   auto count = db_->prepare("SELECT COUNT(*), MAX(height) FROM active_chain");
-  if (!count.step() || from_db(count.column_int(0)) != active_.size() ||
-      from_db(count.column_int(1)) != height()) {
+  if (!count.step() || from_db(count.column_int(0)) != active_.size() || from_db(count.column_int(1)) != height()) {
     return "active_chain table does not match the tip";
   }
   auto undo = db_->prepare("SELECT COUNT(*) FROM undo");

@@ -93,8 +93,7 @@ class Chainstate final : public AccountView {
  public:
   //! Opens or creates the database; throws StorageError with a clear message for a corrupt,
   //! foreign, newer-schema or other-network database.
-  Chainstate(const std::filesystem::path& db_file, const ChainParams& params,
-             std::size_t verify_threads = 0);
+  Chainstate(const std::filesystem::path& db_file, const ChainParams& params, std::size_t verify_threads = 0);
   ~Chainstate() override;
 
   const ChainParams& params() const { return params_; }

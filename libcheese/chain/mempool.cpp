@@ -43,8 +43,7 @@ bool Mempool::FeeOrder::operator()(const FeeKey& a, const FeeKey& b) const {
   return a.txid < b.txid;
 }
 
-Mempool::Mempool(const ChainParams& params, MempoolLimits limits)
-    : params_(params), limits_(limits) {}
+Mempool::Mempool(const ChainParams& params, MempoolLimits limits) : params_(params), limits_(limits) {}
 
 MempoolAccept Mempool::precheck(const Transaction& tx, const AccountView& view) const {
   MempoolAccept out;
@@ -195,8 +194,7 @@ std::size_t Mempool::expire(std::int64_t now) {
   return removed;
 }
 
-std::vector<Transaction> Mempool::select_for_block(std::size_t max_bytes,
-                                                   const AccountView& view) const {
+std::vector<Transaction> Mempool::select_for_block(std::size_t max_bytes, const AccountView& view) const {
   // Per sender, the ready run: consecutive nonces from the confirmed one, covered by the balance.
   std::vector<std::vector<const MempoolEntry*>> runs;
   for (const auto& [sender, nonces] : by_sender_) {
@@ -204,8 +202,7 @@ std::vector<Transaction> Mempool::select_for_block(std::size_t max_bytes,
     std::vector<const MempoolEntry*> run;
     Amount spent = 0;
     std::uint64_t expected = account.nonce;
-    for (auto it = nonces.find(expected); it != nonces.end() && it->first == expected;
-         ++it, ++expected) {
+    for (auto it = nonces.find(expected); it != nonces.end() && it->first == expected; ++it, ++expected) {
       const MempoolEntry& e = entries_.at(it->second);
       const auto total = add_amounts(spent, cost(e.tx));
       if (!total || *total > account.balance) break;
@@ -252,8 +249,7 @@ std::vector<const MempoolEntry*> Mempool::entries() const {
   return out;
 }
 
-std::pair<std::uint64_t, Amount> Mempool::pending_for(const PublicKey& sender,
-                                                      const AccountView& view) const {
+std::pair<std::uint64_t, Amount> Mempool::pending_for(const PublicKey& sender, const AccountView& view) const {
   const Account account = view.account(sender);
   std::uint64_t next = account.nonce;
   Amount pending = 0;
@@ -274,8 +270,7 @@ Amount Mempool::min_fee() const {
   return std::max(limits_.min_relay_fee, fee);
 }
 
-void Mempool::insert(const Transaction& tx, const Hash256& id, std::size_t tx_size,
-                     std::int64_t now) {
+void Mempool::insert(const Transaction& tx, const Hash256& id, std::size_t tx_size, std::int64_t now) {
   const auto [it, inserted] = entries_.emplace(id, MempoolEntry{tx, id, tx_size, now});
   if (!inserted) return;
   by_fee_.insert(fee_key(it->second));

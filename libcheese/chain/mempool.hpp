@@ -47,12 +47,12 @@ struct MempoolLimits {
 //! Why the mempool refused a transaction.
 enum class MempoolReject : std::uint8_t {
   kOk,
-  kConsensus,              //!< invalid against the tip; MempoolAccept::consensus says why
-  kAlreadyKnown,           //!< this txid is already pooled
-  kFeeTooLow,              //!< below the minimum relay fee
-  kNonceTooFarAhead,       //!< nonce >= confirmed nonce + max_per_sender
-  kReplacementFeeTooLow,   //!< same sender and nonce pooled; fee not raised by the increment
-  kMempoolFull,            //!< pool full and the fee rate does not beat what would be evicted
+  kConsensus,             //!< invalid against the tip; MempoolAccept::consensus says why
+  kAlreadyKnown,          //!< this txid is already pooled
+  kFeeTooLow,             //!< below the minimum relay fee
+  kNonceTooFarAhead,      //!< nonce >= confirmed nonce + max_per_sender
+  kReplacementFeeTooLow,  //!< same sender and nonce pooled; fee not raised by the increment
+  kMempoolFull,           //!< pool full and the fee rate does not beat what would be evicted
 };
 
 std::string_view to_string(MempoolReject r);

@@ -95,8 +95,7 @@ void SignatureVerifier::verify_block_async(std::shared_ptr<const Block> block, N
   }
 }
 
-std::future<Verdict> SignatureVerifier::verify_block_async(std::shared_ptr<const Block> block,
-                                                           NetworkMagic magic) {
+std::future<Verdict> SignatureVerifier::verify_block_async(std::shared_ptr<const Block> block, NetworkMagic magic) {
   auto promise = std::make_shared<std::promise<Verdict>>();
   auto future = promise->get_future();
   verify_block_async(std::move(block), magic, [promise](Verdict v) { promise->set_value(v); });

@@ -29,8 +29,7 @@ class SignatureVerifier {
   Verdict verify_block(const Block& block, const NetworkMagic& magic);
   //! The same without waiting: `done` is called once, on a worker thread, with the verdict
   //! (the first failing transaction in block order).
-  void verify_block_async(std::shared_ptr<const Block> block, NetworkMagic magic,
-                          std::function<void(Verdict)> done);
+  void verify_block_async(std::shared_ptr<const Block> block, NetworkMagic magic, std::function<void(Verdict)> done);
   std::future<Verdict> verify_block_async(std::shared_ptr<const Block> block, NetworkMagic magic);
   //! Runs any CPU-heavy job on the pool.
   void post(std::function<void()> job);

@@ -22,9 +22,8 @@ void Database::fail(std::string_view what, int rc) const {
   const std::string msg = message(rc);
   const int primary = rc & 0xFF;
   if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) {
-    throw StorageError(fmt::format("database {} is corrupt or not a cheesechain database ({}: {})", path().string(),
-                                   what, msg),
-                       rc);
+    throw StorageError(
+        fmt::format("database {} is corrupt or not a cheesechain database ({}: {})", path().string(), what, msg), rc);
   }
   throw StorageError(fmt::format("database {}: {}: {}", path().string(), what, msg), rc);
 }

@@ -24,8 +24,7 @@ constexpr std::uint64_t kC3 = 5127ULL;
 constexpr std::uint64_t kRounding = std::uint64_t{1} << 47;
 constexpr std::uint64_t kMaxFrac = 0xffff;
 // The polynomial stays within 64 bits for every fraction, as the spec relies on.
-static_assert(kC1 * kMaxFrac <= std::numeric_limits<std::uint64_t>::max() -
-                                    kC2 * kMaxFrac * kMaxFrac -
+static_assert(kC1 * kMaxFrac <= std::numeric_limits<std::uint64_t>::max() - kC2 * kMaxFrac * kMaxFrac -
                                     kC3 * kMaxFrac * kMaxFrac * kMaxFrac - kRounding);
 
 // Beyond this many seconds off schedule the result saturates at 1 or pow_limit for any
@@ -34,8 +33,8 @@ constexpr Int128 kDeltaLimit = Int128{1} << 90;
 
 }  // namespace
 
-std::uint32_t asert_next_bits(std::uint32_t anchor_bits, std::int64_t time_diff,
-                              std::int64_t height_diff, const AsertParams& p) {
+std::uint32_t asert_next_bits(std::uint32_t anchor_bits, std::int64_t time_diff, std::int64_t height_diff,
+                              const AsertParams& p) {
   if (p.target_spacing < 0) throw std::invalid_argument("asert: negative target spacing");
   if (p.half_life <= 0) throw std::invalid_argument("asert: half-life must be positive");
   // target * factor (< 2^17) must not wrap: pow_limit below 2^239. Bitcoin Cash's limit is 2^224;
@@ -45,24 +44,21 @@ std::uint32_t asert_next_bits(std::uint32_t anchor_bits, std::int64_t time_diff,
   }
   if (height_diff < 0) throw std::invalid_argument("asert: block precedes the anchor");
   const CompactTarget anchor = decode_compact(anchor_bits);
-  if (anchor.negative || anchor.overflow || anchor.target.is_zero() ||
-      anchor.target > p.pow_limit) {
+  if (anchor.negative || anchor.overflow || anchor.target.is_zero() || anchor.target > p.pow_limit) {
     throw std::invalid_argument("asert: anchor bits are not a valid target <= pow_limit");
   }
 
   // The anchor's parent time is the reference, hence height_diff + 1 ideal block intervals.
-  const Int128 delta =
-      std::clamp(Int128{time_diff} - Int128{p.target_spacing} * (Int128{height_diff} + 1),
-                 -kDeltaLimit, kDeltaLimit);
+  const Int128 delta = std::clamp(Int128{time_diff} - Int128{p.target_spacing} * (Int128{height_diff} + 1),
+                                  -kDeltaLimit, kDeltaLimit);
   // C++ division truncates toward zero, as in the specification's reference code.
   const Int128 exponent = delta * kRadix / p.half_life;
   // Arithmetic shift floors, so the fraction below is always in [0, 2^16).
   const Int128 shifts = exponent >> kRadixBits;
   const auto frac = static_cast<std::uint64_t>(exponent - shifts * kRadix);
 
-  const std::uint64_t factor =
-      static_cast<std::uint64_t>(kRadix) +
-      ((kC1 * frac + kC2 * frac * frac + kC3 * frac * frac * frac + kRounding) >> 48);
+  const std::uint64_t factor = static_cast<std::uint64_t>(kRadix) +
+                               ((kC1 * frac + kC2 * frac * frac + kC3 * frac * frac * frac + kRounding) >> 48);
   // anchor < 2^239 and factor < 2^17: no wrap.
   U256 next = anchor.target * U256{factor};
 

@@ -24,7 +24,7 @@ struct AsertParams {
 //!   new block height - anchor height - 1.
 //! On schedule (parent time = anchor parent time + spacing * (new height - anchor height)) the
 //! anchor's target comes back unchanged. Throws std::invalid_argument on a broken precondition.
-std::uint32_t asert_next_bits(std::uint32_t anchor_bits, std::int64_t time_diff,
-                              std::int64_t height_diff, const AsertParams& p);
+std::uint32_t asert_next_bits(std::uint32_t anchor_bits, std::int64_t time_diff, std::int64_t height_diff,
+                              const AsertParams& p);
 
 }  // namespace cheese

@@ -8,8 +8,7 @@ namespace cheese {
 
 namespace {
 
-constexpr std::string_view kGenesisMessage =
-    "cheesechain 25/Nov/2026: a cheese a minute, no central server";
+constexpr std::string_view kGenesisMessage = "cheesechain 25/Nov/2026: a cheese a minute, no central server";
 // Found once by searching nonces; tests/consensus/params_test.cpp checks each proof of work.
 constexpr std::uint32_t kGenesisNonceMain = 17355093;
 constexpr std::uint32_t kGenesisNonceTest = 10216753;

@@ -13,8 +13,7 @@ CompactTarget decode_compact(std::uint32_t bits) {
     out.target = U256{word} << (8 * (size - 3));
   }
   out.negative = word != 0 && (bits & 0x00800000u) != 0;
-  out.overflow =
-      word != 0 && (size > 34 || (word > 0xff && size > 33) || (word > 0xffff && size > 32));
+  out.overflow = word != 0 && (size > 34 || (word > 0xff && size > 33) || (word > 0xffff && size > 32));
   return out;
 }
 

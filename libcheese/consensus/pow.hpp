@@ -23,8 +23,7 @@ std::uint32_t encode_compact(const U256& target);
 
 //! Bitcoin's CheckProofOfWork: bits decode to a positive, non-overflowing target <= pow_limit,
 //! and the hash (as a little-endian number) <= target.
-[[nodiscard]] bool check_proof_of_work(const Hash256& block_hash, std::uint32_t bits,
-                                       const U256& pow_limit);
+[[nodiscard]] bool check_proof_of_work(const Hash256& block_hash, std::uint32_t bits, const U256& pow_limit);
 
 //! Expected number of hashes for a target: 2^256 / (target + 1), computed as
 //! (~target / (target + 1)) + 1; zero for invalid (negative, overflowing or zero) bits.

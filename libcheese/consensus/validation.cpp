@@ -48,10 +48,8 @@ bool is_misbehavior(Reject r) {
     case Reject::kTxBalanceOverflow:
     // Clocks differ, and a peer may know a parent we have not seen yet.
     case Reject::kBlockTimeTooNew:
-    case Reject::kBlockUnknownParent:
-      return false;
-    default:
-      return true;
+    case Reject::kBlockUnknownParent: return false;
+    default: return true;
   }
 }
 
@@ -62,10 +60,8 @@ bool is_permanent_failure(Reject r) {
     case Reject::kBlockUnknownParent:
     // The header commits to the body only through the merkle root: a body that does not match
     // it proves nothing about the header. Every later body check is of the committed body.
-    case Reject::kBlockBadMerkleRoot:
-      return false;
-    default:
-      return true;
+    case Reject::kBlockBadMerkleRoot: return false;
+    default: return true;
   }
 }
 
@@ -116,8 +112,7 @@ Verdict check_block(const Block& b, const ChainParams& p) {
   return {};
 }
 
-Verdict check_block_signatures(const Block& b, const NetworkMagic& magic, std::size_t begin,
-                               std::size_t end) {
+Verdict check_block_signatures(const Block& b, const NetworkMagic& magic, std::size_t begin, std::size_t end) {
   end = std::min(end, b.txs.size());
   for (std::size_t i = std::max<std::size_t>(begin, 1); i < end; ++i) {
     if (auto v = check_transaction_signature(b.txs[i], magic); !v) return Verdict::fail(v.reason, i);

@@ -21,29 +21,29 @@ enum class Reject : std::uint8_t {
   // transactions, context-free
   kTxCoinbaseOutOfPlace,  //!< a coinbase anywhere but first in a block, or relayed alone
   kTxZeroAmount,
-  kTxAmountOutOfRange,    //!< amount, fee or amount + fee above the total supply
+  kTxAmountOutOfRange,  //!< amount, fee or amount + fee above the total supply
   kTxBadSignature,
   kTxCoinbaseExtraTooLong,
   // transactions, against account state
-  kTxNonceTooLow,         //!< nonce already used: a replay or a double spend
-  kTxNonceTooHigh,        //!< an earlier nonce of the sender is not confirmed yet
+  kTxNonceTooLow,   //!< nonce already used: a replay or a double spend
+  kTxNonceTooHigh,  //!< an earlier nonce of the sender is not confirmed yet
   kTxInsufficientBalance,
-  kTxBalanceOverflow,     //!< the recipient's balance would leave the money range
+  kTxBalanceOverflow,  //!< the recipient's balance would leave the money range
   // blocks, context-free
   kBlockOversized,
-  kBlockHighHash,         //!< proof of work does not meet the header's target
-  kBlockBadBitsRange,     //!< bits negative, overflowing or easier than the network's limit
-  kBlockBadMerkleRoot,    //!< body does not match the header (possibly mutated in transit)
+  kBlockHighHash,       //!< proof of work does not meet the header's target
+  kBlockBadBitsRange,   //!< bits negative, overflowing or easier than the network's limit
+  kBlockBadMerkleRoot,  //!< body does not match the header (possibly mutated in transit)
   kBlockNoTransactions,
   kBlockFirstNotCoinbase,
   kBlockDuplicateTx,
   // blocks, against the chain
   kBlockUnknownParent,
   kBlockParentInvalid,
-  kBlockKnownInvalid,     //!< this block was found invalid before
-  kBlockBadBits,          //!< not the ASERT-expected target
-  kBlockTimeTooOld,       //!< not after the median of the previous 11 blocks
-  kBlockTimeTooNew,       //!< more than 2 hours ahead of this node's clock
+  kBlockKnownInvalid,  //!< this block was found invalid before
+  kBlockBadBits,       //!< not the ASERT-expected target
+  kBlockTimeTooOld,    //!< not after the median of the previous 11 blocks
+  kBlockTimeTooNew,    //!< more than 2 hours ahead of this node's clock
   kBlockBadCoinbaseHeight,
   kBlockBadCoinbaseAmount,  //!< coinbase must pay exactly subsidy + fees
   kBlockBadGenesis,
@@ -111,8 +111,7 @@ Verdict check_header_pow(const BlockHeader& h, const ChainParams& p);
 //! only, transaction fields, duplicates. Signatures are checked separately (they are costly).
 Verdict check_block(const Block& b, const ChainParams& p);
 //! Every transfer's signature, in [begin, end).
-Verdict check_block_signatures(const Block& b, const NetworkMagic& magic, std::size_t begin,
-                               std::size_t end);
+Verdict check_block_signatures(const Block& b, const NetworkMagic& magic, std::size_t begin, std::size_t end);
 
 // ---- contextual ----
 
@@ -130,8 +129,7 @@ Verdict check_header_contextual(const BlockHeader& h, const HeaderContext& ctx, 
 //! height, nonces, balances and that the coinbase pays exactly subsidy + fees.
 //! Fills `delta`; on failure `delta` is unspecified.
 Verdict connect_block_transactions(const Block& b, std::uint64_t height, const ChainParams& p,
-                                   const AccountView& view, std::optional<MaturingReward> matured,
-                                   StateDelta& delta);
+                                   const AccountView& view, std::optional<MaturingReward> matured, StateDelta& delta);
 
 //! The contextual check of one transfer against an account's state: nonce and balance.
 Verdict check_transfer_against(const Transaction& tx, const Account& sender);

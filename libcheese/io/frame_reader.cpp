@@ -2,11 +2,11 @@
 
 #include <coroutine>
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
 
 #include <algorithm>
 
@@ -16,17 +16,15 @@ namespace asio = boost::asio;
 
 std::string FrameReadError::message() const {
   switch (kind) {
-    case kClosed:
-      return "connection closed";
-    case kSocket:
-      return ec.message();
-    case kFrame:
-      return fmt::format("bad frame: {}", frame ? net::to_string(*frame) : std::string_view("unknown"));
+    case kClosed: return "connection closed";
+    case kSocket: return ec.message();
+    case kFrame: return fmt::format("bad frame: {}", frame ? net::to_string(*frame) : std::string_view("unknown"));
   }
   return "unknown";
 }
 
-FrameReader::FrameReader(asio::ip::tcp::socket& socket, const NetworkMagic& magic) : socket_(socket), parser_(magic) {}
+FrameReader::FrameReader(asio::ip::tcp::socket& socket, const NetworkMagic& magic)
+    : socket_(socket), parser_(magic) {}
 
 FrameReader::FrameReader(asio::ip::tcp::socket& socket, std::span<const NetworkMagic> accepted)
     : socket_(socket), parser_(accepted) {}
@@ -48,7 +46,8 @@ void FrameReader::feed_pending() {
     const ByteSpan rest = ByteSpan(pending_).subspan(pending_pos_);
     // Feed up to the end of the current header, or of the current payload, then look.
     const bool in_header = header_have_ < header_.size();
-    const std::size_t step = std::min<std::size_t>(rest.size(), in_header ? header_.size() - header_have_ : payload_left_);
+    const std::size_t step = std::min<std::size_t>(rest.size(),
+                                                   in_header ? header_.size() - header_have_ : payload_left_);
     const std::size_t taken = parser_.feed(rest.first(step));
     if (in_header) {
       std::copy_n(rest.begin(), taken, header_.begin() + static_cast<std::ptrdiff_t>(header_have_));

@@ -2,8 +2,8 @@
 
 #include <coroutine>
 
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -70,9 +70,9 @@ boost::asio::awaitable<T> run_on_pool(Pool& pool, Fn fn) {
     co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr)>(
         std::move(initiate), asio::use_awaitable, std::move(fn));
   } else {
-    std::optional<T> value = co_await asio::async_initiate<const asio::use_awaitable_t<>,
-                                                           void(std::exception_ptr, std::optional<T>)>(
-        std::move(initiate), asio::use_awaitable, std::move(fn));
+    std::optional<T> value =
+        co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, std::optional<T>)>(
+            std::move(initiate), asio::use_awaitable, std::move(fn));
     co_return std::move(*value);
   }
 }

@@ -2,12 +2,12 @@
 
 #include <coroutine>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -83,10 +83,10 @@ bool TaskGroup::spawn(std::string name, asio::awaitable<void> task) {
   auto& signal = state_->tasks[id];
   signal = std::make_unique<asio::cancellation_signal>();
   asio::co_spawn(state_->executor, std::move(task),
-                 asio::bind_cancellation_slot(
-                     signal->slot(), [state = state_, id, name = std::move(name)](std::exception_ptr e) {
-                       state->finished(id, name, std::move(e));
-                     }));
+                 asio::bind_cancellation_slot(signal->slot(),
+                                              [state = state_, id, name = std::move(name)](std::exception_ptr e) {
+                                                state->finished(id, name, std::move(e));
+                                              }));
   return true;
 }
 
@@ -97,7 +97,8 @@ void TaskGroup::close() {
   std::vector<std::uint64_t> ids;
   for (const auto& [id, signal] : state_->tasks) ids.push_back(id);
   for (auto id : ids) {
-    if (auto it = state_->tasks.find(id); it != state_->tasks.end()) it->second->emit(asio::cancellation_type::terminal);
+    if (auto it = state_->tasks.find(id); it != state_->tasks.end())
+      it->second->emit(asio::cancellation_type::terminal);
   }
 }
 

@@ -160,7 +160,9 @@ std::optional<NetAddress> NetAddress::parse_endpoint(std::string_view text, std:
   return from_ipv4(*v4, *p);
 }
 
-bool NetAddress::is_ipv4() const { return std::equal(kIpv4MappedPrefix.begin(), kIpv4MappedPrefix.end(), ip.begin()); }
+bool NetAddress::is_ipv4() const {
+  return std::equal(kIpv4MappedPrefix.begin(), kIpv4MappedPrefix.end(), ip.begin());
+}
 
 bool NetAddress::is_loopback() const {
   if (is_ipv4()) return ip[12] == 127;
@@ -179,27 +181,26 @@ bool NetAddress::is_routable() const {
     const std::uint8_t a = ip[12];
     const std::uint8_t b = ip[13];
     const std::uint8_t c = ip[14];
-    if (a == 0 || a == 10 || a == 127) return false;          // this network, RFC 1918, loopback
-    if (a == 100 && (b & 0xc0) == 64) return false;           // 100.64/10 shared (CGNAT)
-    if (a == 169 && b == 254) return false;                   // link-local
-    if (a == 172 && (b & 0xf0) == 16) return false;           // RFC 1918
-    if (a == 192 && b == 168) return false;                   // RFC 1918
+    if (a == 0 || a == 10 || a == 127) return false;             // this network, RFC 1918, loopback
+    if (a == 100 && (b & 0xc0) == 64) return false;              // 100.64/10 shared (CGNAT)
+    if (a == 169 && b == 254) return false;                      // link-local
+    if (a == 172 && (b & 0xf0) == 16) return false;              // RFC 1918
+    if (a == 192 && b == 168) return false;                      // RFC 1918
     if (a == 192 && b == 0 && (c == 0 || c == 2)) return false;  // IETF assignments, TEST-NET-1
-    if (a == 198 && (b & 0xfe) == 18) return false;           // benchmarking 198.18/15
-    if (a == 198 && b == 51 && c == 100) return false;        // TEST-NET-2
-    if (a == 203 && b == 0 && c == 113) return false;         // TEST-NET-3
-    if (a >= 224) return false;                               // multicast, reserved, broadcast
+    if (a == 198 && (b & 0xfe) == 18) return false;              // benchmarking 198.18/15
+    if (a == 198 && b == 51 && c == 100) return false;           // TEST-NET-2
+    if (a == 203 && b == 0 && c == 113) return false;            // TEST-NET-3
+    if (a >= 224) return false;                                  // multicast, reserved, broadcast
     return true;
   }
   // ::/96 holds the unspecified address, loopback and deprecated IPv4-compatible addresses.
   if (std::all_of(ip.begin(), ip.begin() + 12, [](std::uint8_t x) { return x == 0; })) return false;
-  if ((ip[0] & 0xfe) == 0xfc) return false;                  // fc00::/7 unique local
+  if ((ip[0] & 0xfe) == 0xfc) return false;                   // fc00::/7 unique local
   if (ip[0] == 0xfe && (ip[1] & 0x80) == 0x80) return false;  // fe80::/10 link-local, fec0::/10 site-local
-  if (ip[0] == 0xff) return false;                           // multicast
+  if (ip[0] == 0xff) return false;                            // multicast
   if (ip[0] == 0x20 && ip[1] == 0x01 && ip[2] == 0x0d && ip[3] == 0xb8) return false;  // 2001:db8::/32
-  if (ip[0] == 0x01 && ip[1] == 0x00 && std::all_of(ip.begin() + 2, ip.begin() + 8, [](std::uint8_t x) {
-        return x == 0;
-      }))
+  if (ip[0] == 0x01 && ip[1] == 0x00 &&
+      std::all_of(ip.begin() + 2, ip.begin() + 8, [](std::uint8_t x) { return x == 0; }))
     return false;  // 100::/64 discard-only
   return true;
 }

@@ -33,8 +33,8 @@ std::size_t FrameParser::feed(ByteSpan bytes) {
     if (room == 0) break;
     // Bytes still missing from the frame being received: its header, or then its payload.
     const std::size_t have = buf_.size() - cursor_;
-    const std::size_t want =
-        (current_length_ ? kFrameHeaderSize + std::size_t{*current_length_} : kFrameHeaderSize) - have;
+    const std::size_t want = (current_length_ ? kFrameHeaderSize + std::size_t{*current_length_} : kFrameHeaderSize) -
+                             have;
     const std::size_t n = std::min({want, bytes.size() - taken, room});
     const auto from = bytes.subspan(taken, n);
     buf_.insert(buf_.end(), from.begin(), from.end());

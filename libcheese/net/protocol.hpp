@@ -207,10 +207,9 @@ struct StatusMsg {
   friend bool operator==(const StatusMsg&, const StatusMsg&) = default;
 };
 
-using Message =
-    std::variant<VersionMsg, VerackMsg, PingMsg, PongMsg, InvMsg, GetDataMsg, NotFoundMsg, GetHeadersMsg,
-                 HeadersMsg, BlockMsg, TxMsg, GetAddrMsg, AddrMsg, RegisterMsg, RegisteredMsg, HeartbeatMsg,
-                 GetPeersMsg, PeersMsg, GetStatusMsg, StatusMsg>;
+using Message = std::variant<VersionMsg, VerackMsg, PingMsg, PongMsg, InvMsg, GetDataMsg, NotFoundMsg, GetHeadersMsg,
+                             HeadersMsg, BlockMsg, TxMsg, GetAddrMsg, AddrMsg, RegisterMsg, RegisteredMsg,
+                             HeartbeatMsg, GetPeersMsg, PeersMsg, GetStatusMsg, StatusMsg>;
 
 //! The command string of a message ("version", "inv", ...).
 std::string_view command_of(const Message& m);

@@ -49,8 +49,6 @@ Result<Amount, AmountError> parse_amount(std::string_view s) {
   return crumbs;
 }
 
-std::string format_amount(Amount crumbs) {
-  return fmt::format("{}.{:08}", crumbs / kCoin, crumbs % kCoin);
-}
+std::string format_amount(Amount crumbs) { return fmt::format("{}.{:08}", crumbs / kCoin, crumbs % kCoin); }
 
 }  // namespace cheese

@@ -25,8 +25,7 @@ constexpr std::array<std::int8_t, 128> make_charset_rev() {
 constexpr auto kCharsetRev = make_charset_rev();
 
 std::uint32_t polymod_step(std::uint32_t chk, std::uint8_t value) {
-  static constexpr std::uint32_t kGen[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd,
-                                            0x2a1462b3};
+  static constexpr std::uint32_t kGen[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3};
   const std::uint32_t top = chk >> 25;
   chk = ((chk & 0x1ffffff) << 5) ^ value;
   for (int i = 0; i < 5; ++i) {
@@ -51,9 +50,7 @@ std::uint32_t encoding_const(Bech32Encoding enc) {
 
 bool is_hrp_char(unsigned char c) { return c >= 33 && c <= 126; }
 
-char to_lower_ascii(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
+char to_lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 }  // namespace
 
@@ -75,8 +72,7 @@ std::string_view to_string(Bech32Error e) {
   return "unknown";
 }
 
-std::string bech32_encode(Bech32Encoding enc, std::string_view hrp,
-                          std::span<const std::uint8_t> data5) {
+std::string bech32_encode(Bech32Encoding enc, std::string_view hrp, std::span<const std::uint8_t> data5) {
   if (hrp.empty()) throw std::invalid_argument("bech32_encode: empty hrp");
   if (hrp.size() + 1 + data5.size() + kChecksumLength > kBech32MaxLength) {
     throw std::invalid_argument("bech32_encode: result longer than 90 characters");

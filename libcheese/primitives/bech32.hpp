@@ -20,18 +20,18 @@ enum class Bech32Encoding { kBech32, kBech32m };
 
 //! Why a string is not a valid bech32/bech32m string or cheesechain address.
 enum class Bech32Error {
-  kInvalidCharacter,   //!< a data or checksum character outside the bech32 alphabet
-  kMixedCase,          //!< both upper- and lower-case letters
-  kTooLong,            //!< more than 90 characters
-  kNoSeparator,        //!< no '1' separating the human-readable part from the data
-  kEmptyHrp,           //!< nothing before the separator
-  kBadHrpCharacter,    //!< a human-readable-part character outside US-ASCII 33..126
-  kTooShortChecksum,   //!< fewer than 6 characters after the separator
-  kBadChecksum,        //!< checksum is neither bech32 nor bech32m (a typo)
-  kWrongEncoding,      //!< valid bech32 where bech32m is required (or vice versa)
-  kWrongHrp,           //!< valid string for another network or application
-  kBadPadding,         //!< non-zero or more than 4 bits of padding in the 5-to-8 regrouping
-  kBadLength,          //!< payload has the wrong number of bytes
+  kInvalidCharacter,  //!< a data or checksum character outside the bech32 alphabet
+  kMixedCase,         //!< both upper- and lower-case letters
+  kTooLong,           //!< more than 90 characters
+  kNoSeparator,       //!< no '1' separating the human-readable part from the data
+  kEmptyHrp,          //!< nothing before the separator
+  kBadHrpCharacter,   //!< a human-readable-part character outside US-ASCII 33..126
+  kTooShortChecksum,  //!< fewer than 6 characters after the separator
+  kBadChecksum,       //!< checksum is neither bech32 nor bech32m (a typo)
+  kWrongEncoding,     //!< valid bech32 where bech32m is required (or vice versa)
+  kWrongHrp,          //!< valid string for another network or application
+  kBadPadding,        //!< non-zero or more than 4 bits of padding in the 5-to-8 regrouping
+  kBadLength,         //!< payload has the wrong number of bytes
 };
 
 std::string_view to_string(Bech32Error e);
@@ -52,8 +52,7 @@ struct Bech32Decoded {
 //! Lower-case bech32/bech32m string of hrp (lower-cased here) and 5-bit values. Throws
 //! std::invalid_argument on a programming error: an empty hrp or one with a character outside
 //! 33..126, a value above 31, or a result longer than 90 characters.
-std::string bech32_encode(Bech32Encoding enc, std::string_view hrp,
-                          std::span<const std::uint8_t> data5);
+std::string bech32_encode(Bech32Encoding enc, std::string_view hrp, std::span<const std::uint8_t> data5);
 
 //! Parses and verifies a bech32 or bech32m string (either all lower or all upper case).
 Result<Bech32Decoded, Bech32Error> bech32_decode(std::string_view s);

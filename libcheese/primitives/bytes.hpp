@@ -19,8 +19,6 @@ std::string to_hex(ByteSpan bytes);
 //! Parses hex (either case, even length); nullopt on any other character.
 std::optional<Bytes> from_hex(std::string_view hex);
 
-inline ByteSpan as_bytes(std::string_view s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
+inline ByteSpan as_bytes(std::string_view s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
 
 }  // namespace cheese

@@ -87,8 +87,7 @@ bool SecretKey::empty() const noexcept { return sodium_is_zero(sk_.data(), sk_.s
 
 bool verify_signature(const PublicKey& pk, ByteSpan message, const Signature& sig) {
   ensure_sodium();
-  return crypto_sign_verify_detached(sig.data(), message_ptr(message), message.size(),
-                                     pk.data()) == 0;
+  return crypto_sign_verify_detached(sig.data(), message_ptr(message), message.size(), pk.data()) == 0;
 }
 
 }  // namespace cheese

@@ -20,7 +20,7 @@ Unexpected(E) -> Unexpected<E>;
 template <typename T, typename E>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(implicit)
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}            // NOLINT(implicit)
   Result(Unexpected<E> e) : v_(std::in_place_index<1>, std::move(e.error)) {}  // NOLINT(implicit)
 
   bool has_value() const { return v_.index() == 0; }

@@ -31,17 +31,14 @@ alignas(16) const std::uint32_t kSha256RoundConstants[64] = {
 
 #ifdef CHEESE_SHA256_X86
 void sha256_compress_shani(std::uint32_t state[8], const std::uint8_t* blocks, std::size_t n);
-void sha256d_header_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                          std::uint32_t nonce, std::uint8_t out[32]);
-void sha256d_header_2way_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                               std::uint32_t nonce0, std::uint32_t nonce1, std::uint8_t out0[32],
-                               std::uint8_t out1[32]);
-void sha256_compress_2way_shani(std::uint32_t state0[8], const std::uint8_t* blocks0,
-                                std::uint32_t state1[8], const std::uint8_t* blocks1,
-                                std::size_t n);
+void sha256d_header_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16], std::uint32_t nonce,
+                          std::uint8_t out[32]);
+void sha256d_header_2way_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16], std::uint32_t nonce0,
+                               std::uint32_t nonce1, std::uint8_t out0[32], std::uint8_t out1[32]);
+void sha256_compress_2way_shani(std::uint32_t state0[8], const std::uint8_t* blocks0, std::uint32_t state1[8],
+                                const std::uint8_t* blocks1, std::size_t n);
 std::uint64_t header_scan_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                                std::uint32_t top_target, std::uint32_t first,
-                                std::uint64_t count);
+                                std::uint32_t top_target, std::uint32_t first, std::uint64_t count);
 #endif
 
 }  // namespace detail
@@ -55,8 +52,7 @@ constexpr std::array<std::uint32_t, 8> kInitialState = {
 };
 
 std::uint32_t load_be32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
-         std::uint32_t{p[3]};
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
 }
 
 void store_be32(std::uint8_t* p, std::uint32_t v) {
@@ -72,18 +68,10 @@ void store_state_be(std::uint8_t out[32], const std::uint32_t state[8]) {
 
 // ---- Portable backend ----------------------------------------------------------------------
 
-constexpr std::uint32_t big_sigma0(std::uint32_t x) {
-  return std::rotr(x, 2) ^ std::rotr(x, 13) ^ std::rotr(x, 22);
-}
-constexpr std::uint32_t big_sigma1(std::uint32_t x) {
-  return std::rotr(x, 6) ^ std::rotr(x, 11) ^ std::rotr(x, 25);
-}
-constexpr std::uint32_t small_sigma0(std::uint32_t x) {
-  return std::rotr(x, 7) ^ std::rotr(x, 18) ^ (x >> 3);
-}
-constexpr std::uint32_t small_sigma1(std::uint32_t x) {
-  return std::rotr(x, 17) ^ std::rotr(x, 19) ^ (x >> 10);
-}
+constexpr std::uint32_t big_sigma0(std::uint32_t x) { return std::rotr(x, 2) ^ std::rotr(x, 13) ^ std::rotr(x, 22); }
+constexpr std::uint32_t big_sigma1(std::uint32_t x) { return std::rotr(x, 6) ^ std::rotr(x, 11) ^ std::rotr(x, 25); }
+constexpr std::uint32_t small_sigma0(std::uint32_t x) { return std::rotr(x, 7) ^ std::rotr(x, 18) ^ (x >> 3); }
+constexpr std::uint32_t small_sigma1(std::uint32_t x) { return std::rotr(x, 17) ^ std::rotr(x, 19) ^ (x >> 10); }
 
 //! One compression of the message words w (used as the schedule ring, so clobbered).
 void compress_words(std::uint32_t state[8], std::uint32_t w[16]) {
@@ -94,8 +82,7 @@ void compress_words(std::uint32_t state[8], std::uint32_t w[16]) {
     if (i >= 16) {
       w[i & 15] += small_sigma1(w[(i - 2) & 15]) + w[(i - 7) & 15] + small_sigma0(w[(i - 15) & 15]);
     }
-    const std::uint32_t t1 =
-        h + big_sigma1(e) + (g ^ (e & (f ^ g))) + kSha256RoundConstants[i] + w[i & 15];
+    const std::uint32_t t1 = h + big_sigma1(e) + (g ^ (e & (f ^ g))) + kSha256RoundConstants[i] + w[i & 15];
     const std::uint32_t t2 = big_sigma0(a) + ((a & b) | (c & (a | b)));
     h = g;
     g = f;
@@ -130,8 +117,8 @@ constexpr std::uint32_t nonce_word(std::uint32_t nonce) {
   return ((nonce & 0xff) << 24) | ((nonce & 0xff00) << 8) | ((nonce >> 8) & 0xff00) | (nonce >> 24);
 }
 
-void header_hash_portable(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                          std::uint32_t nonce, std::uint8_t out[32]) {
+void header_hash_portable(const std::uint32_t midstate[8], const std::uint8_t tail[16], std::uint32_t nonce,
+                          std::uint8_t out[32]) {
   // Second block of the header: 16 tail bytes, then padding for 80 bytes (640 bits).
   std::uint32_t w[16] = {load_be32(tail),
                          load_be32(tail + 4),
@@ -154,18 +141,16 @@ void header_hash_portable(const std::uint32_t midstate[8], const std::uint8_t ta
   compress_words(first, w);
   // The single block of the second hash: the 32-byte digest, then padding for 256 bits. The
   // digest's big-endian bytes read back as big-endian words are the state words themselves.
-  std::uint32_t w2[16] = {first[0], first[1], first[2],   first[3], first[4], first[5],
-                          first[6], first[7], 0x80000000, 0,        0,        0,
-                          0,        0,        0,          256};
+  std::uint32_t w2[16] = {first[0],   first[1], first[2], first[3], first[4], first[5], first[6], first[7],
+                          0x80000000, 0,        0,        0,        0,        0,        0,        256};
   std::uint32_t second[8];
   std::memcpy(second, kInitialState.data(), sizeof second);
   compress_words(second, w2);
   store_state_be(out, second);
 }
 
-void header_hash_2way_portable(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                               std::uint32_t nonce0, std::uint32_t nonce1, std::uint8_t out0[32],
-                               std::uint8_t out1[32]) {
+void header_hash_2way_portable(const std::uint32_t midstate[8], const std::uint8_t tail[16], std::uint32_t nonce0,
+                               std::uint32_t nonce1, std::uint8_t out0[32], std::uint8_t out1[32]) {
   header_hash_portable(midstate, tail, nonce0, out0);
   header_hash_portable(midstate, tail, nonce1, out1);
 }
@@ -195,18 +180,17 @@ std::uint64_t header_scan_portable(const std::uint32_t midstate[8], const std::u
 struct Backend {
   Sha256Backend kind;
   void (*compress)(std::uint32_t state[8], const std::uint8_t* blocks, std::size_t n);
-  void (*header_hash)(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                      std::uint32_t nonce, std::uint8_t out[32]);
-  void (*header_hash_2way)(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                           std::uint32_t nonce0, std::uint32_t nonce1, std::uint8_t out0[32],
-                           std::uint8_t out1[32]);
+  void (*header_hash)(const std::uint32_t midstate[8], const std::uint8_t tail[16], std::uint32_t nonce,
+                      std::uint8_t out[32]);
+  void (*header_hash_2way)(const std::uint32_t midstate[8], const std::uint8_t tail[16], std::uint32_t nonce0,
+                           std::uint32_t nonce1, std::uint8_t out0[32], std::uint8_t out1[32]);
   void (*compress_2way)(std::uint32_t state0[8], const std::uint8_t* blocks0, std::uint32_t state1[8],
                         const std::uint8_t* blocks1, std::size_t n);
-  std::uint64_t (*header_scan)(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                               std::uint32_t top_target, std::uint32_t first, std::uint64_t count);
+  std::uint64_t (*header_scan)(const std::uint32_t midstate[8], const std::uint8_t tail[16], std::uint32_t top_target,
+                               std::uint32_t first, std::uint64_t count);
 };
 
-constexpr Backend kPortableBackend{Sha256Backend::kPortable, compress_portable,    header_hash_portable,
+constexpr Backend kPortableBackend{Sha256Backend::kPortable,  compress_portable,      header_hash_portable,
                                    header_hash_2way_portable, compress_2way_portable, header_scan_portable};
 #ifdef CHEESE_SHA256_X86
 constexpr Backend kShaNiBackend{Sha256Backend::kShaNi,
@@ -280,9 +264,7 @@ Sha256Backend sha256_backend() { return backend().kind; }
 
 bool sha256_select_backend(Sha256Backend b) {
   switch (b) {
-    case Sha256Backend::kPortable:
-      g_backend.store(&kPortableBackend, std::memory_order_relaxed);
-      return true;
+    case Sha256Backend::kPortable: g_backend.store(&kPortableBackend, std::memory_order_relaxed); return true;
     case Sha256Backend::kShaNi:
 #ifdef CHEESE_SHA256_X86
       if (!sha256_shani_supported()) return false;
@@ -358,9 +340,7 @@ Sha256Digest sha256(ByteSpan data) { return Sha256{}.write(data).finalize(); }
 
 Hash256 sha256d(ByteSpan data) { return hash_digest(sha256(data)); }
 
-Hash256 sha256d(ByteSpan a, ByteSpan b) {
-  return hash_digest(Sha256{}.write(a).write(b).finalize());
-}
+Hash256 sha256d(ByteSpan a, ByteSpan b) { return hash_digest(Sha256{}.write(a).write(b).finalize()); }
 
 HeaderMidstate header_midstate(std::span<const std::uint8_t, 80> header) {
   HeaderMidstate m{kInitialState, {}};
@@ -375,23 +355,21 @@ Hash256 header_hash(const HeaderMidstate& m, std::uint32_t nonce) {
   return out;
 }
 
-void header_hash_2way(const HeaderMidstate& m, std::uint32_t nonce0, std::uint32_t nonce1,
-                      Hash256& out0, Hash256& out1) {
-  backend().header_hash_2way(m.state.data(), m.tail.data(), nonce0, nonce1, out0.bytes.data(),
-                             out1.bytes.data());
+void header_hash_2way(const HeaderMidstate& m, std::uint32_t nonce0, std::uint32_t nonce1, Hash256& out0,
+                      Hash256& out1) {
+  backend().header_hash_2way(m.state.data(), m.tail.data(), nonce0, nonce1, out0.bytes.data(), out1.bytes.data());
 }
 
 std::optional<std::uint32_t> header_search(const HeaderMidstate& m, const Hash256& target, std::uint32_t first,
                                            std::uint64_t count, std::uint64_t& tried) {
   const Backend& b = backend();
   const std::uint8_t* t = target.bytes.data();
-  const std::uint32_t top_target = std::uint32_t{t[28]} | (std::uint32_t{t[29]} << 8) |
-                                   (std::uint32_t{t[30]} << 16) | (std::uint32_t{t[31]} << 24);
+  const std::uint32_t top_target = std::uint32_t{t[28]} | (std::uint32_t{t[29]} << 8) | (std::uint32_t{t[30]} << 16) |
+                                   (std::uint32_t{t[31]} << 24);
   std::uint64_t offset = 0;
   while (offset < count) {
-    const std::uint64_t hit =
-        offset + b.header_scan(m.state.data(), m.tail.data(), top_target, static_cast<std::uint32_t>(first + offset),
-                               count - offset);
+    const std::uint64_t hit = offset + b.header_scan(m.state.data(), m.tail.data(), top_target,
+                                                     static_cast<std::uint32_t>(first + offset), count - offset);
     if (hit >= count) break;
     // A candidate by its top 32 bits: compare the whole hash, most significant byte first.
     const auto nonce = static_cast<std::uint32_t>(first + hit);

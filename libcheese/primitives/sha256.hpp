@@ -66,8 +66,8 @@ HeaderMidstate header_midstate(std::span<const std::uint8_t, 80> header);
 Hash256 header_hash(const HeaderMidstate& m, std::uint32_t nonce);
 //! Two nonces at once; on SHA-NI the two streams are interleaved so they run at throughput rather
 //! than latency (about 2x). Portable path just does them one after the other.
-void header_hash_2way(const HeaderMidstate& m, std::uint32_t nonce0, std::uint32_t nonce1,
-                      Hash256& out0, Hash256& out1);
+void header_hash_2way(const HeaderMidstate& m, std::uint32_t nonce0, std::uint32_t nonce1, Hash256& out0,
+                      Hash256& out1);
 
 //! The proof-of-work search: the first nonce of first, first+1, ..., first+count-1 (mod 2^32)
 //! whose header hash, read as a little-endian 256-bit number, is at most `target`; nullopt if

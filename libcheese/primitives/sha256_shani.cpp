@@ -17,17 +17,14 @@ namespace cheese::detail {
 alignas(16) extern const std::uint32_t kSha256RoundConstants[64];
 
 void sha256_compress_shani(std::uint32_t state[8], const std::uint8_t* blocks, std::size_t n);
-void sha256d_header_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                          std::uint32_t nonce, std::uint8_t out[32]);
-void sha256d_header_2way_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                               std::uint32_t nonce0, std::uint32_t nonce1, std::uint8_t out0[32],
-                               std::uint8_t out1[32]);
-void sha256_compress_2way_shani(std::uint32_t state0[8], const std::uint8_t* blocks0,
-                                std::uint32_t state1[8], const std::uint8_t* blocks1,
-                                std::size_t n);
+void sha256d_header_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16], std::uint32_t nonce,
+                          std::uint8_t out[32]);
+void sha256d_header_2way_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16], std::uint32_t nonce0,
+                               std::uint32_t nonce1, std::uint8_t out0[32], std::uint8_t out1[32]);
+void sha256_compress_2way_shani(std::uint32_t state0[8], const std::uint8_t* blocks0, std::uint32_t state1[8],
+                                const std::uint8_t* blocks1, std::size_t n);
 std::uint64_t header_scan_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                                std::uint32_t top_target, std::uint32_t first,
-                                std::uint64_t count);
+                                std::uint32_t top_target, std::uint32_t first, std::uint64_t count);
 
 }  // namespace cheese::detail
 
@@ -47,15 +44,13 @@ using cheese::detail::kSha256RoundConstants;
   return _mm_load_si128(reinterpret_cast<const __m128i*>(kSha256RoundConstants + 4 * group));
 }
 
-[[gnu::always_inline]] inline __m128i set_words(std::uint32_t w3, std::uint32_t w2,
-                                                std::uint32_t w1, std::uint32_t w0) {
-  return _mm_set_epi32(static_cast<int>(w3), static_cast<int>(w2), static_cast<int>(w1),
-                       static_cast<int>(w0));
+[[gnu::always_inline]] inline __m128i set_words(std::uint32_t w3, std::uint32_t w2, std::uint32_t w1,
+                                                std::uint32_t w0) {
+  return _mm_set_epi32(static_cast<int>(w3), static_cast<int>(w2), static_cast<int>(w1), static_cast<int>(w0));
 }
 
 //! (A,B,C,D), (E,F,G,H) in lane order -> (A,B,E,F), (C,D,G,H) as the round instruction wants.
-[[gnu::always_inline]] inline void to_round_layout(__m128i abcd, __m128i efgh, __m128i& abef,
-                                                   __m128i& cdgh) {
+[[gnu::always_inline]] inline void to_round_layout(__m128i abcd, __m128i efgh, __m128i& abef, __m128i& cdgh) {
   const __m128i cdab = _mm_shuffle_epi32(abcd, 0xb1);
   const __m128i efgh_rev = _mm_shuffle_epi32(efgh, 0x1b);
   abef = _mm_alignr_epi8(cdab, efgh_rev, 8);
@@ -63,8 +58,7 @@ using cheese::detail::kSha256RoundConstants;
 }
 
 //! The inverse of to_round_layout.
-[[gnu::always_inline]] inline void from_round_layout(__m128i abef, __m128i cdgh, __m128i& abcd,
-                                                     __m128i& efgh) {
+[[gnu::always_inline]] inline void from_round_layout(__m128i abef, __m128i cdgh, __m128i& abcd, __m128i& efgh) {
   const __m128i feba = _mm_shuffle_epi32(abef, 0x1b);
   const __m128i dchg = _mm_shuffle_epi32(cdgh, 0xb1);
   abcd = _mm_blend_epi16(feba, dchg, 0xf0);
@@ -98,8 +92,8 @@ using cheese::detail::kSha256RoundConstants;
 
 //! Two independent streams, interleaved instruction by instruction so that the round
 //! instructions of one fill the latency of the other's.
-[[gnu::always_inline]] inline void rounds64_2way(__m128i& abef0, __m128i& cdgh0, __m128i m0[4],
-                                                 __m128i& abef1, __m128i& cdgh1, __m128i m1[4]) {
+[[gnu::always_inline]] inline void rounds64_2way(__m128i& abef0, __m128i& cdgh0, __m128i m0[4], __m128i& abef1,
+                                                 __m128i& cdgh1, __m128i m1[4]) {
 #pragma GCC unroll 16
   for (int g = 0; g < 16; ++g) {
     if (g >= 4) {
@@ -116,8 +110,7 @@ using cheese::detail::kSha256RoundConstants;
   }
 }
 
-[[gnu::always_inline]] inline void load_state(const std::uint32_t state[8], __m128i& abef,
-                                              __m128i& cdgh) {
+[[gnu::always_inline]] inline void load_state(const std::uint32_t state[8], __m128i& abef, __m128i& cdgh) {
   to_round_layout(_mm_loadu_si128(reinterpret_cast<const __m128i*>(state)),
                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + 4)), abef, cdgh);
 }
@@ -129,8 +122,7 @@ using cheese::detail::kSha256RoundConstants;
 
 //! First block of the tail: header bytes 64..75 as big-endian words, the nonce (little-endian
 //! in the header) as the fourth; the other three registers are the fixed padding for 640 bits.
-[[gnu::always_inline]] inline void tail_message(__m128i tail_words, std::uint32_t nonce,
-                                                __m128i m[4]) {
+[[gnu::always_inline]] inline void tail_message(__m128i tail_words, std::uint32_t nonce, __m128i m[4]) {
   m[0] = _mm_insert_epi32(tail_words, static_cast<int>(__builtin_bswap32(nonce)), 3);
   m[1] = set_words(0, 0, 0, 0x80000000);
   m[2] = _mm_setzero_si128();
@@ -168,8 +160,7 @@ void sha256_compress_shani(std::uint32_t state[8], const std::uint8_t* blocks, s
     const __m128i cdgh_in = cdgh;
     __m128i m[4];
     for (int i = 0; i < 4; ++i) {
-      m[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks + 16 * i)),
-                              swap);
+      m[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks + 16 * i)), swap);
     }
     rounds64(abef, cdgh, m);
     abef = _mm_add_epi32(abef, abef_in);
@@ -182,13 +173,13 @@ void sha256_compress_shani(std::uint32_t state[8], const std::uint8_t* blocks, s
   _mm_storeu_si128(reinterpret_cast<__m128i*>(state + 4), efgh);
 }
 
-void sha256d_header_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                          std::uint32_t nonce, std::uint8_t out[32]) {
+void sha256d_header_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16], std::uint32_t nonce,
+                          std::uint8_t out[32]) {
   __m128i mid_abef;
   __m128i mid_cdgh;
   load_state(midstate, mid_abef, mid_cdgh);
-  const __m128i tail_words =
-      _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tail)), byte_swap_mask());
+  const __m128i tail_words = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tail)),
+                                              byte_swap_mask());
 
   __m128i m[4];
   tail_message(tail_words, nonce, m);
@@ -208,14 +199,13 @@ void sha256d_header_shani(const std::uint32_t midstate[8], const std::uint8_t ta
   store_digest(_mm_add_epi32(abef, iv_abef), _mm_add_epi32(cdgh, iv_cdgh), out);
 }
 
-void sha256d_header_2way_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                               std::uint32_t nonce0, std::uint32_t nonce1, std::uint8_t out0[32],
-                               std::uint8_t out1[32]) {
+void sha256d_header_2way_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16], std::uint32_t nonce0,
+                               std::uint32_t nonce1, std::uint8_t out0[32], std::uint8_t out1[32]) {
   __m128i mid_abef;
   __m128i mid_cdgh;
   load_state(midstate, mid_abef, mid_cdgh);
-  const __m128i tail_words =
-      _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tail)), byte_swap_mask());
+  const __m128i tail_words = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tail)),
+                                              byte_swap_mask());
 
   __m128i m0[4];
   __m128i m1[4];
@@ -245,9 +235,8 @@ void sha256d_header_2way_shani(const std::uint32_t midstate[8], const std::uint8
   store_digest(_mm_add_epi32(abef1, iv_abef), _mm_add_epi32(cdgh1, iv_cdgh), out1);
 }
 
-void sha256_compress_2way_shani(std::uint32_t state0[8], const std::uint8_t* blocks0,
-                                std::uint32_t state1[8], const std::uint8_t* blocks1,
-                                std::size_t n) {
+void sha256_compress_2way_shani(std::uint32_t state0[8], const std::uint8_t* blocks0, std::uint32_t state1[8],
+                                const std::uint8_t* blocks1, std::size_t n) {
   __m128i abef0;
   __m128i cdgh0;
   __m128i abef1;
@@ -298,18 +287,18 @@ void sha256_compress_2way_shani(std::uint32_t state0[8], const std::uint8_t* blo
 namespace {
 
 struct ScanConstants {
-  __m128i mid_abef;   //!< midstate
+  __m128i mid_abef;  //!< midstate
   __m128i mid_cdgh;
-  __m128i abef_r2;    //!< (A,B,E,F) of the tail block after rounds 0 and 1
-  __m128i tail_words; //!< header words 16..18 (big-endian), lane 3 free for the nonce
-  __m128i wk1;        //!< message + constants of rounds 4..7, 8..11, 12..15 (fixed padding)
+  __m128i abef_r2;     //!< (A,B,E,F) of the tail block after rounds 0 and 1
+  __m128i tail_words;  //!< header words 16..18 (big-endian), lane 3 free for the nonce
+  __m128i wk1;         //!< message + constants of rounds 4..7, 8..11, 12..15 (fixed padding)
   __m128i wk2;
   __m128i wk3;
-  __m128i pad_m2;     //!< tail block message words 8..11 and 12..15
+  __m128i pad_m2;  //!< tail block message words 8..11 and 12..15
   __m128i pad_m3;
   __m128i iv_abef;
   __m128i iv_cdgh;
-  __m128i d_m2;       //!< second block message words 8..11 and 12..15
+  __m128i d_m2;  //!< second block message words 8..11 and 12..15
   __m128i d_m3;
   __m128i d_wk2;
   __m128i d_wk3;
@@ -320,9 +309,8 @@ struct ScanConstants {
 }
 
 //! Two streams: rounds 4g..4g+3 (schedule first when g >= 4) with message m (ring of 4).
-[[gnu::always_inline]] inline void group_2way(int g, __m128i& abef0, __m128i& cdgh0, __m128i m0[4],
-                                              __m128i& abef1, __m128i& cdgh1, __m128i m1[4],
-                                              bool last_half_only = false) {
+[[gnu::always_inline]] inline void group_2way(int g, __m128i& abef0, __m128i& cdgh0, __m128i m0[4], __m128i& abef1,
+                                              __m128i& cdgh1, __m128i m1[4], bool last_half_only = false) {
   if (g >= 4) {
     schedule(m0, g);
     schedule(m1, g);
@@ -338,8 +326,8 @@ struct ScanConstants {
 }
 
 //! Rounds 4g..4g+3 of both streams with the same precomputed message-plus-constant words.
-[[gnu::always_inline]] inline void group_2way_fixed(__m128i& abef0, __m128i& cdgh0, __m128i& abef1,
-                                                    __m128i& cdgh1, __m128i wk) {
+[[gnu::always_inline]] inline void group_2way_fixed(__m128i& abef0, __m128i& cdgh0, __m128i& abef1, __m128i& cdgh1,
+                                                    __m128i wk) {
   const __m128i wk_hi = _mm_shuffle_epi32(wk, 0x0e);
   cdgh0 = _mm_sha256rnds2_epu32(cdgh0, abef0, wk);
   cdgh1 = _mm_sha256rnds2_epu32(cdgh1, abef1, wk);
@@ -373,8 +361,8 @@ ScanConstants scan_constants(const std::uint32_t midstate[8], const std::uint8_t
 
 //! The last state word (H) of sha256d(header) for two nonces; only F after 62 rounds of the
 //! second compression is needed for it.
-[[gnu::always_inline]] inline void top_words_2way(const ScanConstants& c, __m128i nonce_words,
-                                                  std::uint32_t& h0, std::uint32_t& h1) {
+[[gnu::always_inline]] inline void top_words_2way(const ScanConstants& c, __m128i nonce_words, std::uint32_t& h0,
+                                                  std::uint32_t& h1) {
   // nonce_words: lane 0 and lane 1 hold the two nonces as big-endian message words.
   __m128i m0[4];
   __m128i m1[4];
@@ -426,8 +414,7 @@ ScanConstants scan_constants(const std::uint32_t midstate[8], const std::uint8_t
 }  // namespace
 
 std::uint64_t header_scan_shani(const std::uint32_t midstate[8], const std::uint8_t tail[16],
-                                std::uint32_t top_target, std::uint32_t first,
-                                std::uint64_t count) {
+                                std::uint32_t top_target, std::uint32_t first, std::uint64_t count) {
   const ScanConstants c = scan_constants(midstate, tail);
   // The hash as a little-endian number has its top 32 bits in the byte reversal of H.
   std::uint64_t i = 0;
@@ -438,8 +425,10 @@ std::uint64_t header_scan_shani(const std::uint32_t midstate[8], const std::uint
     std::uint32_t h0;
     std::uint32_t h1;
     top_words_2way(c, _mm_insert_epi32(nonce_words, static_cast<int>(__builtin_bswap32(n1)), 1), h0, h1);
-    if (__builtin_bswap32(h0) <= top_target) [[unlikely]] return i;
-    if (__builtin_bswap32(h1) <= top_target) [[unlikely]] return i + 1;
+    if (__builtin_bswap32(h0) <= top_target) [[unlikely]]
+      return i;
+    if (__builtin_bswap32(h1) <= top_target) [[unlikely]]
+      return i + 1;
   }
   if (i < count) {
     const auto n0 = static_cast<std::uint32_t>(first + i);

@@ -19,8 +19,7 @@ U256 U256::from_hash(const Hash256& h) {
   U256 r;
   for (std::size_t i = 0; i < kLimbs; ++i) {
     r.limbs_[i] = std::uint32_t{h.bytes[4 * i]} | (std::uint32_t{h.bytes[4 * i + 1]} << 8) |
-                  (std::uint32_t{h.bytes[4 * i + 2]} << 16) |
-                  (std::uint32_t{h.bytes[4 * i + 3]} << 24);
+                  (std::uint32_t{h.bytes[4 * i + 2]} << 16) | (std::uint32_t{h.bytes[4 * i + 3]} << 24);
   }
   return r;
 }

@@ -25,7 +25,9 @@ SqliteDatabase::~SqliteDatabase() {
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
-std::string SqliteDatabase::message(int rc) const { return db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc); }
+std::string SqliteDatabase::message(int rc) const {
+  return db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+}
 
 void SqliteDatabase::fail(std::string_view what, int rc) const {
   throw SqliteError(fmt::format("{}: {}", what, message(rc)), rc);

@@ -70,7 +70,7 @@ class SqliteStatement {
   ~SqliteStatement();
 
   SqliteStatement& bind(int i, std::int64_t v);
-  SqliteStatement& bind(int i, ByteSpan v);  //!< an empty span is an empty blob, not NULL
+  SqliteStatement& bind(int i, ByteSpan v);          //!< an empty span is an empty blob, not NULL
   SqliteStatement& bind(int i, std::string_view v);  //!< an empty string is text, not NULL
   SqliteStatement& bind_null(int i);
   //! True while a row is available.

@@ -77,9 +77,7 @@ std::optional<std::string> Args::set(std::map<std::string, std::vector<std::stri
         into[spec->name] = {""};  // -nopid: empty (off), not a file named "0"
         break;
       case OptionSpec::Kind::kFlag:
-      case OptionSpec::Kind::kInt:
-        into[spec->name] = {"0"};
-        break;
+      case OptionSpec::Kind::kInt: into[spec->name] = {"0"}; break;
     }
     return std::nullopt;
   }
@@ -95,8 +93,8 @@ std::optional<std::string> Args::set(std::map<std::string, std::vector<std::stri
     case OptionSpec::Kind::kInt: {
       std::int64_t n = 0;
       if (!value || !parse_int(*value, n)) {
-        return fmt::format("invalid value for -{}: '{}' (expected an integer) ({})", spec->name,
-                           value.value_or(""), origin);
+        return fmt::format("invalid value for -{}: '{}' (expected an integer) ({})", spec->name, value.value_or(""),
+                           origin);
       }
       into[spec->name] = {std::string(*value)};
       break;
@@ -243,7 +241,8 @@ std::string Args::help_text() const {
   std::string out;
   for (const auto* s : sorted) {
     std::string head = "  -" + s->name;
-    if (s->kind != OptionSpec::Kind::kFlag) head += "=<" + (s->default_text.empty() ? "value" : s->default_text) + ">";
+    if (s->kind != OptionSpec::Kind::kFlag)
+      head += "=<" + (s->default_text.empty() ? "value" : s->default_text) + ">";
     out += head + "\n       " + s->help;
     if (s->kind == OptionSpec::Kind::kFlag && !s->default_text.empty()) out += " (default: " + s->default_text + ")";
     out += "\n\n";

@@ -62,8 +62,7 @@ class Args {
   std::vector<OptionSpec> specs_;
   std::map<std::string, std::vector<std::string>, std::less<>> command_line_;
   std::map<std::string, std::vector<std::string>, std::less<>> config_top_;
-  std::map<std::string, std::map<std::string, std::vector<std::string>, std::less<>>, std::less<>>
-      config_sections_;
+  std::map<std::string, std::map<std::string, std::vector<std::string>, std::less<>>, std::less<>> config_sections_;
   std::vector<std::string> positional_;
   std::string network_;
 };

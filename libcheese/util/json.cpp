@@ -74,9 +74,7 @@ void write(std::string& out, const json::value& v, int indent, int depth) {
       out += std::isfinite(d) ? fmt::format("{}", d) : "null";
       return;
     }
-    default:
-      out += json::serialize(v);
-      return;
+    default: out += json::serialize(v); return;
   }
 }
 

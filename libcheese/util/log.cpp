@@ -38,9 +38,8 @@ void Logger::write(std::string_view category, std::string_view message) {
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  const std::string line = category.empty()
-                               ? fmt::format("{:%Y-%m-%dT%H:%M:%SZ} {}\n", tm, message)
-                               : fmt::format("{:%Y-%m-%dT%H:%M:%SZ} [{}] {}\n", tm, category, message);
+  const std::string line = category.empty() ? fmt::format("{:%Y-%m-%dT%H:%M:%SZ} {}\n", tm, message)
+                                            : fmt::format("{:%Y-%m-%dT%H:%M:%SZ} [{}] {}\n", tm, category, message);
   std::lock_guard lock(mutex_);
   if (file_) {
     std::fwrite(line.data(), 1, line.size(), file_);

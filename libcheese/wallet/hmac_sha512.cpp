@@ -34,8 +34,7 @@ struct Wiped {
 
 }  // namespace
 
-void hmac_sha512(ByteSpan key, std::initializer_list<ByteSpan> parts,
-                 std::span<std::uint8_t, kHmacSha512Size> out) {
+void hmac_sha512(ByteSpan key, std::initializer_list<ByteSpan> parts, std::span<std::uint8_t, kHmacSha512Size> out) {
   ensure_sodium();
   Wiped s;
   crypto_auth_hmacsha512_init(&s.work, ptr(key), key.size());
@@ -43,8 +42,7 @@ void hmac_sha512(ByteSpan key, std::initializer_list<ByteSpan> parts,
   crypto_auth_hmacsha512_final(&s.work, out.data());
 }
 
-void pbkdf2_hmac_sha512(ByteSpan password, ByteSpan salt, std::uint32_t iterations,
-                        std::span<std::uint8_t> out) {
+void pbkdf2_hmac_sha512(ByteSpan password, ByteSpan salt, std::uint32_t iterations, std::span<std::uint8_t> out) {
   if (iterations == 0) throw std::invalid_argument("PBKDF2 needs at least one iteration");
   ensure_sodium();
   Wiped s;

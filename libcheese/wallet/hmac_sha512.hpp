@@ -15,12 +15,10 @@ namespace cheese {
 inline constexpr std::size_t kHmacSha512Size = 64;
 
 //! HMAC-SHA512(key, concatenation of the parts) into out (64 bytes). Keys of any length.
-void hmac_sha512(ByteSpan key, std::initializer_list<ByteSpan> parts,
-                 std::span<std::uint8_t, kHmacSha512Size> out);
+void hmac_sha512(ByteSpan key, std::initializer_list<ByteSpan> parts, std::span<std::uint8_t, kHmacSha512Size> out);
 
 //! PBKDF2 with HMAC-SHA512 as the PRF; out may have any length. iterations >= 1
 //! (std::invalid_argument otherwise).
-void pbkdf2_hmac_sha512(ByteSpan password, ByteSpan salt, std::uint32_t iterations,
-                        std::span<std::uint8_t> out);
+void pbkdf2_hmac_sha512(ByteSpan password, ByteSpan salt, std::uint32_t iterations, std::span<std::uint8_t> out);
 
 }  // namespace cheese

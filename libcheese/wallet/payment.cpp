@@ -42,7 +42,7 @@ bool has_duplicates(std::span<const SpendableAddress> sources) {
 }  // namespace
 
 PaymentResult<std::vector<PaymentPart>> plan_payment(std::span<const SpendableAddress> sources,
-                                                      const PaymentRequest& request) {
+                                                     const PaymentRequest& request) {
   const Amount amount = request.amount;
   const Amount fee = request.fee;
   if (amount == 0 || !money_range(amount) || !money_range(fee)) {
@@ -91,8 +91,8 @@ PaymentResult<std::vector<PaymentPart>> plan_payment(std::span<const SpendableAd
 }
 
 PaymentResult<std::vector<Transaction>> build_payment(std::span<const SpendableAddress> sources,
-                                                      const PaymentRequest& request,
-                                                      const SigningKeyLookup& key_for, const NetworkMagic& magic) {
+                                                      const PaymentRequest& request, const SigningKeyLookup& key_for,
+                                                      const NetworkMagic& magic) {
   auto plan = plan_payment(sources, request);
   if (!plan) return Unexpected(std::move(plan).error());
   std::vector<Transaction> txs;
@@ -102,7 +102,8 @@ PaymentResult<std::vector<Transaction>> build_payment(std::span<const SpendableA
     if (!key) return Unexpected(payment_error(PaymentErrc::kKey, std::move(key).error()));
     if (key->public_key() != part.from) {
       return Unexpected(payment_error(
-          PaymentErrc::kKey, WalletError{WalletErrc::kUnknownKey, "the signing key does not belong to the paying address"}));
+          PaymentErrc::kKey,
+          WalletError{WalletErrc::kUnknownKey, "the signing key does not belong to the paying address"}));
     }
     Transaction tx;
     tx.kind = TxKind::kTransfer;

@@ -24,7 +24,7 @@ namespace cheese {
 //! One of our addresses and what it can spend now.
 struct SpendableAddress {
   PublicKey pubkey{};
-  Amount available = 0;         //!< confirmed balance minus its pending spends (amount + fee)
+  Amount available = 0;          //!< confirmed balance minus its pending spends (amount + fee)
   std::uint64_t next_nonce = 0;  //!< the nonce its next transaction must carry
 };
 
@@ -54,9 +54,9 @@ std::string_view to_string(PaymentErrc e);
 
 struct PaymentError {
   PaymentErrc code = PaymentErrc::kInsufficientFunds;
-  Amount spendable = 0;  //!< the sum of every source's available amount
-  Amount largest = 0;    //!< the largest single available amount
-  Amount needed = 0;     //!< amount + fee
+  Amount spendable = 0;                  //!< the sum of every source's available amount
+  Amount largest = 0;                    //!< the largest single available amount
+  Amount needed = 0;                     //!< amount + fee
   std::optional<WalletError> key_error;  //!< set with kKey
 };
 
@@ -68,7 +68,7 @@ using PaymentResult = Result<T, PaymentError>;
 //! balance minus their own fee (a balance at or below the fee is skipped). Ties are broken by
 //! public key, so the plan does not depend on the order of `sources`.
 PaymentResult<std::vector<PaymentPart>> plan_payment(std::span<const SpendableAddress> sources,
-                                                      const PaymentRequest& request);
+                                                     const PaymentRequest& request);
 
 //! The signing key of one of our public keys (e.g. Wallet::key_for).
 using SigningKeyLookup = std::function<WalletResult<SecretKey>(const PublicKey&)>;
@@ -77,7 +77,7 @@ using SigningKeyLookup = std::function<WalletResult<SecretKey>(const PublicKey&)
 //! anything is returned, so a key problem yields no transaction at all. Deterministic: Ed25519
 //! signatures are, and nothing else is random.
 PaymentResult<std::vector<Transaction>> build_payment(std::span<const SpendableAddress> sources,
-                                                      const PaymentRequest& request,
-                                                      const SigningKeyLookup& key_for, const NetworkMagic& magic);
+                                                      const PaymentRequest& request, const SigningKeyLookup& key_for,
+                                                      const NetworkMagic& magic);
 
 }  // namespace cheese

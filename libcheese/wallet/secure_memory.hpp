@@ -55,9 +55,7 @@ class SecretString {
   explicit SecretString(SecureBuffer bytes) : bytes_(std::move(bytes)) {}
   static SecretString copy_of(std::string_view s) { return SecretString(SecureBuffer::copy_of(as_bytes(s))); }
 
-  std::string_view view() const {
-    return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()};
-  }
+  std::string_view view() const { return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()}; }
   std::size_t size() const { return bytes_.size(); }
   bool empty() const { return bytes_.empty(); }
   void reset() noexcept { bytes_.reset(); }

@@ -10,9 +10,7 @@
 
 namespace cheese {
 
-std::uint32_t coin_type(Network network) {
-  return network == Network::kMain ? kCoinTypeMain : kCoinTypeTestnet;
-}
+std::uint32_t coin_type(Network network) { return network == Network::kMain ? kCoinTypeMain : kCoinTypeTestnet; }
 
 ExtendedKey::ExtendedKey(SecureBuffer i) : i_(std::move(i)) {
   if (i_.size() != kHmacSha512Size) throw std::invalid_argument("an extended key is 64 bytes");
@@ -39,9 +37,9 @@ ExtendedKey slip10_child_key(const ExtendedKey& parent, std::uint32_t index) {
   }
   // I = HMAC-SHA512(c_par, 0x00 || k_par || ser32(i)); the child key is I_L, its chain code I_R.
   static constexpr std::array<std::uint8_t, 1> kZero = {0};
-  const std::array<std::uint8_t, 4> ser = {
-      static_cast<std::uint8_t>(index >> 24), static_cast<std::uint8_t>(index >> 16),
-      static_cast<std::uint8_t>(index >> 8), static_cast<std::uint8_t>(index)};
+  const std::array<std::uint8_t, 4> ser = {static_cast<std::uint8_t>(index >> 24),
+                                           static_cast<std::uint8_t>(index >> 16),
+                                           static_cast<std::uint8_t>(index >> 8), static_cast<std::uint8_t>(index)};
   SecureBuffer i(kHmacSha512Size);
   hmac_sha512(parent.chain_code(), {kZero, parent.key(), ser}, i.span().first<kHmacSha512Size>());
   return ExtendedKey(std::move(i));

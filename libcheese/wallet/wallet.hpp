@@ -116,13 +116,13 @@ std::string_view to_string(TxDirection d);
 struct WalletTx {
   Hash256 txid;
   TxDirection direction = TxDirection::kReceive;
-  std::optional<std::uint64_t> height;   //!< nullopt while unconfirmed
-  Amount amount = 0;                     //!< crumbs moved, without the fee
-  Amount fee = 0;                        //!< paid by us on a send, else 0
+  std::optional<std::uint64_t> height;    //!< nullopt while unconfirmed
+  Amount amount = 0;                      //!< crumbs moved, without the fee
+  Amount fee = 0;                         //!< paid by us on a send, else 0
   std::optional<PublicKey> counterparty;  //!< recipient of a send, sender of a receive
-  std::int64_t time = 0;                 //!< unix seconds (block time or first seen)
-  std::optional<PublicKey> own;          //!< our key: the sender of a send, the recipient otherwise
-  Bytes raw;                             //!< the serialized transaction (empty when not kept)
+  std::int64_t time = 0;                  //!< unix seconds (block time or first seen)
+  std::optional<PublicKey> own;           //!< our key: the sender of a send, the recipient otherwise
+  Bytes raw;                              //!< the serialized transaction (empty when not kept)
   friend bool operator==(const WalletTx&, const WalletTx&) = default;
 };
 
@@ -249,7 +249,6 @@ struct CreatedWallet {
 
 //! The file of wallet `name` in `wallets_dir`: `<name>.wallet`. A name is 1 to 64 characters of
 //! letters, digits, '_', '-' and '.', not starting with '.'.
-WalletResult<std::filesystem::path> wallet_file_path(const std::filesystem::path& wallets_dir,
-                                                     std::string_view name);
+WalletResult<std::filesystem::path> wallet_file_path(const std::filesystem::path& wallets_dir, std::string_view name);
 
 }  // namespace cheese

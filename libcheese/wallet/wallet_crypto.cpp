@@ -14,9 +14,7 @@ KdfLimits KdfLimits::moderate() { return {crypto_pwhash_OPSLIMIT_MODERATE, crypt
 KdfLimits KdfLimits::interactive() {
   return {crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE};
 }
-KdfLimits KdfLimits::minimum() {
-  return {crypto_pwhash_argon2id_OPSLIMIT_MIN, crypto_pwhash_argon2id_MEMLIMIT_MIN};
-}
+KdfLimits KdfLimits::minimum() { return {crypto_pwhash_argon2id_OPSLIMIT_MIN, crypto_pwhash_argon2id_MEMLIMIT_MIN}; }
 KdfLimits KdfLimits::for_network(Network network) {
   return network == Network::kRegtest ? interactive() : moderate();
 }

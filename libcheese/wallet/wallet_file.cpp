@@ -38,7 +38,8 @@ std::uint32_t be32_at(std::string_view s, std::size_t offset) {
 // ---- file format ------------------------------------------------------------------------------
 
 void check_header(const fs::path& file, std::string_view header) {
-  if (header.empty()) fail(WalletErrc::kNotAWallet, fmt::format("{} is empty, not a cheesechain wallet", file.string()));
+  if (header.empty())
+    fail(WalletErrc::kNotAWallet, fmt::format("{} is empty, not a cheesechain wallet", file.string()));
   if (!header.starts_with(kSqliteMagic)) {
     if (header.size() < kSqliteMagic.size() && kSqliteMagic.starts_with(header)) {
       fail(WalletErrc::kCorrupt, fmt::format("wallet file {} is corrupt: truncated", file.string()));
@@ -64,7 +65,8 @@ void check_header(const fs::path& file, std::string_view header) {
          fmt::format("wallet file {} has format version {}; this cheesechain reads version {}: use a newer cheesed",
                      file.string(), version, kFormatVersion));
   }
-  if (version < 1) fail(WalletErrc::kCorrupt, fmt::format("wallet file {} is corrupt: no format version", file.string()));
+  if (version < 1)
+    fail(WalletErrc::kCorrupt, fmt::format("wallet file {} is corrupt: no format version", file.string()));
 }
 
 void set_pragmas(Db& db) {

@@ -60,8 +60,8 @@ struct Wallet::Impl {
   wallet_detail::WalletId wallet_id{};
   std::optional<wallet_detail::CryptoRecord> crypto;
   std::uint32_t keypool_size = kDefaultKeypoolSize;
-  std::vector<wallet_detail::KeyEntry> keys;     //!< by index
-  std::size_t issued = 0;                        //!< keys [0, issued) are handed out
+  std::vector<wallet_detail::KeyEntry> keys;    //!< by index
+  std::size_t issued = 0;                       //!< keys [0, issued) are handed out
   std::map<PublicKey, std::uint32_t> index_of;  //!< every key, issued or in the keypool
   // Secrets, present while unlocked (always for an unencrypted wallet).
   SecureBuffer entropy;

@@ -19,9 +19,7 @@ struct Failure {
   WalletError error;
 };
 
-[[noreturn]] inline void fail(WalletErrc code, std::string message) {
-  throw Failure{{code, std::move(message)}};
-}
+[[noreturn]] inline void fail(WalletErrc code, std::string message) { throw Failure{{code, std::move(message)}}; }
 
 //! An SQLite failure on the wallet file at `path` as a WalletError (in use, corrupt, storage).
 WalletError storage_error(const std::filesystem::path& path, const DbError& e);

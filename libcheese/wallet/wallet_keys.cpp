@@ -85,7 +85,10 @@ WalletResult<WalletAddress> Wallet::new_address(std::string_view label) {
     const auto index = static_cast<std::uint32_t>(w.issued);
     {
       Txn txn(w.db);
-      w.db.prepare("UPDATE keys SET issued = 1, label = ? WHERE idx = ?").bind(1, label).bind(2, std::int64_t{index}).run();
+      w.db.prepare("UPDATE keys SET issued = 1, label = ? WHERE idx = ?")
+          .bind(1, label)
+          .bind(2, std::int64_t{index})
+          .run();
       txn.commit();
     }
     KeyEntry& entry = w.keys[index];

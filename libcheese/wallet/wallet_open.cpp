@@ -18,8 +18,8 @@ namespace fs = std::filesystem;
 using wallet_detail::CryptoRecord;
 using wallet_detail::DbError;
 using wallet_detail::fail;
-using wallet_detail::kFormatVersion;
 using wallet_detail::KeyEntry;
+using wallet_detail::kFormatVersion;
 using wallet_detail::MetaRows;
 using wallet_detail::Stmt;
 

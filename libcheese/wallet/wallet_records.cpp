@@ -141,7 +141,8 @@ WalletStatus Wallet::unconfirm_above(std::uint64_t height, std::optional<WalletB
   Impl& w = *impl_;
   return guarded(w.path, [&] {
     Txn txn(w.db);
-    const auto h = static_cast<std::int64_t>(std::min<std::uint64_t>(height, std::numeric_limits<std::int64_t>::max()));
+    const auto h = static_cast<std::int64_t>(
+        std::min<std::uint64_t>(height, std::numeric_limits<std::int64_t>::max()));
     w.db.prepare("UPDATE transactions SET height = NULL WHERE height > ?").bind(1, h).run();
     if (synced_to) {
       put_sync(w.db, *synced_to);
@@ -167,9 +168,8 @@ WalletResult<std::vector<WalletTx>> Wallet::unconfirmed_transactions() const {
 
 WalletResult<std::uint64_t> Wallet::transaction_count() const {
   Impl& w = *impl_;
-  return guarded(w.path, [&] {
-    return static_cast<std::uint64_t>(w.db.query_int("SELECT count(*) FROM transactions"));
-  });
+  return guarded(w.path,
+                 [&] { return static_cast<std::uint64_t>(w.db.query_int("SELECT count(*) FROM transactions")); });
 }
 
 WalletStatus Wallet::remove_transaction(const Hash256& txid) {
@@ -201,7 +201,8 @@ WalletResult<std::vector<WalletTx>> Wallet::list_transactions(std::size_t count,
     Stmt s = w.db.prepare(
         "SELECT txid, direction, height, amount, fee, counterparty, time, own, raw FROM transactions "
         "ORDER BY time DESC, id DESC LIMIT ? OFFSET ?");
-    s.bind(1, static_cast<std::int64_t>(std::min(count, kMax))).bind(2, static_cast<std::int64_t>(std::min(skip, kMax)));
+    s.bind(1, static_cast<std::int64_t>(std::min(count, kMax)))
+        .bind(2, static_cast<std::int64_t>(std::min(skip, kMax)));
     while (s.step()) out.push_back(w.read_tx(s));
     std::reverse(out.begin(), out.end());
     return out;

@@ -131,8 +131,7 @@ inline ParentInfo parent_of(const Chainstate& cs, const BlockIndex* parent) {
 
 //! A parent that is only a Block (it need not be known to any Chainstate), at `height`.
 inline ParentInfo parent_of(const Block& parent, std::uint64_t height) {
-  return {parent.hash(), height, parent.header.time,
-          next_work_required(height + 1, parent.header.time, regtest())};
+  return {parent.hash(), height, parent.header.time, next_work_required(height + 1, parent.header.time, regtest())};
 }
 
 //! Knobs for blocks that break one rule on purpose; the defaults make a valid block.
@@ -187,13 +186,13 @@ inline void mine(Block& b, bool want_valid = true) {
 inline Bytes next_extra() {
   static std::atomic<std::uint32_t> counter{0};
   const std::uint32_t n = counter++;
-  return Bytes{static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8),
-               static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 24)};
+  return Bytes{static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n >> 16),
+               static_cast<std::uint8_t>(n >> 24)};
 }
 
 //! A mined regtest block on `parent` paying subsidy + fees to `miner`, with `transfers`.
-inline Block make_block(const ParentInfo& parent, const PublicKey& miner,
-                        std::vector<Transaction> transfers = {}, const BlockOptions& opt = {}) {
+inline Block make_block(const ParentInfo& parent, const PublicKey& miner, std::vector<Transaction> transfers = {},
+                        const BlockOptions& opt = {}) {
   const std::uint64_t height = parent.height + 1;
   Amount fees = 0;
   for (const auto& tx : transfers) fees += tx.fee;
@@ -235,8 +234,7 @@ inline std::vector<Block> extend(Chainstate& cs, std::size_t n, const PublicKey&
 }
 
 //! Mines `n` blocks on a given block (which need not be the tip); returns them in order.
-inline std::vector<Block> extend_from(Chainstate& cs, const BlockIndex* from, std::size_t n,
-                                      const PublicKey& miner) {
+inline std::vector<Block> extend_from(Chainstate& cs, const BlockIndex* from, std::size_t n, const PublicKey& miner) {
   std::vector<Block> out;
   const BlockIndex* parent = from;
   for (std::size_t i = 0; i < n; ++i) {

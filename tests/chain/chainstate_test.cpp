@@ -127,9 +127,7 @@ TEST_CASE("a database with a newer schema version is refused", "[chain][chainsta
   { Chainstate cs(db, regtest(), 1); }
   {
     Database raw(db, Database::Sync::kNormal);
-    raw.prepare("UPDATE meta SET value = ?1 WHERE key = 'schema_version'")
-        .bind(1, kChainSchemaVersion + 1)
-        .run();
+    raw.prepare("UPDATE meta SET value = ?1 WHERE key = 'schema_version'").bind(1, kChainSchemaVersion + 1).run();
   }
   const std::string error = open_error(db, Network::kRegtest);
   CAPTURE(error);
@@ -531,8 +529,7 @@ TEST_CASE("invalid blocks are rejected and change nothing", "[chain][chainstate]
     REQUIRE(r.verdict.tx_index == 1);
     // Two transfers that fit one by one but not together.
     const Block both = make_block(
-        cs, tip, miner,
-        {make_transfer(a, b, a_spendable / 2, 0, 0), make_transfer(a, b, a_spendable / 2, 1, 1)});
+        cs, tip, miner, {make_transfer(a, b, a_spendable / 2, 0, 0), make_transfer(a, b, a_spendable / 2, 1, 1)});
     REQUIRE(expect_rejected(both, Reject::kTxInsufficientBalance).verdict.tx_index == 2);
     // A sender that never had anything.
     const Block empty = make_block(cs, tip, miner, {make_transfer(key_from_seed(8), b, 1, 0, 0)});

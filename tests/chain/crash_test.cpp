@@ -1,8 +1,8 @@
 #include "chain/chainstate.hpp"
 
-#include <catch2/catch.hpp>
 #include <poll.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <csignal>
@@ -245,8 +245,9 @@ TEST_CASE("blocks stored but not connected before a crash are connected on reope
       ParentInfo parent = parent_of(cs, cs.tip());
       (void)extend(cs, 2, m);
       for (std::uint64_t i = 0; i < 3; ++i) {
-        branch.push_back(make_block(parent, b, i == 0 ? std::vector<Transaction>{make_transfer(a, m, 3 * kCoin, 0, 0)}
-                                                      : std::vector<Transaction>{}));
+        branch.push_back(make_block(
+            parent, b,
+            i == 0 ? std::vector<Transaction>{make_transfer(a, m, 3 * kCoin, 0, 0)} : std::vector<Transaction>{}));
         parent = parent_of(branch.back(), fork_height + i + 1);
       }
     }

@@ -225,8 +225,7 @@ TEST_CASE("mempool keeps a nonce gap but only the consecutive run is ready", "[c
 
   REQUIRE(pool.accept(tx3, view, kNow).ok());
   CHECK(pool.select_for_block(kMaxBlockSize, view) == std::vector<Transaction>{tx3, tx4, tx5});
-  CHECK(pool.pending_for(alice.public_key(), view) ==
-        std::pair<std::uint64_t, Amount>{6, 3 * (kCoin + kFee)});
+  CHECK(pool.pending_for(alice.public_key(), view) == std::pair<std::uint64_t, Amount>{6, 3 * (kCoin + kFee)});
   check_consistent(pool);
 }
 
@@ -326,8 +325,7 @@ TEST_CASE("mempool replacement drops later nonces the balance no longer covers",
   CHECK(pool.contains(txid(bigger)));
   CHECK(pool.contains(txid(tx1)));
   CHECK(pool.size() == 2);
-  CHECK(pool.pending_for(alice.public_key(), view) ==
-        std::pair<std::uint64_t, Amount>{2, 3 * kCoin + 11 * kFee});
+  CHECK(pool.pending_for(alice.public_key(), view) == std::pair<std::uint64_t, Amount>{2, 3 * kCoin + 11 * kFee});
   check_consistent(pool);
 }
 
@@ -465,13 +463,12 @@ TEST_CASE("mempool block template orders by fee rate within nonce order and limi
   }
   SECTION("max_bytes") {
     CHECK(pool.select_for_block(2 * kTransferSize, view) == std::vector<Transaction>{b0, c0});
-    CHECK(pool.select_for_block(2 * kTransferSize + kTransferSize - 1, view) ==
-          std::vector<Transaction>{b0, c0});
+    CHECK(pool.select_for_block(2 * kTransferSize + kTransferSize - 1, view) == std::vector<Transaction>{b0, c0});
     CHECK(pool.select_for_block(0, view).empty());
   }
   SECTION("balances and nonces of the given view") {
     MapView later = view;
-    later.set(b.public_key(), kCoin);  // no longer covers b0
+    later.set(b.public_key(), kCoin);          // no longer covers b0
     later.set(s.public_key(), 10 * kCoin, 1);  // s0 confirmed elsewhere: s1 is next
     CHECK(pool.select_for_block(kMaxBlockSize, later) == std::vector<Transaction>{s1, c0, a0});
     later.set(s.public_key(), kCoin + 50'000, 0);  // covers s0 but not s0 + s1

@@ -184,8 +184,7 @@ TEST_CASE("a deep reorg with transfers on both branches", "[chain][reorg]") {
   check_consistent(cs, dir.file("fresh.db"));
 }
 
-TEST_CASE("a reorg onto a branch that turns out invalid falls back to the best valid chain",
-          "[chain][reorg]") {
+TEST_CASE("a reorg onto a branch that turns out invalid falls back to the best valid chain", "[chain][reorg]") {
   TempDir dir("reorg-invalid");
   const auto db = dir.file("chain.db");
   std::optional<Chainstate> cs;
@@ -375,8 +374,7 @@ struct ModelBlock {
 
 }  // namespace
 
-TEST_CASE("random forks: stored state always equals a replay and an independent node",
-          "[chain][reorg]") {
+TEST_CASE("random forks: stored state always equals a replay and an independent node", "[chain][reorg]") {
   TempDir dir("reorg-random");
   const auto db = dir.file("chain.db");
   std::optional<Chainstate> cs;
@@ -496,8 +494,7 @@ TEST_CASE("random forks: stored state always equals a replay and an independent 
       REQUIRE(r.verdict.ok());
     } else if (!r.verdict.ok()) {
       ++invalid_tried;
-      REQUIRE((r.verdict.reason == Reject::kTxInsufficientBalance ||
-               r.verdict.reason == Reject::kTxNonceTooHigh));
+      REQUIRE((r.verdict.reason == Reject::kTxInsufficientBalance || r.verdict.reason == Reject::kTxNonceTooHigh));
     }
     for (const auto& [h, v] : r.invalidated) REQUIRE_FALSE(model[by_hash.at(h)].valid);
     if (!r.disconnected.empty()) {

@@ -54,7 +54,8 @@ struct TempDir {
   std::filesystem::path path;
   TempDir() {
     std::random_device rd;
-    path = std::filesystem::temp_directory_path() / ("cheese-cli-test-" + std::to_string(rd()) + std::to_string(rd()));
+    path = std::filesystem::temp_directory_path() /
+           ("cheese-cli-test-" + std::to_string(rd()) + std::to_string(rd()));
     std::filesystem::create_directories(path);
   }
   ~TempDir() {
@@ -222,14 +223,12 @@ const std::string kCookieAuth = "Basic X19jb29raWVfXzphYmNk";  // base64("__cook
 TEST_CASE("positional params: table entries are JSON, everything else a string", "[cli]") {
   CHECK(body_of("getblockcount", {}) == R"({"jsonrpc":"2.0","id":1,"method":"getblockcount","params":[]})");
   CHECK(body_of("getblockhash", {"5"}) == R"({"jsonrpc":"2.0","id":1,"method":"getblockhash","params":[5]})");
-  CHECK(body_of("getblock", {"00ab", "2"}) ==
-        R"({"jsonrpc":"2.0","id":1,"method":"getblock","params":["00ab",2]})");
+  CHECK(body_of("getblock", {"00ab", "2"}) == R"({"jsonrpc":"2.0","id":1,"method":"getblock","params":["00ab",2]})");
   CHECK(body_of("getblockheader", {"00ab", "false"}) ==
         R"({"jsonrpc":"2.0","id":1,"method":"getblockheader","params":["00ab",false]})");
   CHECK(body_of("getrawtransaction", {"ff", "true"}) ==
         R"({"jsonrpc":"2.0","id":1,"method":"getrawtransaction","params":["ff",true]})");
-  CHECK(body_of("getrawmempool", {"true"}) ==
-        R"({"jsonrpc":"2.0","id":1,"method":"getrawmempool","params":[true]})");
+  CHECK(body_of("getrawmempool", {"true"}) == R"({"jsonrpc":"2.0","id":1,"method":"getrawmempool","params":[true]})");
   CHECK(body_of("setban", {"10.0.0.0/8", "add", "3600", "false"}) ==
         R"({"jsonrpc":"2.0","id":1,"method":"setban","params":["10.0.0.0/8","add",3600,false]})");
   CHECK(body_of("generatetoaddress", {"101", "rchz1qq", "1000000"}) ==
@@ -286,11 +285,15 @@ TEST_CASE("unknown methods get every param as a string", "[cli]") {
 }
 
 TEST_CASE("converted params must be valid JSON", "[cli]") {
-  CHECK(usage_error_of("getblockhash", {"abc"}, false) == "Error parsing JSON for parameter height of getblockhash: abc");
+  CHECK(usage_error_of("getblockhash", {"abc"}, false) ==
+        "Error parsing JSON for parameter height of getblockhash: abc");
   CHECK(usage_error_of("mine", {"rchz1abc"}, false) == "Error parsing JSON for parameter nblocks of mine: rchz1abc");
-  CHECK(usage_error_of("getblock", {"00ab", "2x"}, false) == "Error parsing JSON for parameter verbosity of getblock: 2x");
-  CHECK(usage_error_of("setban", {"a", "add", "", "true"}, false) == "Error parsing JSON for parameter bantime of setban: ");
-  CHECK(usage_error_of("getblockhash", {"1 2"}, false) == "Error parsing JSON for parameter height of getblockhash: 1 2");
+  CHECK(usage_error_of("getblock", {"00ab", "2x"}, false) ==
+        "Error parsing JSON for parameter verbosity of getblock: 2x");
+  CHECK(usage_error_of("setban", {"a", "add", "", "true"}, false) ==
+        "Error parsing JSON for parameter bantime of setban: ");
+  CHECK(usage_error_of("getblockhash", {"1 2"}, false) ==
+        "Error parsing JSON for parameter height of getblockhash: 1 2");
 }
 
 TEST_CASE("booleans and integers of the wallet and net methods are sent as JSON", "[cli]") {
@@ -330,7 +333,8 @@ TEST_CASE("named params (-named): errors for a param without '=', without a name
   CHECK(usage_error_of("getblock", {"00ab"}, true) ==
         "No '=' in named argument '00ab': with -named every parameter is name=value");
   CHECK(usage_error_of("getblock", {"=00ab"}, true) == "Named argument '=00ab' has no name");
-  CHECK(usage_error_of("getblock", {"blockhash=a", "blockhash=b"}, true) == "Parameter blockhash is given more than once");
+  CHECK(usage_error_of("getblock", {"blockhash=a", "blockhash=b"}, true) ==
+        "Parameter blockhash is given more than once");
   CHECK(usage_error_of("getblock", {"blockhash=a", "verbosity=two"}, true) ==
         "Error parsing JSON for parameter verbosity of getblock: two");
 }
@@ -354,7 +358,8 @@ TEST_CASE("the conversion table has one entry per method position and name", "[c
 // ---- output --------------------------------------------------------------------------------------
 
 TEST_CASE("reformat_json indents by 2 like bitcoin-cli and keeps numbers and strings as sent", "[cli]") {
-  const std::string compact = R"({"a":1,"b":[true,null,"x, y: [z]"],"amount":50.00000000,"e":{},"f":[],"g":{"h":"\"q\""}})";
+  const std::string compact =
+      R"({"a":1,"b":[true,null,"x, y: [z]"],"amount":50.00000000,"e":{},"f":[],"g":{"h":"\"q\""}})";
   CHECK(reformat_json(compact, 2) ==
         "{\n"
         "  \"a\": 1,\n"
@@ -418,21 +423,25 @@ TEST_CASE("interpret_reply: results", "[cli]") {
 }
 
 TEST_CASE("interpret_reply: JSON-RPC errors, also inside HTTP errors", "[cli]") {
-  auto not_found = interpret_reply(200, R"({"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":1})");
+  auto not_found = interpret_reply(
+      200, R"({"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":1})");
   CHECK(not_found.exit_code == 127);
   CHECK(not_found.out.empty());
   CHECK(not_found.err == "error code: -32601\nerror message:\nMethod not found\n");
 
-  auto legacy_500 = interpret_reply(500, R"({"result":null,"error":{"code":-8,"message":"Block height out of range"},"id":1})");
+  auto legacy_500 = interpret_reply(
+      500, R"({"result":null,"error":{"code":-8,"message":"Block height out of range"},"id":1})");
   CHECK(legacy_500.exit_code == 8);
   CHECK(legacy_500.err == "error code: -8\nerror message:\nBlock height out of range\n");
   CHECK_FALSE(legacy_500.transient);
 
-  auto legacy_404 = interpret_reply(404, R"({"result":null,"error":{"code":-32601,"message":"Method not found"},"id":1})");
+  auto legacy_404 = interpret_reply(404,
+                                    R"({"result":null,"error":{"code":-32601,"message":"Method not found"},"id":1})");
   CHECK(legacy_404.exit_code == 127);
   CHECK(legacy_404.err == "error code: -32601\nerror message:\nMethod not found\n");
 
-  auto warming = interpret_reply(200, R"({"jsonrpc":"2.0","error":{"code":-28,"message":"Loading block index"},"id":1})");
+  auto warming = interpret_reply(200,
+                                 R"({"jsonrpc":"2.0","error":{"code":-28,"message":"Loading block index"},"id":1})");
   CHECK(warming.exit_code == 28);
   CHECK(warming.transient);
   CHECK(warming.reason == "error code -28: Loading block index");
@@ -556,8 +565,8 @@ TEST_CASE("a malformed config file is reported with its line", "[cli]") {
   dir.write("cheese.conf", "listen=1\n[regtest]\nrpcport 28432\n");
   const auto r = run({"-datadir=" + dir.path.string(), "-regtest", "getblockcount"});
   CHECK(r.exit_code == 1);
-  CHECK(r.err == "error: expected name=value, got 'rpcport 28432' (" + (dir.path / "cheese.conf").string() +
-                     " line 3)\n");
+  CHECK(r.err ==
+        "error: expected name=value, got 'rpcport 28432' (" + (dir.path / "cheese.conf").string() + " line 3)\n");
 }
 
 TEST_CASE("no cookie and no -rpcpassword: a clear error before connecting", "[cli]") {
@@ -584,8 +593,11 @@ TEST_CASE("connection refused says what was tried", "[cli]") {
 TEST_CASE("end to end: cookie auth, request and pretty output", "[cli]") {
   TempDir dir;
   dir.write("regtest/.cookie", kCookie + "\n");
-  TestServer server({{200, R"({"jsonrpc":"2.0","result":{"chain":"regtest","blocks":5,"difficulty":4.656542373906925e-10},"id":1})"}});
-  const auto r = run({"-datadir=" + dir.path.string(), "-regtest", "-rpcport=" + server.port_text(), "getblockchaininfo"});
+  TestServer server(
+      {{200,
+        R"({"jsonrpc":"2.0","result":{"chain":"regtest","blocks":5,"difficulty":4.656542373906925e-10},"id":1})"}});
+  const auto r = run(
+      {"-datadir=" + dir.path.string(), "-regtest", "-rpcport=" + server.port_text(), "getblockchaininfo"});
   CHECK(r.exit_code == 0);
   CHECK(r.err.empty());
   CHECK(r.out == "{\n  \"chain\": \"regtest\",\n  \"blocks\": 5,\n  \"difficulty\": 4.656542373906925e-10\n}\n");
@@ -601,8 +613,8 @@ TEST_CASE("end to end: cookie auth, request and pretty output", "[cli]") {
 TEST_CASE("end to end: a string result prints raw, null prints nothing", "[cli]") {
   TempDir dir;
   dir.write(".cookie", kCookie);
-  TestServer server({{200, R"({"jsonrpc":"2.0","result":"0000abcd","id":1})"},
-                     {200, R"({"jsonrpc":"2.0","result":null,"id":1})"}});
+  TestServer server(
+      {{200, R"({"jsonrpc":"2.0","result":"0000abcd","id":1})"}, {200, R"({"jsonrpc":"2.0","result":null,"id":1})"}});
   const auto hash = run({"-datadir=" + dir.path.string(), "-rpcport=" + server.port_text(), "getblockhash", "0"});
   CHECK(hash.exit_code == 0);
   CHECK(hash.out == "0000abcd\n");
@@ -671,7 +683,8 @@ TEST_CASE("end to end: RPC errors, legacy HTTP 500 errors and 401", "[cli]") {
       {500, R"({"result":null,"error":{"code":-32601,"message":"Method not found"},"id":1})"},
       {401, ""},
   });
-  const std::vector<std::string> common{"-datadir=" + dir.path.string(), "-regtest", "-rpcport=" + server.port_text()};
+  const std::vector<std::string> common{"-datadir=" + dir.path.string(), "-regtest",
+                                        "-rpcport=" + server.port_text()};
   auto with = [&](std::vector<std::string> extra) {
     auto args = common;
     args.insert(args.end(), extra.begin(), extra.end());
@@ -743,8 +756,8 @@ TEST_CASE("rpcwait: -rpcwaittimeout ends the wait with the last transient error"
   const auto elapsed = std::chrono::steady_clock::now() - started;
   CHECK(r.exit_code == 1);
   CHECK(r.out.empty());
-  CHECK(r.err == "error: timeout on transient error: Could not connect to the server 127.0.0.1:" + port + " (cookie " +
-                     (dir.path / "regtest" / ".cookie").string() +
+  CHECK(r.err == "error: timeout on transient error: Could not connect to the server 127.0.0.1:" + port +
+                     " (cookie " + (dir.path / "regtest" / ".cookie").string() +
                      "): Connection refused. Make sure cheesed is running with the RPC port enabled.\n");
   CHECK(elapsed >= 900ms);
   CHECK(elapsed < 5s);

@@ -152,8 +152,8 @@ TEST_CASE("aserti3-2d matches every published test vector", "[consensus][asert]"
         ++mismatches;
         // Report the first few in full; one failed assertion per run is enough otherwise.
         if (mismatches <= 3) {
-          FAIL_CHECK("iteration " << v.iteration << " height " << v.height << " time " << v.time
-                                  << ": expected 0x" << std::hex << v.bits << ", got 0x" << got);
+          FAIL_CHECK("iteration " << v.iteration << " height " << v.height << " time " << v.time << ": expected 0x"
+                                  << std::hex << v.bits << ", got 0x" << got);
         }
       }
       ++checked;
@@ -168,11 +168,10 @@ TEST_CASE("aserti3-2d keeps the target on schedule", "[consensus][asert]") {
   const AsertParams cheese_like{60, 3600, decode_compact(0x1d00ffff).target};
   for (const AsertParams& p : {bch, cheese_like}) {
     for (std::uint32_t anchor : {0x1d00ffffu, 0x1802aee8u, 0x1a2b3c4du, 0x01010000u, 0x03123456u}) {
-      for (std::int64_t height_diff :
-           {std::int64_t{0}, std::int64_t{1}, std::int64_t{2}, std::int64_t{143},
-            std::int64_t{100'000}, std::int64_t{2'147'483'647}, std::int64_t{1} << 40}) {
-        INFO("spacing " << p.target_spacing << " anchor 0x" << std::hex << anchor << std::dec
-                        << " height_diff " << height_diff);
+      for (std::int64_t height_diff : {std::int64_t{0}, std::int64_t{1}, std::int64_t{2}, std::int64_t{143},
+                                       std::int64_t{100'000}, std::int64_t{2'147'483'647}, std::int64_t{1} << 40}) {
+        INFO("spacing " << p.target_spacing << " anchor 0x" << std::hex << anchor << std::dec << " height_diff "
+                        << height_diff);
         const std::int64_t time_diff = p.target_spacing * (height_diff + 1);
         CHECK(asert_next_bits(anchor, time_diff, height_diff, p) == anchor);
       }
@@ -180,34 +179,26 @@ TEST_CASE("aserti3-2d keeps the target on schedule", "[consensus][asert]") {
   }
 }
 
-TEST_CASE("aserti3-2d doubles per half-life behind schedule, halves per half-life ahead",
-          "[consensus][asert]") {
+TEST_CASE("aserti3-2d doubles per half-life behind schedule, halves per half-life ahead", "[consensus][asert]") {
   const AsertParams p = vector_params();
   const U256 anchor = decode_compact(0x1802aee8).target;
   const std::int64_t height_diff = 1000;
   const std::int64_t on_time = p.target_spacing * (height_diff + 1);
-  CHECK(asert_next_bits(0x1802aee8, on_time + p.half_life, height_diff, p) ==
-        encode_compact(anchor * 2));
-  CHECK(asert_next_bits(0x1802aee8, on_time + 3 * p.half_life, height_diff, p) ==
-        encode_compact(anchor * 8));
-  CHECK(asert_next_bits(0x1802aee8, on_time - p.half_life, height_diff, p) ==
-        encode_compact(anchor >> 1));
-  CHECK(asert_next_bits(0x1802aee8, on_time - 4 * p.half_life, height_diff, p) ==
-        encode_compact(anchor >> 4));
+  CHECK(asert_next_bits(0x1802aee8, on_time + p.half_life, height_diff, p) == encode_compact(anchor * 2));
+  CHECK(asert_next_bits(0x1802aee8, on_time + 3 * p.half_life, height_diff, p) == encode_compact(anchor * 8));
+  CHECK(asert_next_bits(0x1802aee8, on_time - p.half_life, height_diff, p) == encode_compact(anchor >> 1));
+  CHECK(asert_next_bits(0x1802aee8, on_time - 4 * p.half_life, height_diff, p) == encode_compact(anchor >> 4));
   // Half a half-life late: 2^0.5 = 1.414214; the spec's cubic gives 92674 / 65536 = 1.414093.
   CHECK(asert_next_bits(0x1802aee8, on_time + p.half_life / 2, height_diff, p) ==
         encode_compact(anchor * 92674 >> 16));
   // The exponent's division truncates toward zero: 2 s early is -131072 / 172800 -> 0, unchanged
   // (floor division would give -1, a lower target); 3 s early is -196608 / 172800 -> -1.
   CHECK(asert_next_bits(0x1802aee8, on_time - 2, height_diff, p) == 0x1802aee8u);
-  CHECK(asert_next_bits(0x1802aee8, on_time - 3, height_diff, p) ==
-        encode_compact(anchor * 131071 >> 17));
+  CHECK(asert_next_bits(0x1802aee8, on_time - 3, height_diff, p) == encode_compact(anchor * 131071 >> 17));
   CHECK(asert_next_bits(0x1802aee8, on_time - 3, height_diff, p) != 0x1802aee8u);
   // Slightly late raises the target, slightly early lowers it.
-  const U256 late =
-      decode_compact(asert_next_bits(0x1802aee8, on_time + 600, height_diff, p)).target;
-  const U256 early =
-      decode_compact(asert_next_bits(0x1802aee8, on_time - 600, height_diff, p)).target;
+  const U256 late = decode_compact(asert_next_bits(0x1802aee8, on_time + 600, height_diff, p)).target;
+  const U256 early = decode_compact(asert_next_bits(0x1802aee8, on_time - 600, height_diff, p)).target;
   CHECK(late > anchor);
   CHECK(early < anchor);
 }
@@ -237,8 +228,7 @@ TEST_CASE("aserti3-2d never exceeds pow_limit and is never zero", "[consensus][a
   for (std::uint32_t anchor : {0x1d00ffffu, 0x1802aee8u, 0x01010000u}) {
     for (std::int64_t t : times) {
       for (std::int64_t hd : heights) {
-        INFO("anchor 0x" << std::hex << anchor << std::dec << " time_diff " << t << " height_diff "
-                         << hd);
+        INFO("anchor 0x" << std::hex << anchor << std::dec << " time_diff " << t << " height_diff " << hd);
         const CompactTarget next = decode_compact(asert_next_bits(anchor, t, hd, p));
         CHECK_FALSE(next.negative);
         CHECK_FALSE(next.overflow);

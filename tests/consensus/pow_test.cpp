@@ -53,8 +53,7 @@ TEST_CASE("compact bits decode and encode as Bitcoin's SetCompact/GetCompact", "
       {0x04123456, "12345600", 0x04123456, false, false},
       {0x04923456, "12345600", 0x04923456, true, false},
       {0x05009234, "92340000", 0x05009234, false, false},
-      {0x20123456, "1234560000000000000000000000000000000000000000000000000000000000", 0x20123456,
-       false, false},
+      {0x20123456, "1234560000000000000000000000000000000000000000000000000000000000", 0x20123456, false, false},
   };
   for (const auto& c : cases) {
     INFO("bits 0x" << std::hex << c.bits);
@@ -94,25 +93,22 @@ TEST_CASE("compact overflow boundaries", "[consensus][pow]") {
 }
 
 TEST_CASE("canonical compact values round-trip", "[consensus][pow]") {
-  for (std::uint32_t bits : {0x1d00ffffu, 0x1b0404cbu, 0x1a2b3c4du, 0x1802aee8u, 0x17469789u,
-                             0x01010000u, 0x207fffffu, 0x03123456u, 0x05009234u}) {
+  for (std::uint32_t bits : {0x1d00ffffu, 0x1b0404cbu, 0x1a2b3c4du, 0x1802aee8u, 0x17469789u, 0x01010000u,
+                             0x207fffffu, 0x03123456u, 0x05009234u}) {
     INFO("bits 0x" << std::hex << bits);
     const CompactTarget t = decode_compact(bits);
     CHECK_FALSE(t.negative);
     CHECK_FALSE(t.overflow);
     CHECK(encode_compact(t.target) == bits);
   }
-  CHECK(decode_compact(0x1d00ffff).target ==
-        h("00000000ffff0000000000000000000000000000000000000000000000000000"));
+  CHECK(decode_compact(0x1d00ffff).target == h("00000000ffff0000000000000000000000000000000000000000000000000000"));
   // Encoding truncates to three significant bytes.
-  CHECK(encode_compact(h("00000000ffffffffffffffffffffffffffffffffffffffffffffffffffffffff")) ==
-        0x1d00ffffu);
+  CHECK(encode_compact(h("00000000ffffffffffffffffffffffffffffffffffffffffffffffffffffffff")) == 0x1d00ffffu);
 }
 
 TEST_CASE("Bitcoin's genesis block passes the proof-of-work check", "[consensus][pow]") {
   const U256 pow_limit = decode_compact(0x1d00ffff).target;
-  const Hash256 genesis =
-      display_hash("000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
+  const Hash256 genesis = display_hash("000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
   CHECK(check_proof_of_work(genesis, 0x1d00ffff, pow_limit));
 
   // The hash's own three leading bytes as a target are just below it; one more is enough.
@@ -121,8 +117,7 @@ TEST_CASE("Bitcoin's genesis block passes the proof-of-work check", "[consensus]
   CHECK_FALSE(check_proof_of_work(genesis, 0x1a19d668, pow_limit));
 
   // A hash above the target fails; the target itself passes.
-  const Hash256 above =
-      display_hash("00000000ffff0000000000000000000000000000000000000000000000000001");
+  const Hash256 above = display_hash("00000000ffff0000000000000000000000000000000000000000000000000001");
   CHECK_FALSE(check_proof_of_work(above, 0x1d00ffff, pow_limit));
   CHECK(check_proof_of_work(pow_limit.to_hash(), 0x1d00ffff, pow_limit));
   Hash256 flipped = genesis;

@@ -82,34 +82,27 @@ TEST_CASE("check_transaction: a zero amount is rejected", "[consensus][validatio
 
 TEST_CASE("check_transaction: an amount above the total supply is out of range", "[consensus][validation]") {
   Keys k;
-  CHECK(check_transaction(unsigned_transfer(k.a, k.b, kMaxMoney + 1, 0, 0)).reason ==
-        Reject::kTxAmountOutOfRange);
-  CHECK(check_transaction(unsigned_transfer(k.a, k.b, ~Amount{0}, 0, 0)).reason ==
-        Reject::kTxAmountOutOfRange);
+  CHECK(check_transaction(unsigned_transfer(k.a, k.b, kMaxMoney + 1, 0, 0)).reason == Reject::kTxAmountOutOfRange);
+  CHECK(check_transaction(unsigned_transfer(k.a, k.b, ~Amount{0}, 0, 0)).reason == Reject::kTxAmountOutOfRange);
 }
 
 TEST_CASE("check_transaction: a fee above the total supply is out of range", "[consensus][validation]") {
   Keys k;
-  CHECK(check_transaction(unsigned_transfer(k.a, k.b, 1, kMaxMoney + 1, 0)).reason ==
-        Reject::kTxAmountOutOfRange);
+  CHECK(check_transaction(unsigned_transfer(k.a, k.b, 1, kMaxMoney + 1, 0)).reason == Reject::kTxAmountOutOfRange);
   // Would wrap amount + fee to 0 in 64 bits.
-  CHECK(check_transaction(unsigned_transfer(k.a, k.b, 1, ~Amount{0}, 0)).reason ==
-        Reject::kTxAmountOutOfRange);
+  CHECK(check_transaction(unsigned_transfer(k.a, k.b, 1, ~Amount{0}, 0)).reason == Reject::kTxAmountOutOfRange);
 }
 
-TEST_CASE("check_transaction: amount + fee above the total supply is out of range",
-          "[consensus][validation]") {
+TEST_CASE("check_transaction: amount + fee above the total supply is out of range", "[consensus][validation]") {
   Keys k;
-  CHECK(check_transaction(unsigned_transfer(k.a, k.b, kMaxMoney, 1, 0)).reason ==
-        Reject::kTxAmountOutOfRange);
+  CHECK(check_transaction(unsigned_transfer(k.a, k.b, kMaxMoney, 1, 0)).reason == Reject::kTxAmountOutOfRange);
   CHECK(check_transaction(unsigned_transfer(k.a, k.b, kMaxMoney / 2 + 1, kMaxMoney / 2, 0)).reason ==
         Reject::kTxAmountOutOfRange);
 }
 
 // ===================== check_transaction_signature =====================
 
-TEST_CASE("check_transaction_signature accepts a transfer signed for the network",
-          "[consensus][validation]") {
+TEST_CASE("check_transaction_signature accepts a transfer signed for the network", "[consensus][validation]") {
   Keys k;
   CHECK(check_transaction_signature(make_transfer(k.alice, k.b, kCoin, 1, 0), regtest().magic).ok());
 }
@@ -185,8 +178,7 @@ TEST_CASE("check_header_pow: overflowing bits are out of range", "[consensus][va
   }
 }
 
-TEST_CASE("check_header_pow: a target easier than the network's limit is out of range",
-          "[consensus][validation]") {
+TEST_CASE("check_header_pow: a target easier than the network's limit is out of range", "[consensus][validation]") {
   BlockHeader h = block_with({}).header;
   h.bits = 0x2100ffff;  // 0xffff << 240 > regtest's 0x7fffff << 232
   REQUIRE(decode_compact(h.bits).target > regtest().pow_limit);
@@ -213,9 +205,8 @@ TEST_CASE("check_header_pow: a zero target is out of range", "[consensus][valida
 
 TEST_CASE("check_block accepts a mined block with signed transfers", "[consensus][validation]") {
   Keys k;
-  const Block b =
-      block_with({make_transfer(k.alice, k.b, kCoin, 10, 0), make_transfer(k.bob, k.c, 2 * kCoin, 20, 4),
-                  make_transfer(k.alice, k.c, kCoin, 10, 1)});
+  const Block b = block_with({make_transfer(k.alice, k.b, kCoin, 10, 0), make_transfer(k.bob, k.c, 2 * kCoin, 20, 4),
+                              make_transfer(k.alice, k.c, kCoin, 10, 1)});
   CHECK(check_block(b, regtest()).ok());
   CHECK(check_block(make_block(1, {}), regtest()).ok());
 }
@@ -266,8 +257,7 @@ TEST_CASE("check_block: a second coinbase is out of place at index 1", "[consens
   CHECK(v.tx_index == 1);
 }
 
-TEST_CASE("check_block: a transfer failing its own checks is reported with its index",
-          "[consensus][validation]") {
+TEST_CASE("check_block: a transfer failing its own checks is reported with its index", "[consensus][validation]") {
   Keys k;
   Block b = block_with({make_transfer(k.alice, k.b, kCoin, 10, 0), make_transfer(k.alice, k.b, 0, 10, 1),
                         unsigned_transfer(k.a, k.b, kMaxMoney + 1, 0, 2)});
@@ -321,8 +311,7 @@ TEST_CASE("check_block: a coinbase extra longer than 100 bytes is rejected", "[c
   CHECK(check_block(b, regtest()).reason == Reject::kTxCoinbaseExtraTooLong);
 }
 
-TEST_CASE("check_block: a coinbase above the total supply is a bad coinbase amount",
-          "[consensus][validation]") {
+TEST_CASE("check_block: a coinbase above the total supply is a bad coinbase amount", "[consensus][validation]") {
   Block b = block_with({});
   b.txs[0].amount = kMaxMoney + 1;
   mine(b);
@@ -386,8 +375,7 @@ TEST_CASE("check_header_contextual accepts a header between the median time and 
   CHECK(check_header_contextual(header_at(kNow + 7200), context(), kNow, regtest()).ok());
 }
 
-TEST_CASE("check_header_contextual: bits other than the expected ones are bad bits",
-          "[consensus][validation]") {
+TEST_CASE("check_header_contextual: bits other than the expected ones are bad bits", "[consensus][validation]") {
   BlockHeader h = header_at(kMtp + 60);
   h.bits = 0x1e0fffff;
   CHECK(check_header_contextual(h, context(), kNow, regtest()).reason == Reject::kBlockBadBits);
@@ -400,12 +388,9 @@ TEST_CASE("check_header_contextual: bits other than the expected ones are bad bi
   CHECK(check_header_contextual(h, ctx, kNow, chain_params(Network::kMain)).ok());
 }
 
-TEST_CASE("check_header_contextual: a time not after the median time past is too old",
-          "[consensus][validation]") {
-  CHECK(check_header_contextual(header_at(kMtp), context(), kNow, regtest()).reason ==
-        Reject::kBlockTimeTooOld);
-  CHECK(check_header_contextual(header_at(kMtp - 1), context(), kNow, regtest()).reason ==
-        Reject::kBlockTimeTooOld);
+TEST_CASE("check_header_contextual: a time not after the median time past is too old", "[consensus][validation]") {
+  CHECK(check_header_contextual(header_at(kMtp), context(), kNow, regtest()).reason == Reject::kBlockTimeTooOld);
+  CHECK(check_header_contextual(header_at(kMtp - 1), context(), kNow, regtest()).reason == Reject::kBlockTimeTooOld);
   CHECK(check_header_contextual(header_at(0), context(), kNow, regtest()).reason == Reject::kBlockTimeTooOld);
 }
 
@@ -436,8 +421,7 @@ TEST_CASE("connect_block_transactions applies transfers and leaves the coinbase 
   CHECK(delta.after.size() == 2);
 }
 
-TEST_CASE("connect_block_transactions: a coinbase of the wrong height is rejected",
-          "[consensus][validation]") {
+TEST_CASE("connect_block_transactions: a coinbase of the wrong height is rejected", "[consensus][validation]") {
   for (std::uint64_t coinbase_height : {kHeight - 1, kHeight + 1, std::uint64_t{0}}) {
     INFO("coinbase height " << coinbase_height);
     Block b = block_with({});
@@ -449,8 +433,7 @@ TEST_CASE("connect_block_transactions: a coinbase of the wrong height is rejecte
   }
 }
 
-TEST_CASE("connect_block_transactions: a coinbase above subsidy + fees is a bad amount",
-          "[consensus][validation]") {
+TEST_CASE("connect_block_transactions: a coinbase above subsidy + fees is a bad amount", "[consensus][validation]") {
   Keys k;
   MapView view;
   view.accounts[k.a] = {10 * kCoin, 0};
@@ -462,8 +445,7 @@ TEST_CASE("connect_block_transactions: a coinbase above subsidy + fees is a bad 
   CHECK(connect(b, view, delta).reason == Reject::kBlockBadCoinbaseAmount);
 }
 
-TEST_CASE("connect_block_transactions: a coinbase below subsidy + fees is a bad amount",
-          "[consensus][validation]") {
+TEST_CASE("connect_block_transactions: a coinbase below subsidy + fees is a bad amount", "[consensus][validation]") {
   Keys k;
   MapView view;
   view.accounts[k.a] = {10 * kCoin, 0};
@@ -478,14 +460,12 @@ TEST_CASE("connect_block_transactions: a coinbase below subsidy + fees is a bad 
   CHECK(connect(b, view, delta).reason == Reject::kBlockBadCoinbaseAmount);
 }
 
-TEST_CASE("connect_block_transactions: a coinbase of exactly subsidy + fees is accepted",
-          "[consensus][validation]") {
+TEST_CASE("connect_block_transactions: a coinbase of exactly subsidy + fees is accepted", "[consensus][validation]") {
   Keys k;
   MapView view;
   view.accounts[k.a] = {10 * kCoin, 0};
   view.accounts[k.b] = {10 * kCoin, 7};
-  const Block b =
-      block_with({make_transfer(k.alice, k.c, kCoin, 500, 0), make_transfer(k.bob, k.c, kCoin, 250, 7)});
+  const Block b = block_with({make_transfer(k.alice, k.c, kCoin, 500, 0), make_transfer(k.bob, k.c, kCoin, 250, 7)});
   REQUIRE(b.txs[0].amount == kSubsidy + 750);
   StateDelta delta;
   CHECK(connect(b, view, delta).ok());
@@ -511,8 +491,7 @@ TEST_CASE("connect_block_transactions: a nonce already used is too low (replay)"
   CHECK(v.tx_index == 1);
 }
 
-TEST_CASE("connect_block_transactions: a nonce beyond the next one is too high (gap)",
-          "[consensus][validation]") {
+TEST_CASE("connect_block_transactions: a nonce beyond the next one is too high (gap)", "[consensus][validation]") {
   Keys k;
   MapView view;
   view.accounts[k.a] = {10 * kCoin, 3};
@@ -522,8 +501,7 @@ TEST_CASE("connect_block_transactions: a nonce beyond the next one is too high (
   CHECK(v.tx_index == 1);
 }
 
-TEST_CASE("connect_block_transactions: spending more than the balance is rejected",
-          "[consensus][validation]") {
+TEST_CASE("connect_block_transactions: spending more than the balance is rejected", "[consensus][validation]") {
   Keys k;
   MapView view;
   view.accounts[k.a] = {kCoin, 0};
@@ -539,15 +517,14 @@ TEST_CASE("connect_block_transactions: spending more than the balance is rejecte
   CHECK(v.reason == Reject::kTxInsufficientBalance);
   CHECK(v.tx_index == 1);
   // The second spend of a sender sees the balance the first left.
-  v = connect(block_with({make_transfer(k.alice, k.b, kCoin / 2, 0, 0),
-                          make_transfer(k.alice, k.b, kCoin / 2, 1, 1)}),
-              view, delta);
+  v = connect(
+      block_with({make_transfer(k.alice, k.b, kCoin / 2, 0, 0), make_transfer(k.alice, k.b, kCoin / 2, 1, 1)}), view,
+      delta);
   CHECK(v.reason == Reject::kTxInsufficientBalance);
   CHECK(v.tx_index == 2);
 }
 
-TEST_CASE("connect_block_transactions: consecutive nonces of one sender in one block",
-          "[consensus][validation]") {
+TEST_CASE("connect_block_transactions: consecutive nonces of one sender in one block", "[consensus][validation]") {
   Keys k;
   MapView view;
   view.accounts[k.a] = {10 * kCoin, 5};
@@ -566,14 +543,13 @@ TEST_CASE("connect_block_transactions: consecutive nonces of one sender in one b
   CHECK(v.tx_index == 1);
 }
 
-TEST_CASE("connect_block_transactions: two transfers with one nonce are a double spend",
-          "[consensus][validation]") {
+TEST_CASE("connect_block_transactions: two transfers with one nonce are a double spend", "[consensus][validation]") {
   Keys k;
   MapView view;
   view.accounts[k.a] = {10 * kCoin, 0};
   StateDelta delta;
-  const Block b =
-      block_with({make_transfer(k.alice, k.b, kCoin, 100, 0), make_transfer(k.alice, k.c, kCoin, 100, 0)});
+  const Block b = block_with(
+      {make_transfer(k.alice, k.b, kCoin, 100, 0), make_transfer(k.alice, k.c, kCoin, 100, 0)});
   REQUIRE(check_block(b, regtest()).ok());  // distinct txids: only state reveals the double spend
   const Verdict v = connect(b, view, delta);
   CHECK(v.reason == Reject::kTxNonceTooLow);
@@ -587,9 +563,8 @@ TEST_CASE("connect_block_transactions: a recipient balance above the total suppl
   view.accounts[k.a] = {10 * kCoin, 0};
   view.accounts[k.b] = {kMaxMoney, 0};
   StateDelta delta;
-  const Verdict v =
-      connect(block_with({make_transfer(k.alice, k.c, kCoin, 0, 0), make_transfer(k.alice, k.b, 1, 0, 1)}),
-              view, delta);
+  const Verdict v = connect(
+      block_with({make_transfer(k.alice, k.c, kCoin, 0, 0), make_transfer(k.alice, k.b, 1, 0, 1)}), view, delta);
   CHECK(v.reason == Reject::kTxBalanceOverflow);
   CHECK(v.tx_index == 2);
 }
@@ -601,9 +576,9 @@ TEST_CASE("connect_block_transactions: fees summing above the total supply are o
   view.accounts[k.a] = {kMaxMoney, 0};
   view.accounts[k.b] = {kMaxMoney, 0};
   StateDelta delta;
-  const Verdict v = connect(block_with({make_transfer(k.alice, k.c, 1, kMaxMoney - 1, 0),
-                                        make_transfer(k.bob, k.c, 1, kMaxMoney - 1, 0)}),
-                            view, delta);
+  const Verdict v = connect(
+      block_with({make_transfer(k.alice, k.c, 1, kMaxMoney - 1, 0), make_transfer(k.bob, k.c, 1, kMaxMoney - 1, 0)}),
+      view, delta);
   CHECK(v.reason == Reject::kTxAmountOutOfRange);
   CHECK(v.tx_index == 2);
 }
@@ -666,8 +641,7 @@ TEST_CASE("connect_block_transactions: the block's own transfers may spend the m
   CHECK(delta.after.at(k.b) == Account{kSubsidy - 10, 0});
   // A matured reward that would overflow the miner's balance is rejected.
   view.accounts[k.c] = {kMaxMoney, 0};
-  CHECK(connect(block_with({}), view, delta, kHeight, MaturingReward{k.c, 1}).reason ==
-        Reject::kTxBalanceOverflow);
+  CHECK(connect(block_with({}), view, delta, kHeight, MaturingReward{k.c, 1}).reason == Reject::kTxBalanceOverflow);
 }
 
 TEST_CASE("connect_block_transactions: a matured reward to a new account, and none at all",
@@ -696,9 +670,8 @@ TEST_CASE("connect_block_transactions: an account touched twice is recorded in u
   view.accounts[k.a] = {10 * kCoin, 0};
   view.accounts[k.b] = {10 * kCoin, 0};
   StateDelta delta;
-  const Block b =
-      block_with({make_transfer(k.alice, k.b, kCoin, 0, 0), make_transfer(k.bob, k.a, 2 * kCoin, 0, 0),
-                  make_transfer(k.alice, k.a, kCoin, 5, 1)});
+  const Block b = block_with({make_transfer(k.alice, k.b, kCoin, 0, 0), make_transfer(k.bob, k.a, 2 * kCoin, 0, 0),
+                              make_transfer(k.alice, k.a, kCoin, 5, 1)});
   REQUIRE(connect(b, view, delta).ok());
   REQUIRE(delta.before.size() == 2);
   CHECK(delta.before[0] == std::pair<PublicKey, Account>{k.a, {10 * kCoin, 0}});
@@ -736,8 +709,7 @@ TEST_CASE("a reward matures and is spent after coinbase_maturity blocks", "[cons
   CHECK(view.account(miner) == Account{kSubsidy, 0});
   // Now the miner can spend it.
   const std::uint64_t h = maturity + 2;
-  Block spend =
-      make_block(h, {make_transfer(miner_key, fake_key(0x10), kSubsidy - 1000, 1000, 0)}, miner, prev);
+  Block spend = make_block(h, {make_transfer(miner_key, fake_key(0x10), kSubsidy - 1000, 1000, 0)}, miner, prev);
   StateDelta delta;
   CHECK(connect(spend, view, delta, h).ok());
   Block overspend = make_block(h, {make_transfer(miner_key, fake_key(0x10), kSubsidy, 1, 0)}, miner, prev);
@@ -797,12 +769,11 @@ TEST_CASE("is_misbehavior: what an honest peer may send is not misbehavior", "[c
   }
 }
 
-TEST_CASE("is_misbehavior: invalid data only a rule breaker produces is misbehavior",
-          "[consensus][validation]") {
-  for (Reject r : {Reject::kTxBadSignature, Reject::kBlockHighHash, Reject::kBlockBadMerkleRoot,
-                   Reject::kBlockBadBitsRange, Reject::kTxCoinbaseOutOfPlace, Reject::kTxZeroAmount,
-                   Reject::kTxAmountOutOfRange, Reject::kBlockDuplicateTx, Reject::kBlockOversized,
-                   Reject::kBlockBadCoinbaseAmount, Reject::kBlockTimeTooOld}) {
+TEST_CASE("is_misbehavior: invalid data only a rule breaker produces is misbehavior", "[consensus][validation]") {
+  for (Reject r :
+       {Reject::kTxBadSignature, Reject::kBlockHighHash, Reject::kBlockBadMerkleRoot, Reject::kBlockBadBitsRange,
+        Reject::kTxCoinbaseOutOfPlace, Reject::kTxZeroAmount, Reject::kTxAmountOutOfRange, Reject::kBlockDuplicateTx,
+        Reject::kBlockOversized, Reject::kBlockBadCoinbaseAmount, Reject::kBlockTimeTooOld}) {
     INFO(to_string(r));
     CHECK(is_misbehavior(r));
   }
@@ -810,8 +781,7 @@ TEST_CASE("is_misbehavior: invalid data only a rule breaker produces is misbehav
 
 TEST_CASE("is_permanent_failure: a mutated body, a future time or an unknown parent are not final",
           "[consensus][validation]") {
-  for (Reject r :
-       {Reject::kOk, Reject::kBlockBadMerkleRoot, Reject::kBlockTimeTooNew, Reject::kBlockUnknownParent}) {
+  for (Reject r : {Reject::kOk, Reject::kBlockBadMerkleRoot, Reject::kBlockTimeTooNew, Reject::kBlockUnknownParent}) {
     INFO(to_string(r));
     CHECK_FALSE(is_permanent_failure(r));
   }

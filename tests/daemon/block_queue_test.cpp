@@ -6,9 +6,9 @@
 // block in the queue leaves the blocks before it connected.
 #include <coroutine>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <catch2/catch.hpp>
-#include <algorithm>
 #include <chrono>
 #include <future>
 #include <memory>
@@ -243,9 +243,8 @@ TEST_CASE("cheap checks first: a block with an unknown parent costs no signature
     for (int round = 0; round < 50; ++round) {
       for (std::size_t i = 1; i < chain.blocks.size(); ++i) {
         std::optional<Verdict> verdict;
-        const bool taken = n.ctx().blocks->try_queue_block(chain.blocks[i], 1, [&](const BlockSubmission& s) {
-          verdict = s.result.verdict;
-        });
+        const bool taken = n.ctx().blocks->try_queue_block(
+            chain.blocks[i], 1, [&](const BlockSubmission& s) { verdict = s.result.verdict; });
         settled = settled && taken && verdict && verdict->reason == Reject::kBlockUnknownParent;
         settled = settled && n.ctx().blocks->queued_block_bytes() == 0;
         answered += verdict ? 1 : 0;

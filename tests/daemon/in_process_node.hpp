@@ -5,9 +5,9 @@
 
 #include <coroutine>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <catch2/catch.hpp>
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -19,11 +19,11 @@
 
 #include <unistd.h>
 
-#include "consensus/params.hpp"
 #include "chain/chainstate.hpp"
+#include "consensus/params.hpp"
 #include "daemon/mining/miner.hpp"
-#include "daemon/validation/block_processor.hpp"
 #include "daemon/node/node.hpp"
+#include "daemon/validation/block_processor.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
 
 namespace cheese::test {

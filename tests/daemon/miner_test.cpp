@@ -5,18 +5,18 @@
 // tests give the miner a target no hash meets: its threads then search until cancelled.
 #include <coroutine>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <catch2/catch.hpp>
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <sstream>
 #include <functional>
 #include <future>
+#include <iterator>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -24,10 +24,10 @@
 
 #include "chain/miner.hpp"
 #include "consensus/params.hpp"
+#include "daemon/in_process_node.hpp"
 #include "daemon/mining/miner.hpp"
 #include "daemon/node/node.hpp"
 #include "primitives/keys.hpp"
-#include "daemon/in_process_node.hpp"
 
 namespace asio = boost::asio;
 using namespace cheese;
@@ -143,9 +143,8 @@ TEST_CASE("a competing block makes the miner switch to the new tip", "[daemon][m
   REQUIRE(wait_for([&] { return n.searching_on() == genesis; }, 10s));
 
   // Another miner's block on the same tip arrives.
-  BlockTemplate t = n.on_io([&] {
-    return create_block_template((*n.ctx().chain), (*n.ctx().mempool), key(2), unix_now(), 777);
-  });
+  BlockTemplate t = n.on_io(
+      [&] { return create_block_template((*n.ctx().chain), (*n.ctx().mempool), key(2), unix_now(), 777); });
   std::atomic<bool> cancel{false};
   std::atomic<std::uint64_t> hashes{0};
   const auto nonce = solve_header(t.block.header, t.target, 1, cancel, hashes, 1'000'000);

@@ -9,11 +9,11 @@
 #include <chrono>
 #include <future>
 #include <memory>
-#include <set>
-#include <vector>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "chain/chain_test_util.hpp"
 #include "daemon/in_process_node.hpp"
@@ -31,9 +31,9 @@ namespace {
 //! What a coroutine running beside the scan saw, one observation per turn of the io loop.
 struct Beside {
   std::size_t turns_while_scanning = 0;
-  std::size_t refused = 0;        //!< getbalance-style requests refused with -4 meanwhile
+  std::size_t refused = 0;  //!< getbalance-style requests refused with -4 meanwhile
   std::size_t other_errors = 0;
-  bool saw_progress = false;      //!< the sync point moved between two turns
+  bool saw_progress = false;  //!< the sync point moved between two turns
 };
 
 asio::awaitable<void> watch(NodeContext& node, std::shared_ptr<Beside> out, std::shared_ptr<bool> done) {
@@ -94,17 +94,18 @@ TEST_CASE("a chain scan runs in slices while the node goes on", "[daemon][wallet
   });
   auto beside = std::make_shared<Beside>();
   auto done = std::make_shared<bool>(false);
-  auto restored = n.await_on_io<std::shared_ptr<LoadedWallet>>([&]() -> asio::awaitable<std::shared_ptr<LoadedWallet>> {
-    asio::co_spawn((*node.io), watch(node, beside, done), asio::detached);
-    auto e = co_await wm.restore("restored", phrase, std::nullopt, false);
-    co_await wm.wait_scanned(e);
-    *done = true;
-    co_return e;
-  });
+  auto restored = n.await_on_io<std::shared_ptr<LoadedWallet>>(
+      [&]() -> asio::awaitable<std::shared_ptr<LoadedWallet>> {
+        asio::co_spawn((*node.io), watch(node, beside, done), asio::detached);
+        auto e = co_await wm.restore("restored", phrase, std::nullopt, false);
+        co_await wm.wait_scanned(e);
+        *done = true;
+        co_return e;
+      });
 
   CAPTURE(beside->turns_while_scanning, beside->refused, beside->other_errors);
-  REQUIRE(beside->turns_while_scanning >= 3);  // other handlers ran between slices
-  REQUIRE(beside->saw_progress);               // and the sync point moved in between
+  REQUIRE(beside->turns_while_scanning >= 3);                // other handlers ran between slices
+  REQUIRE(beside->saw_progress);                             // and the sync point moved in between
   REQUIRE(beside->refused == beside->turns_while_scanning);  // -4 while scanning, every time
   REQUIRE(beside->other_errors == 0);
 
@@ -139,7 +140,8 @@ namespace {
 //! Queues blocks as a peer does and records, as each is processed, the wallet's stored sync
 //! height (what a crash would leave).
 asio::awaitable<void> feed_and_watch(NodeContext& node, std::vector<std::shared_ptr<const Block>> blocks,
-                                     std::shared_ptr<LoadedWallet> e, std::shared_ptr<std::vector<std::uint64_t>> stored,
+                                     std::shared_ptr<LoadedWallet> e,
+                                     std::shared_ptr<std::vector<std::uint64_t>> stored,
                                      std::shared_ptr<std::promise<void>> all_done) {
   for (std::size_t i = 0; i < blocks.size(); ++i) {
     BlockProcessor::BlockDone done = [e, stored, all_done, total = blocks.size()](const BlockSubmission&) {
@@ -198,7 +200,8 @@ TEST_CASE("during initial sync the wallet stores its sync point only with its ow
   });
 }
 
-TEST_CASE("stop() ends a running chain scan: no slice after it, the wallet not left scanning", "[daemon][wallet][scan]") {
+TEST_CASE("stop() ends a running chain scan: no slice after it, the wallet not left scanning",
+          "[daemon][wallet][scan]") {
   InProcessNode n;
   NodeContext& node = n.ctx();
   WalletManager& wm = (*node.wallets);
@@ -222,12 +225,13 @@ TEST_CASE("stop() ends a running chain scan: no slice after it, the wallet not l
     wm.set_scan_slice_for_testing(1us);
     return 0;
   });
-  auto restored = n.await_on_io<std::shared_ptr<LoadedWallet>>([&]() -> asio::awaitable<std::shared_ptr<LoadedWallet>> {
-    auto e = co_await wm.restore("restored", phrase, std::nullopt, false);
-    REQUIRE(e->scanning);
-    wm.stop();
-    co_return e;
-  });
+  auto restored = n.await_on_io<std::shared_ptr<LoadedWallet>>(
+      [&]() -> asio::awaitable<std::shared_ptr<LoadedWallet>> {
+        auto e = co_await wm.restore("restored", phrase, std::nullopt, false);
+        REQUIRE(e->scanning);
+        wm.stop();
+        co_return e;
+      });
   const auto synced_at_stop = n.on_io([&] { return restored->scanned; });
   bool over = false;
   for (int i = 0; i < 100 && !over; ++i) {

@@ -4,14 +4,14 @@
 
 #include <unistd.h>
 
+#include <fmt/format.h>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
-#include <fmt/format.h>
-#include <atomic>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -265,10 +265,10 @@ TEST_CASE("the WebSocket needs the token, pushes new tips, and is limited in num
   CHECK(n.on_io([&] { return n.ctx().web->websocket_count(); }) == 1);
 
   const std::string miner = "rchz190vqdjtlpcq27xslcveglfmr4ynfwg7gmw86cnun4acakxrdd6gqgvldna";
-  const auto mined =
-      n.request(http::verb::post, "/",
-                R"({"jsonrpc":"2.0","id":1,"method":"generatetoaddress","params":[1,")" + miner + R"("]})",
-                "Bearer " + n.token());
+  const auto mined = n.request(
+      http::verb::post, "/",
+      R"({"jsonrpc":"2.0","id":1,"method":"generatetoaddress","params":[1,")" + miner + R"("]})",
+      "Bearer " + n.token());
   REQUIRE(mined.result_int() == 200);
   const auto event = boost::json::parse(c.read());
   CHECK(event.at("type").as_string() == "tip");

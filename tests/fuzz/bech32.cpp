@@ -40,8 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (decoded) {
     FUZZ_CHECK(s.size() <= kBech32MaxLength);
     FUZZ_CHECK(s == lower(s) || s == upper(s));  // never mixed case
-    FUZZ_CHECK(
-        std::all_of(decoded->data5.begin(), decoded->data5.end(), [](auto v) { return v < 32; }));
+    FUZZ_CHECK(std::all_of(decoded->data5.begin(), decoded->data5.end(), [](auto v) { return v < 32; }));
     FUZZ_CHECK(bech32_encode(decoded->encoding, decoded->hrp, decoded->data5) == lower(s));
   }
 

@@ -155,9 +155,7 @@ void invalid_block(Run& r, FuzzInput& in) {
   Block b = r.block_on(tip);
   const std::uint8_t rule = in.byte() % 10;
   switch (rule) {
-    case 0:
-      b.txs[0].amount += in.range<Amount>(1, kCoin);
-      break;
+    case 0: b.txs[0].amount += in.range<Amount>(1, kCoin); break;
     case 1:
       b.header.bits = regtest().pow_limit_bits - in.range<std::uint32_t>(1, 0xff);  // a little harder
       break;
@@ -167,7 +165,8 @@ void invalid_block(Run& r, FuzzInput& in) {
       b.header.time = static_cast<std::uint32_t>(cs.median_time_past(tip)) - in.range<std::uint32_t>(0, 600);
       break;
     case 4:
-      b.header.time = static_cast<std::uint32_t>(kNow + regtest().max_future_block_time) + in.range<std::uint32_t>(1, 600);
+      b.header.time = static_cast<std::uint32_t>(kNow + regtest().max_future_block_time) +
+                      in.range<std::uint32_t>(1, 600);
       break;
     case 9:
       b.txs[0] = make_coinbase(b.txs[0].recipient, b.txs[0].amount, tip->height + in.range<std::uint64_t>(2, 50),
@@ -180,8 +179,8 @@ void invalid_block(Run& r, FuzzInput& in) {
         break;
       }
       const Account a = cs.account(s.pubs[*from]);
-      Transaction tx = make_transfer(s.keys[*from], s.pubs[0], std::min<Amount>(a.balance - kFee, kCoin),
-                                     kFee, a.nonce);
+      Transaction tx = make_transfer(s.keys[*from], s.pubs[0], std::min<Amount>(a.balance - kFee, kCoin), kFee,
+                                     a.nonce);
       const std::uint8_t kind = in.byte() % 4;
       if (kind == 0) {
         tx.signature[in.pick(tx.signature.size())] ^= 0x01;
@@ -238,9 +237,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!tips.empty()) (void)r.submit(r.block_on(tips[in.pick(tips.size())]));
         break;
       }
-      case 3:
-        invalid_block(r, in);
-        break;
+      case 3: invalid_block(r, in); break;
       case 4: {
         if (r.built.empty()) break;
         const Block b = r.built[in.pick(r.built.size())];

@@ -89,10 +89,9 @@ class TempDir {
  public:
   explicit TempDir(const std::string& tag) {
     static std::atomic<unsigned> counter{0};
-    const std::filesystem::path base =
-        ::access("/dev/shm", W_OK) == 0 ? std::filesystem::path("/dev/shm") : std::filesystem::temp_directory_path();
-    path_ = base /
-            ("cheese-fuzz-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    const std::filesystem::path base = ::access("/dev/shm", W_OK) == 0 ? std::filesystem::path("/dev/shm")
+                                                                       : std::filesystem::temp_directory_path();
+    path_ = base / ("cheese-fuzz-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }

@@ -20,8 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto decoded = decode_header(in);
   FUZZ_CHECK(decoded.has_value() == (size == kHeaderSize));
   if (!decoded) {
-    FUZZ_CHECK(decoded.error() ==
-               (size < kHeaderSize ? DecodeError::kTruncated : DecodeError::kTrailingData));
+    FUZZ_CHECK(decoded.error() == (size < kHeaderSize ? DecodeError::kTruncated : DecodeError::kTrailingData));
     return 0;
   }
   const BlockHeader& h = *decoded;
@@ -33,8 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(block_hash(h) == sha256d(in));
 
   // The miner's midstate path hashes the same bytes (for this nonce and the next one).
-  const HeaderMidstate mid =
-      header_midstate(std::span<const std::uint8_t, kHeaderSize>(data, kHeaderSize));
+  const HeaderMidstate mid = header_midstate(std::span<const std::uint8_t, kHeaderSize>(data, kHeaderSize));
   FUZZ_CHECK(header_hash(mid, h.nonce) == block_hash(h));
   BlockHeader next = h;
   next.nonce = h.nonce + 1;

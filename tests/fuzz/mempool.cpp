@@ -329,11 +329,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check_template(txs, max_bytes, view);
         if (in.flag()) {
           const std::size_t from = in.pick(kKeys);
-          const bool busy = std::any_of(txs.begin(), txs.end(), [&](const auto& t) { return t.sender == s.pubs[from]; });
+          const bool busy = std::any_of(txs.begin(), txs.end(),
+                                        [&](const auto& t) { return t.sender == s.pubs[from]; });
           const Account a = view.account(s.pubs[from]);
           if (!busy && a.balance >= kMinRelayFee + 1) {
-            txs.push_back(make_transfer(s.keys[from], s.pubs[in.pick(kKeys)], in.range<Amount>(1, a.balance - kMinRelayFee),
-                                        kMinRelayFee, a.nonce));
+            txs.push_back(make_transfer(s.keys[from], s.pubs[in.pick(kKeys)],
+                                        in.range<Amount>(1, a.balance - kMinRelayFee), kMinRelayFee, a.nonce));
           }
         }
         Block b;

@@ -50,8 +50,8 @@ class Model {
     if (tag == 0xfe) v = le(4);
     if (tag == 0xff) v = le(8);
     if (!ok_) return 0;
-    const bool shortest = (tag < 0xfd) || (tag == 0xfd && v >= 0xfd) ||
-                          (tag == 0xfe && v > 0xffff) || (tag == 0xff && v > 0xffffffffULL);
+    const bool shortest = (tag < 0xfd) || (tag == 0xfd && v >= 0xfd) || (tag == 0xfe && v > 0xffff) ||
+                          (tag == 0xff && v > 0xffffffffULL);
     if (!shortest) {
       fail(DecodeError::kNonCanonical);
       return 0;
@@ -88,9 +88,7 @@ class Model {
   DecodeError error_ = DecodeError::kTruncated;
 };
 
-bool same_bytes(ByteSpan a, ByteSpan b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end());
-}
+bool same_bytes(ByteSpan a, ByteSpan b) { return std::equal(a.begin(), a.end(), b.begin(), b.end()); }
 
 }  // namespace
 

@@ -130,7 +130,8 @@ void mutate(Input& in, const std::vector<Input>& seeds, std::mt19937_64& rng, st
       if (rng() & 1) v = ~v + 1;  // and its negation
       const std::size_t width = std::size_t{2} << (rng() % 3);
       const std::size_t at = below(in.size());
-      for (std::size_t i = 0; i < width && at + i < in.size(); ++i) in[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
+      for (std::size_t i = 0; i < width && at + i < in.size(); ++i)
+        in[at + i] = static_cast<std::uint8_t>(v >> (8 * i));
       break;
     }
     default:  // truncate

@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 1: {  // register
         const Network network = kNetworks[in.pick(3)];
         const std::uint8_t port_choice = in.byte() % 4;
-        const std::uint16_t port = port_choice == 0 ? std::uint16_t{0}
+        const std::uint16_t port = port_choice == 0   ? std::uint16_t{0}
                                    : port_choice == 1 ? std::uint16_t{8433}
                                                       : in.range<std::uint16_t>(8433, 8436);
         const net::NetAddress addr = address(in.pick(5), port);
@@ -185,8 +185,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(registry.size() == model.size());
     FUZZ_CHECK(registry.size() <= limits.max_entries);
     for (const Network n : kNetworks) {
-      FUZZ_CHECK(registry.count(n) == static_cast<std::size_t>(std::count_if(
-                                          model.begin(), model.end(), [n](const auto& kv) { return kv.second.network == n; })));
+      FUZZ_CHECK(registry.count(n) ==
+                 static_cast<std::size_t>(std::count_if(model.begin(), model.end(),
+                                                        [n](const auto& kv) { return kv.second.network == n; })));
     }
     for (std::size_t ip = 0; ip < 5; ++ip) {
       const auto bytes = address(ip, 0).ip;

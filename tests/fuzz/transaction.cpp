@@ -29,8 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(std::equal(again.begin(), again.end(), in.begin(), in.end()));
   FUZZ_CHECK(serialized_size(tx) == size);
   FUZZ_CHECK(size >= kMinTransactionSize);
-  FUZZ_CHECK(tx.is_coinbase() ? tx.extra.size() <= kMaxCoinbaseExtra
-                              : size == kTransferSize && tx.extra.empty());
+  FUZZ_CHECK(tx.is_coinbase() ? tx.extra.size() <= kMaxCoinbaseExtra : size == kTransferSize && tx.extra.empty());
   FUZZ_CHECK(txid(tx) == sha256d(in));
 
   // Inside a longer stream the same bytes decode to the same transaction and stop at its end.

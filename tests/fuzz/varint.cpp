@@ -30,16 +30,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     w.varint(v);
     FUZZ_CHECK(w.size() == r.position());
   }
-  FUZZ_CHECK(std::equal(w.bytes().begin(), w.bytes().end(), in.begin(),
-                        in.begin() + static_cast<std::ptrdiff_t>(w.size())));
+  FUZZ_CHECK(
+      std::equal(w.bytes().begin(), w.bytes().end(), in.begin(), in.begin() + static_cast<std::ptrdiff_t>(w.size())));
 
   // Encode the first 8 bytes as a value (and a few values near the size boundaries).
   std::uint64_t value = 0;
   if (size > 0) std::memcpy(&value, data, std::min<std::size_t>(size, sizeof value));
   const unsigned shift = size > 8 ? data[8] % 64 : 0;
-  for (const std::uint64_t v :
-       {value, value >> shift, std::uint64_t{0xfc} + (value & 3),
-        std::uint64_t{0xfffe} + (value & 3), std::uint64_t{0xfffffffe} + (value & 3)}) {
+  for (const std::uint64_t v : {value, value >> shift, std::uint64_t{0xfc} + (value & 3),
+                                std::uint64_t{0xfffe} + (value & 3), std::uint64_t{0xfffffffe} + (value & 3)}) {
     Writer one;
     one.varint(v);
     FUZZ_CHECK(one.size() == varint_size(v));

@@ -132,21 +132,15 @@ void patch(FileBytes& file, FuzzInput& in) {
     switch (kind) {
       case 0:
       case 1:
-      case 2:
-        file[at] = in.byte();
-        break;
+      case 2: file[at] = in.byte(); break;
       case 3:
-      case 4:
-        file[at] ^= static_cast<std::uint8_t>(1U << (in.byte() % 8));
-        break;
+      case 4: file[at] ^= static_cast<std::uint8_t>(1U << (in.byte() % 8)); break;
       case 5: {
         const auto run = in.bytes(in.range<std::size_t>(1, 64));
         for (std::size_t i = 0; i < run.size() && at + i < file.size(); ++i) file[at + i] = run[i];
         break;
       }
-      case 6:
-        file.resize(at);
-        break;
+      case 6: file.resize(at); break;
       default: {  // zero a run (a lost page)
         const std::size_t n = in.range<std::size_t>(1, 4096);
         std::fill(file.begin() + static_cast<std::ptrdiff_t>(at),

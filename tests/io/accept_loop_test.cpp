@@ -32,7 +32,8 @@ TEST_CASE("accept_loop accepts N connections and returns when the acceptor close
     clients.emplace_back(io);
     clients.back().connect(acceptor.local_endpoint());
   }
-  REQUIRE(run_until(io, [&] { return returned; }, 5s));
+  REQUIRE(run_until(
+      io, [&] { return returned; }, 5s));
   CHECK_FALSE(error);
   CHECK(accepted.size() == kClients);
   for (const auto& s : accepted) CHECK(s.is_open());
@@ -46,11 +47,13 @@ TEST_CASE("accept_loop returns when its task group is closed", "[io][accept_loop
   REQUIRE(group.spawn("accept loop", accept_loop(acceptor, [&](tcp::socket) { ++accepted; })));
   tcp::socket client(io);
   client.connect(acceptor.local_endpoint());
-  REQUIRE(run_until(io, [&] { return accepted == 1; }, 5s));
+  REQUIRE(run_until(
+      io, [&] { return accepted == 1; }, 5s));
   group.close();
   bool joined = false;
   std::exception_ptr error;
   asio::co_spawn(io, group.join(), Record{&joined, &error});
-  REQUIRE(run_until(io, [&] { return joined; }, 5s));
+  REQUIRE(run_until(
+      io, [&] { return joined; }, 5s));
   CHECK(acceptor.is_open());  // cancelled, not closed
 }

@@ -53,7 +53,11 @@ struct Fixture {
   void write(Bytes bytes, std::vector<std::size_t> cuts = {}) {
     asio::co_spawn(io, write_in_pieces(pair.a, std::move(bytes), std::move(cuts)), Record{&write_done, &write_error});
   }
-  bool run() { return run_until(io, [this] { return read_done; }, 10s) && !read_error; }
+  bool run() {
+    return run_until(
+               io, [this] { return read_done; }, 10s) &&
+           !read_error;
+  }
 };
 
 Bytes concat(std::initializer_list<Bytes> parts) {
@@ -87,7 +91,8 @@ TEST_CASE("frame reader reads frames split across writes, then eof as kClosed", 
   CHECK(reader.bytes_read() == ping.size() + pong.size() + block.size());
 
   // The writer closes: eof, and eof again (a dead stream stays dead).
-  REQUIRE(run_until(f.io, [&] { return f.write_done; }, 5s));
+  REQUIRE(run_until(
+      f.io, [&] { return f.write_done; }, 5s));
   f.pair.a.close();
   f.read_done = false;
   f.results.clear();
@@ -155,7 +160,8 @@ TEST_CASE("frame reader reports a bad checksum and accepts several networks", "[
   Fixture f;
   Bytes bad = net::encode_frame(main_magic(), net::PingMsg{3});
   bad.back() ^= 1;
-  f.write(concat({net::encode_frame(main_magic(), net::PingMsg{1}), net::encode_frame(regtest_magic(), net::PingMsg{2}), bad}));
+  f.write(concat(
+      {net::encode_frame(main_magic(), net::PingMsg{1}), net::encode_frame(regtest_magic(), net::PingMsg{2}), bad}));
   const auto magics = net::all_network_magics();
   FrameReader reader(f.pair.b, std::span<const NetworkMagic>(magics));
   f.read(reader, 3);
@@ -187,7 +193,8 @@ TEST_CASE("frame reader reports a socket error as kSocket", "[io][frame_reader]"
   Fixture f;
   FrameReader reader(f.pair.b, regtest_magic());
   f.read(reader, 1);
-  run_until(f.io, [] { return false; }, 20ms);
+  run_until(
+      f.io, [] { return false; }, 20ms);
   f.pair.b.cancel();
   REQUIRE(f.run());
   REQUIRE_FALSE(f.results[0].has_value());

@@ -82,7 +82,8 @@ TEST_CASE("run_on_pool returns fn's value on the coroutine's own thread", "[io][
         co_await run_on_pool<void>(pool, [] {});
       },
       Record{&done, &error});
-  REQUIRE(run_until(io, [&] { return done; }, 5s));
+  REQUIRE(run_until(
+      io, [&] { return done; }, 5s));
   CHECK_FALSE(error);
   CHECK(value == "computed");
   CHECK(ran_on == pool.id());
@@ -112,7 +113,8 @@ TEST_CASE("run_on_pool rethrows fn's exception in the coroutine", "[io][run_on_p
         }
       },
       Record{&done, &error});
-  REQUIRE(run_until(io, [&] { return done; }, 5s));
+  REQUIRE(run_until(
+      io, [&] { return done; }, 5s));
   CHECK_FALSE(error);
   CHECK(caught == "bad input, void too");
   CHECK(caught_on == std::this_thread::get_id());

@@ -38,7 +38,8 @@ TEST_CASE("task group runs its tasks and join() completes when they are done", "
   TaskGroup group(io.get_executor(), log_into(logged));
   int finished = 0;
   for (int i = 0; i < 3; ++i) {
-    REQUIRE(group.spawn("sleeper " + std::to_string(i), sleep_then(std::chrono::milliseconds(10 * (i + 1)), [&] { ++finished; })));
+    REQUIRE(group.spawn("sleeper " + std::to_string(i),
+                        sleep_then(std::chrono::milliseconds(10 * (i + 1)), [&] { ++finished; })));
   }
   CHECK(group.size() == 3);
   bool joined = false;
@@ -66,7 +67,8 @@ TEST_CASE("task group close() cancels a task waiting on a timer and join() compl
   }(seen)));
   REQUIRE(group.spawn("throws", sleep_then(1h, [&] { reached_end = true; })));
   // Let both reach their wait.
-  run_until(io, [] { return false; }, 50ms);
+  run_until(
+      io, [] { return false; }, 50ms);
   CHECK(group.size() == 2);
 
   group.close();
@@ -75,7 +77,8 @@ TEST_CASE("task group close() cancels a task waiting on a timer and join() compl
   bool joined = false;
   std::exception_ptr error;
   asio::co_spawn(io, group.join(), Record{&joined, &error});
-  REQUIRE(run_until(io, [&] { return joined; }, 5s));
+  REQUIRE(run_until(
+      io, [&] { return joined; }, 5s));
   CHECK_FALSE(error);
   CHECK(group.size() == 0);
   CHECK(seen == asio::error::operation_aborted);
@@ -90,13 +93,15 @@ TEST_CASE("task group refuses spawn after close()", "[io][task_group]") {
   bool ran = false;
   CHECK_FALSE(group.spawn("late", sleep_then(0ms, [&] { ran = true; })));
   CHECK(group.size() == 0);
-  run_until(io, [] { return false; }, 50ms);
+  run_until(
+      io, [] { return false; }, 50ms);
   CHECK_FALSE(ran);
   // join() on an empty group completes at once.
   bool joined = false;
   std::exception_ptr error;
   asio::co_spawn(io, group.join(), Record{&joined, &error});
-  REQUIRE(run_until(io, [&] { return joined; }, 1s));
+  REQUIRE(run_until(
+      io, [&] { return joined; }, 1s));
 }
 
 TEST_CASE("task group logs a task's exception with its name; the others go on", "[io][task_group]") {
@@ -106,12 +111,14 @@ TEST_CASE("task group logs a task's exception with its name; the others go on", 
   bool other_done = false;
   REQUIRE(group.spawn("faulty", sleep_then(5ms, [] { throw std::runtime_error("boom"); })));
   REQUIRE(group.spawn("steady", sleep_then(50ms, [&] { other_done = true; })));
-  REQUIRE(run_until(io, [&] { return !logged.empty(); }, 5s));
+  REQUIRE(run_until(
+      io, [&] { return !logged.empty(); }, 5s));
   CHECK(group.size() == 1);
   bool joined = false;
   std::exception_ptr error;
   asio::co_spawn(io, group.join(), Record{&joined, &error});
-  REQUIRE(run_until(io, [&] { return joined; }, 5s));
+  REQUIRE(run_until(
+      io, [&] { return joined; }, 5s));
   CHECK(other_done);
   REQUIRE(logged.size() == 1);
   CHECK(logged[0].first == "faulty");
@@ -123,7 +130,8 @@ TEST_CASE("task group can be destroyed with tasks pending once the io_context is
   {
     TaskGroup group(io.get_executor());
     REQUIRE(group.spawn("forever", sleep_then(1h, [] {})));
-    run_until(io, [] { return false; }, 20ms);
+    run_until(
+        io, [] { return false; }, 20ms);
     io.stop();
   }
   // The io_context destroys the suspended coroutine after the group is gone.

@@ -251,17 +251,20 @@ TEST_CASE("payload layouts match docs/protocol.md", "[net][protocol]") {
 
   const VersionMsg v{1, 1, 2, "main", 3, 0x2011, 4, "/x/"};
   CHECK(to_hex(encode_payload(v)) ==
-        "01000000"           // protocol_version
-        "0100000000000000"   // services
-        "0200000000000000"   // timestamp
-        "046d61696e"         // "main"
-        "0300000000000000"   // best_height
-        "1120"               // listen_port 0x2011, little-endian
-        "0400000000000000"   // nonce
-        "032f782f");         // "/x/"
+        "01000000"          // protocol_version
+        "0100000000000000"  // services
+        "0200000000000000"  // timestamp
+        "046d61696e"        // "main"
+        "0300000000000000"  // best_height
+        "1120"              // listen_port 0x2011, little-endian
+        "0400000000000000"  // nonce
+        "032f782f");        // "/x/"
 
   InvMsg inv{{{InvType::kBlock, hash_of(1)}}};
-  CHECK(to_hex(encode_payload(inv)) == "01" "02000000" + to_hex(hash_of(1).bytes));
+  CHECK(to_hex(encode_payload(inv)) ==
+        "01"
+        "02000000" +
+            to_hex(hash_of(1).bytes));
 
   GetHeadersMsg gh{{hash_of(1)}, Hash256{}};
   CHECK(to_hex(encode_payload(gh)) == "01" + to_hex(hash_of(1).bytes) + std::string(64, '0'));
@@ -281,11 +284,19 @@ TEST_CASE("payload layouts match docs/protocol.md", "[net][protocol]") {
         "f120");                            // port, little-endian
   CHECK(encode_payload(AddrMsg{{a}}).size() == 1 + kNetAddressSize);
 
-  CHECK(to_hex(encode_payload(RegisterMsg{0x6f21, 0x0807060504030201ULL})) == "216f" "0102030405060708");
+  CHECK(to_hex(encode_payload(RegisterMsg{0x6f21, 0x0807060504030201ULL})) ==
+        "216f"
+        "0102030405060708");
   CHECK(to_hex(encode_payload(RegisteredMsg{9, 30, NetAddress::from_ipv4({10, 0, 0, 1}, 0x1234)})) ==
-        "0900000000000000" "1e000000" "00000000000000000000ffff0a000001" "3412");
+        "0900000000000000"
+        "1e000000"
+        "00000000000000000000ffff0a000001"
+        "3412");
   CHECK(to_hex(encode_payload(HeartbeatMsg{9})) == "0900000000000000");
-  CHECK(to_hex(encode_payload(StatusMsg{{{"test", 258}}})) == "01" "0474657374" "02010000");
+  CHECK(to_hex(encode_payload(StatusMsg{{{"test", 258}}})) ==
+        "01"
+        "0474657374"
+        "02010000");
   CHECK(encode_payload(BlockMsg{sample_block()}) == serialize(sample_block()));
   CHECK(encode_payload(TxMsg{transfer(1, 2)}) == serialize(transfer(1, 2)));
 }
@@ -310,7 +321,8 @@ TEST_CASE("verack and ping frames have the exact bytes of docs/protocol.md", "[n
   REQUIRE(run.frames.size() == 2);
   CHECK(run.frames[0].command == "verack");
   CHECK(run.frames[1].command == "ping");
-  CHECK(decode_message(run.frames[1].command, run.frames[1].payload).value() == Message(PingMsg{0x0123456789abcdefULL}));
+  CHECK(decode_message(run.frames[1].command, run.frames[1].payload).value() ==
+        Message(PingMsg{0x0123456789abcdefULL}));
 }
 
 TEST_CASE("frame header errors", "[net][protocol]") {
@@ -421,7 +433,8 @@ TEST_CASE("a tracker accepts the magics it serves and learns the network", "[net
   auto ha = decode_frame_header(a, std::span<const NetworkMagic>(magics));
   REQUIRE(ha.has_value());
   CHECK(ha->magic == magics[0]);
-  CHECK(decode_frame_header(encode_frame(NetworkMagic{1, 2, 3, 4}, GetPeersMsg{}), std::span<const NetworkMagic>(magics))
+  CHECK(decode_frame_header(encode_frame(NetworkMagic{1, 2, 3, 4}, GetPeersMsg{}),
+                            std::span<const NetworkMagic>(magics))
             .error() == FrameError::kBadMagic);
 
   auto run = parse_in_chunks(concat({a, b}), {5}, FrameParser(std::span<const NetworkMagic>(magics)));
@@ -443,8 +456,8 @@ TEST_CASE("unknown commands are distinct from malformed payloads", "[net][protoc
   CHECK_FALSE(is_valid_command("Ping"));
 
   // The frame layer passes it through: the node ignores it and carries on with the stream.
-  const Bytes stream = concat({encode_raw_frame(regtest_magic(), "sendcmpct", hex("0102")),
-                               encode_frame(regtest_magic(), PingMsg{1})});
+  const Bytes stream = concat(
+      {encode_raw_frame(regtest_magic(), "sendcmpct", hex("0102")), encode_frame(regtest_magic(), PingMsg{1})});
   auto run = parse_all(stream);
   REQUIRE(run.frames.size() == 2);
   CHECK(decode_message(run.frames[0].command, run.frames[0].payload).error().kind == MessageError::kUnknownCommand);
@@ -506,11 +519,13 @@ TEST_CASE("counts above each limit are kOversized, at the limit they decode", "[
     auto at = decode_message("headers", count_payload(kMaxHeadersPerMessage, kMaxHeadersPerMessage * kHeaderSize));
     REQUIRE(at.has_value());
     CHECK(std::get<HeadersMsg>(*at).headers.size() == kMaxHeadersPerMessage);
-    CHECK(decode_error("headers", count_payload(kMaxHeadersPerMessage + 1, (kMaxHeadersPerMessage + 1) * kHeaderSize)) ==
+    CHECK(decode_error("headers",
+                       count_payload(kMaxHeadersPerMessage + 1, (kMaxHeadersPerMessage + 1) * kHeaderSize)) ==
           malformed(DecodeError::kOversized));
   }
   SECTION("addr and peers") {
-    CHECK(decode_message("addr", count_payload(kMaxAddrPerMessage, kMaxAddrPerMessage * kNetAddressSize)).has_value());
+    CHECK(
+        decode_message("addr", count_payload(kMaxAddrPerMessage, kMaxAddrPerMessage * kNetAddressSize)).has_value());
     CHECK(decode_error("addr", count_payload(kMaxAddrPerMessage + 1, (kMaxAddrPerMessage + 1) * kNetAddressSize)) ==
           malformed(DecodeError::kOversized));
     CHECK(decode_message("peers", count_payload(kMaxTrackerPeers, kMaxTrackerPeers * kNetAddressSize)).has_value());
@@ -745,7 +760,8 @@ TEST_CASE("NetAddress parses, formats and classifies addresses", "[net][protocol
     CHECK(a->ip_string() == "1.2.3.4");
     CHECK(a->to_string() == "1.2.3.4:8433");
     CHECK(*a == NetAddress::from_ipv4({1, 2, 3, 4}, 8433));
-    for (auto bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1..3.4", "1.2.3.4 ", "a.b.c.d", "1.2.3.-4"}) {
+    for (auto bad :
+         {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1..3.4", "1.2.3.4 ", "a.b.c.d", "1.2.3.-4"}) {
       CAPTURE(bad);
       CHECK_FALSE(NetAddress::parse_ip(bad, 1).has_value());
     }
@@ -756,15 +772,15 @@ TEST_CASE("NetAddress parses, formats and classifies addresses", "[net][protocol
       const char* hex;
       const char* shown;
     };
-    for (const Case& c : {Case{"::1", "00000000000000000000000000000001", "::1"},
-                          Case{"::", "00000000000000000000000000000000", "::"},
-                          Case{"2001:DB8::7", "20010db8000000000000000000000007", "2001:db8::7"},
-                          Case{"2001:0db8:0000:0000:0001:0000:0000:0001", "20010db8000000000001000000000001",
-                               "2001:db8::1:0:0:1"},
-                          Case{"1:0:2:3:4:5:6:7", "00010000000200030004000500060007", "1:0:2:3:4:5:6:7"},
-                          Case{"fe80::", "fe800000000000000000000000000000", "fe80::"},
-                          Case{"::ffff:1.2.3.4", "00000000000000000000ffff01020304", "1.2.3.4"},
-                          Case{"64:ff9b::192.0.2.33", "0064ff9b0000000000000000c0000221", "64:ff9b::c000:221"}}) {
+    for (const Case& c :
+         {Case{"::1", "00000000000000000000000000000001", "::1"},
+          Case{"::", "00000000000000000000000000000000", "::"},
+          Case{"2001:DB8::7", "20010db8000000000000000000000007", "2001:db8::7"},
+          Case{"2001:0db8:0000:0000:0001:0000:0000:0001", "20010db8000000000001000000000001", "2001:db8::1:0:0:1"},
+          Case{"1:0:2:3:4:5:6:7", "00010000000200030004000500060007", "1:0:2:3:4:5:6:7"},
+          Case{"fe80::", "fe800000000000000000000000000000", "fe80::"},
+          Case{"::ffff:1.2.3.4", "00000000000000000000ffff01020304", "1.2.3.4"},
+          Case{"64:ff9b::192.0.2.33", "0064ff9b0000000000000000c0000221", "64:ff9b::c000:221"}}) {
       CAPTURE(c.in);
       auto a = NetAddress::parse_ip(c.in, 1);
       REQUIRE(a.has_value());
@@ -773,8 +789,8 @@ TEST_CASE("NetAddress parses, formats and classifies addresses", "[net][protocol
       CHECK(NetAddress::parse_ip(a->ip_string(), 1) == a);  // the shown text parses back
     }
     CHECK(NetAddress::parse_ip("::1", 8433)->to_string() == "[::1]:8433");
-    for (auto bad : {":", ":::", "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", ":1::", "1:",
-                     "::g", "1:2:3:4:5:6:7::8", "::1.2.3", "1.2.3.4::", "[::1]"}) {
+    for (auto bad : {":", ":::", "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", ":1::", "1:", "::g",
+                     "1:2:3:4:5:6:7::8", "::1.2.3", "1.2.3.4::", "[::1]"}) {
       CAPTURE(bad);
       CHECK_FALSE(NetAddress::parse_ip(bad, 1).has_value());
     }
@@ -804,10 +820,10 @@ TEST_CASE("NetAddress parses, formats and classifies addresses", "[net][protocol
       CAPTURE(r);
       CHECK(at(r).is_routable());
     }
-    for (auto nr : {"0.0.0.0", "0.1.2.3", "10.1.2.3", "100.64.0.1", "127.0.0.1", "169.254.1.1", "172.16.0.1",
-                    "172.31.255.255", "192.168.1.1", "192.0.2.1", "198.18.0.1", "198.51.100.1", "203.0.113.9",
-                    "224.0.0.1", "255.255.255.255", "::", "::1", "fc00::1", "fd12::1", "fe80::1", "ff02::1",
-                    "2001:db8::1", "::1.2.3.4", "100::1"}) {
+    for (auto nr : {"0.0.0.0",     "0.1.2.3",        "10.1.2.3",        "100.64.0.1",  "127.0.0.1",  "169.254.1.1",
+                    "172.16.0.1",  "172.31.255.255", "192.168.1.1",     "192.0.2.1",   "198.18.0.1", "198.51.100.1",
+                    "203.0.113.9", "224.0.0.1",      "255.255.255.255", "::",          "::1",        "fc00::1",
+                    "fd12::1",     "fe80::1",        "ff02::1",         "2001:db8::1", "::1.2.3.4",  "100::1"}) {
       CAPTURE(nr);
       CHECK_FALSE(at(nr).is_routable());
     }

@@ -57,7 +57,7 @@ TEST_CASE("amount parsing rejects what is not an exact CHZ amount", "[primitives
       {"21000000.00000001", AmountError::kOutOfRange},
       {"21000001", AmountError::kOutOfRange},
       {"99999999999999999999", AmountError::kOutOfRange},
-      {"18446744073709551616", AmountError::kOutOfRange},  // 2^64
+      {"18446744073709551616", AmountError::kOutOfRange},   // 2^64
       {"184467440737.09551616", AmountError::kOutOfRange},  // 2^64 crumbs
   };
   for (const auto& c : cases) {

@@ -80,8 +80,7 @@ TEST_CASE("BIP-350 valid bech32m strings decode and re-encode", "[primitives][be
 }
 
 // BIP-350, "Test vectors for Bech32m": invalid strings with the stated reasons.
-TEST_CASE("BIP-350 invalid bech32m strings are rejected for the stated reason",
-          "[primitives][bech32]") {
+TEST_CASE("BIP-350 invalid bech32m strings are rejected for the stated reason", "[primitives][bech32]") {
   const std::vector<InvalidVector> vectors = {
       {with_byte(0x20, "1xj0phk"), Bech32Error::kBadHrpCharacter},
       {with_byte(0x7f, "1g6xzxy"), Bech32Error::kBadHrpCharacter},
@@ -95,7 +94,7 @@ TEST_CASE("BIP-350 invalid bech32m strings are rejected for the stated reason",
       {"in1muywd", Bech32Error::kTooShortChecksum},
       {"mm1crxm3i", Bech32Error::kInvalidCharacter},  // invalid character in checksum
       {"au1s5cgom", Bech32Error::kInvalidCharacter},  // invalid character in checksum
-      {"M1VUXWEZ", Bech32Error::kBadChecksum},  // checksum calculated with uppercase form of HRP
+      {"M1VUXWEZ", Bech32Error::kBadChecksum},        // checksum calculated with uppercase form of HRP
       {"16plkw9", Bech32Error::kEmptyHrp},
       {"1p2gdwpf", Bech32Error::kEmptyHrp},
   };
@@ -132,8 +131,7 @@ TEST_CASE("BIP-173 valid bech32 strings decode as bech32", "[primitives][bech32]
 }
 
 // BIP-173, "Test vectors": invalid strings with the stated reasons.
-TEST_CASE("BIP-173 invalid bech32 strings are rejected for the stated reason",
-          "[primitives][bech32]") {
+TEST_CASE("BIP-173 invalid bech32 strings are rejected for the stated reason", "[primitives][bech32]") {
   std::string bad_checksum_char = "de1lg7wt";
   bad_checksum_char.push_back(static_cast<char>(0xff));
   const std::vector<InvalidVector> vectors = {
@@ -167,8 +165,7 @@ TEST_CASE("BIP-350 segwit vectors regroup to their scriptPubKey", "[primitives][
     std::string script_hex;
   };
   const std::vector<Valid> vectors = {
-      {"BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4",
-       "0014751e76e8199196d454941c45d1b3a323f1433bd6"},
+      {"BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4", "0014751e76e8199196d454941c45d1b3a323f1433bd6"},
       {"tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7",
        "00201863143c14c5166804bd19203356da136c985678cd4d27a1b8c6329604903262"},
       {"bc1pw508d6qejxtdg4y5r3zarvary0c5xw7kw508d6qejxtdg4y5r3zarvary0c5xw7kt5nd6y",
@@ -188,8 +185,7 @@ TEST_CASE("BIP-350 segwit vectors regroup to their scriptPubKey", "[primitives][
     REQUIRE(decoded.has_value());
     REQUIRE_FALSE(decoded->data5.empty());
     const std::uint8_t version = decoded->data5[0];
-    CHECK(decoded->encoding ==
-          (version == 0 ? Bech32Encoding::kBech32 : Bech32Encoding::kBech32m));
+    CHECK(decoded->encoding == (version == 0 ? Bech32Encoding::kBech32 : Bech32Encoding::kBech32m));
     const ByteSpan program5 = ByteSpan{decoded->data5}.subspan(1);
     auto program = convert_bits(program5, 5, 8, false);
     REQUIRE(program.has_value());
@@ -203,7 +199,7 @@ TEST_CASE("BIP-350 segwit vectors regroup to their scriptPubKey", "[primitives][
 
   // Invalid padding vectors: the checksum is fine, the regrouping is not.
   for (const char* address :
-       {"bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7v07qwwzcrf",  // > 4 bits of zeros
+       {"bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7v07qwwzcrf",   // > 4 bits of zeros
         "tb1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vpggkg4j"}) {  // non-zero padding
     INFO(address);
     auto decoded = bech32_decode(address);
@@ -211,8 +207,7 @@ TEST_CASE("BIP-350 segwit vectors regroup to their scriptPubKey", "[primitives][
     CHECK_FALSE(convert_bits(ByteSpan{decoded->data5}.subspan(1), 5, 8, false).has_value());
   }
   // Bech32 where bech32m is required and the reverse: decodes, but with the other encoding.
-  auto v1_as_bech32 =
-      bech32_decode("bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd");
+  auto v1_as_bech32 = bech32_decode("bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd");
   REQUIRE(v1_as_bech32.has_value());
   CHECK(v1_as_bech32->encoding == Bech32Encoding::kBech32);
   auto v0_as_bech32m = bech32_decode("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kemeawh");
@@ -223,8 +218,7 @@ TEST_CASE("BIP-350 segwit vectors regroup to their scriptPubKey", "[primitives][
   REQUIRE_FALSE(mixed.has_value());
   CHECK(mixed.error() == Bech32Error::kMixedCase);
   // Invalid character in checksum.
-  auto bad_char =
-      bech32_decode("bc1p38j9r5y49hruaue7wxjce0updqjuyyx0kh56v8s25huc6995vvpql3jow4");
+  auto bad_char = bech32_decode("bc1p38j9r5y49hruaue7wxjce0updqjuyyx0kh56v8s25huc6995vvpql3jow4");
   REQUIRE_FALSE(bad_char.has_value());
   CHECK(bad_char.error() == Bech32Error::kInvalidCharacter);
 }
@@ -233,9 +227,9 @@ TEST_CASE("convert_bits regroups and checks padding", "[primitives][bech32]") {
   CHECK(convert_bits(Bytes{}, 8, 5, true) == Bytes{});
   CHECK(convert_bits(Bytes{0xff}, 8, 5, true) == Bytes{31, 28});
   CHECK(convert_bits(Bytes{31, 28}, 5, 8, false) == Bytes{0xff});
-  CHECK_FALSE(convert_bits(Bytes{31, 29}, 5, 8, false).has_value());      // non-zero padding
-  CHECK_FALSE(convert_bits(Bytes{31, 28, 0}, 5, 8, false).has_value());   // 7 bits of padding
-  CHECK_FALSE(convert_bits(Bytes{32}, 5, 8, true).has_value());           // value above 5 bits
+  CHECK_FALSE(convert_bits(Bytes{31, 29}, 5, 8, false).has_value());     // non-zero padding
+  CHECK_FALSE(convert_bits(Bytes{31, 28, 0}, 5, 8, false).has_value());  // 7 bits of padding
+  CHECK_FALSE(convert_bits(Bytes{32}, 5, 8, true).has_value());          // value above 5 bits
   CHECK(convert_bits(Bytes{1, 2, 3, 4, 5}, 8, 5, true) == Bytes{0, 4, 1, 0, 6, 1, 0, 5});
   CHECK_THROWS_AS(convert_bits(Bytes{1}, 0, 5, true), std::invalid_argument);
   CHECK_THROWS_AS(convert_bits(Bytes{1}, 8, 9, true), std::invalid_argument);
@@ -245,10 +239,8 @@ TEST_CASE("bech32_encode rejects programming errors", "[primitives][bech32]") {
   const Bytes ok{0, 1, 2};
   CHECK_THROWS_AS(bech32_encode(Bech32Encoding::kBech32m, "", ok), std::invalid_argument);
   CHECK_THROWS_AS(bech32_encode(Bech32Encoding::kBech32m, "a b", ok), std::invalid_argument);
-  CHECK_THROWS_AS(bech32_encode(Bech32Encoding::kBech32m, "a", Bytes{32}),
-                  std::invalid_argument);
-  CHECK_THROWS_AS(bech32_encode(Bech32Encoding::kBech32m, "a", Bytes(83, 0)),
-                  std::invalid_argument);
+  CHECK_THROWS_AS(bech32_encode(Bech32Encoding::kBech32m, "a", Bytes{32}), std::invalid_argument);
+  CHECK_THROWS_AS(bech32_encode(Bech32Encoding::kBech32m, "a", Bytes(83, 0)), std::invalid_argument);
   CHECK(bech32_encode(Bech32Encoding::kBech32m, "a", Bytes(82, 0)).size() == 90);
   CHECK(bech32_encode(Bech32Encoding::kBech32m, "A", Bytes{}) == "a1lqfn3a");
 }
@@ -342,24 +334,21 @@ TEST_CASE("addresses of another network or form are rejected", "[primitives][bec
   SECTION("wrong payload length") {
     Bytes short_key(key.begin(), key.end() - 1);
     const auto data5 = convert_bits(short_key, 8, 5, true);
-    auto decoded = decode_address(
-        kAddressHrpMain, bech32_encode(Bech32Encoding::kBech32m, kAddressHrpMain, *data5));
+    auto decoded = decode_address(kAddressHrpMain, bech32_encode(Bech32Encoding::kBech32m, kAddressHrpMain, *data5));
     REQUIRE_FALSE(decoded.has_value());
     CHECK(decoded.error() == Bech32Error::kBadLength);
 
     Bytes long_key(key.begin(), key.end());
     long_key.push_back(7);
     const auto data5_long = convert_bits(long_key, 8, 5, true);
-    decoded = decode_address(
-        kAddressHrpMain, bech32_encode(Bech32Encoding::kBech32m, kAddressHrpMain, *data5_long));
+    decoded = decode_address(kAddressHrpMain, bech32_encode(Bech32Encoding::kBech32m, kAddressHrpMain, *data5_long));
     REQUIRE_FALSE(decoded.has_value());
     CHECK(decoded.error() == Bech32Error::kBadLength);
   }
   SECTION("non-zero padding bits") {
     auto data5 = *convert_bits(key, 8, 5, true);
     data5.back() |= 1;  // the last group carries 1 payload bit and 4 padding bits
-    auto decoded = decode_address(
-        kAddressHrpMain, bech32_encode(Bech32Encoding::kBech32m, kAddressHrpMain, data5));
+    auto decoded = decode_address(kAddressHrpMain, bech32_encode(Bech32Encoding::kBech32m, kAddressHrpMain, data5));
     REQUIRE_FALSE(decoded.has_value());
     CHECK(decoded.error() == Bech32Error::kBadPadding);
   }

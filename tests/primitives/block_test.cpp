@@ -22,10 +22,8 @@ namespace {
 constexpr const char* kBitcoinGenesisHeader =
     "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e"
     "67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
-constexpr const char* kBitcoinGenesisHash =
-    "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f";
-constexpr const char* kBitcoinGenesisMerkle =
-    "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b";
+constexpr const char* kBitcoinGenesisHash = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f";
+constexpr const char* kBitcoinGenesisMerkle = "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b";
 
 Hash256 display_hash(std::string_view s) {
   auto h = Hash256::from_display_hex(s);
@@ -36,8 +34,7 @@ Hash256 display_hash(std::string_view s) {
 //! A distinct hash per n (SHA-256d of n's bytes), to stand in for txids.
 Hash256 id(std::uint32_t n) {
   const std::array<std::uint8_t, 4> b = {static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8),
-                                         static_cast<std::uint8_t>(n >> 16),
-                                         static_cast<std::uint8_t>(n >> 24)};
+                                         static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 24)};
   return sha256d(b);
 }
 
@@ -336,8 +333,7 @@ TEST_CASE("no two transaction lists of up to 8 share a merkle root", "[primitive
     for (std::size_t k = 0; k < combos; ++k) {
       std::vector<Hash256> list;
       std::size_t x = k;
-      for (std::size_t i = 0; i < len; ++i, x /= alphabet.size())
-        list.push_back(alphabet[x % alphabet.size()]);
+      for (std::size_t i = 0; i < len; ++i, x /= alphabet.size()) list.push_back(alphabet[x % alphabet.size()]);
       lists.push_back(list);
     }
   }

@@ -108,8 +108,7 @@ TEST_CASE("RFC 8032 Ed25519 vectors", "[primitives][keys]") {
     CHECK_FALSE(verify_signature(expected_pk, message, bad_s_high));
 
     // A different public key: the next vector's.
-    const auto& other = kRfc8032[(static_cast<std::size_t>(&v - kRfc8032.data()) + 1) %
-                                 kRfc8032.size()];
+    const auto& other = kRfc8032[(static_cast<std::size_t>(&v - kRfc8032.data()) + 1) % kRfc8032.size()];
     CHECK_FALSE(verify_signature(hex_array<32>(other.public_key), message, expected_sig));
     // And one bit flipped in this public key.
     PublicKey bad_pk = expected_pk;
@@ -151,9 +150,9 @@ TEST_CASE("SecretKey is wiped on move and cloned explicitly", "[primitives][keys
     SecretKey original = SecretKey::from_seed(seed);
     SecretKey moved{std::move(original)};
     // The moved-from object stays valid (only its bytes were wiped), so inspecting it is defined.
-    CHECK(original.empty());                // NOLINT(bugprone-use-after-move)
-    CHECK(original.seed() == zeros);        // NOLINT(bugprone-use-after-move)
-    CHECK(original.public_key() == zeros);  // NOLINT(bugprone-use-after-move)
+    CHECK(original.empty());                                    // NOLINT(bugprone-use-after-move)
+    CHECK(original.seed() == zeros);                            // NOLINT(bugprone-use-after-move)
+    CHECK(original.public_key() == zeros);                      // NOLINT(bugprone-use-after-move)
     CHECK_THROWS_AS(original.sign(Bytes{}), std::logic_error);  // NOLINT(bugprone-use-after-move)
     CHECK(moved.seed() == seed);
     CHECK(moved.public_key() == pk);

@@ -89,7 +89,9 @@ TEST_CASE("length prefixes are checked before allocating", "[primitives][seriali
     CHECK(r.error() == DecodeError::kOversized);
   }
   SECTION("an item count is bounded by what the remaining bytes could hold") {
-    auto bytes = hex("0a" "00112233445566778899");  // 10 items claimed, 10 bytes left
+    auto bytes = hex(
+        "0a"
+        "00112233445566778899");  // 10 items claimed, 10 bytes left
     Reader ok(bytes);
     CHECK(ok.count(100, 1) == 10);
     Reader too_many(bytes);

@@ -55,8 +55,7 @@ std::string hex_of(const Sha256Digest& d) { return to_hex(d); }
 const std::string_view kGenesisHeader =
     "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac7"
     "2c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
-const std::string_view kGenesisHash =
-    "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f";
+const std::string_view kGenesisHash = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f";
 constexpr std::uint32_t kGenesisNonce = 0x7c2bac1d;
 
 std::span<const std::uint8_t, 80> header_span(const Bytes& b) {
@@ -74,15 +73,12 @@ TEST_CASE("sha256 FIPS 180-2 examples", "[primitives][sha256]") {
   for (auto b : testable_backends()) {
     ScopedBackend scoped(b);
     INFO("backend " << name(b));
-    CHECK(hex_of(sha256(as_bytes(""))) ==
-          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    CHECK(hex_of(sha256(as_bytes("abc"))) ==
-          "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(hex_of(sha256(as_bytes(""))) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK(hex_of(sha256(as_bytes("abc"))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     CHECK(hex_of(sha256(as_bytes("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"))) ==
           "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
     const std::string million(1'000'000, 'a');
-    CHECK(hex_of(sha256(as_bytes(million))) ==
-          "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    CHECK(hex_of(sha256(as_bytes(million))) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
   }
 }
 
@@ -122,16 +118,14 @@ TEST_CASE("sha256 streaming in irregular chunks", "[primitives][sha256]") {
       hasher.write(all.subspan(pos, n));
       pos += n;
     }
-    CHECK(hex_of(hasher.finalize()) ==
-          "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    CHECK(hex_of(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 
     // finalize() resets, so the hasher is reusable; reset() drops what was written.
     CHECK(hex_of(hasher.write(as_bytes("abc")).finalize()) ==
           "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     hasher.write(as_bytes("garbage"));
     hasher.reset();
-    CHECK(hex_of(hasher.finalize()) ==
-          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK(hex_of(hasher.finalize()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   }
 }
 
@@ -139,15 +133,13 @@ TEST_CASE("sha256d and its two-part form", "[primitives][sha256]") {
   for (auto b : testable_backends()) {
     ScopedBackend scoped(b);
     INFO("backend " << name(b));
-    CHECK(to_hex(sha256d(as_bytes("")).bytes) ==
-          "5df6e0e2761359d30a8275058e299fcc0381534545f55cf43e41983f5d4c9456");
+    CHECK(to_hex(sha256d(as_bytes("")).bytes) == "5df6e0e2761359d30a8275058e299fcc0381534545f55cf43e41983f5d4c9456");
     CHECK(to_hex(sha256d(as_bytes("hello")).bytes) ==
           "9595c9df90075148eb06860365df33584b75bff782a510c6cd4883a419833d50");
 
     const Bytes header = hex(kGenesisHeader);
     CHECK(sha256d(header).to_display_hex() == kGenesisHash);
-    for (std::size_t split :
-         {std::size_t{0}, std::size_t{1}, std::size_t{64}, std::size_t{79}, std::size_t{80}}) {
+    for (std::size_t split : {std::size_t{0}, std::size_t{1}, std::size_t{64}, std::size_t{79}, std::size_t{80}}) {
       const ByteSpan all = header;
       CHECK(sha256d(all.first(split), all.subspan(split)).to_display_hex() == kGenesisHash);
     }
@@ -212,8 +204,7 @@ TEST_CASE("sha256 backends agree on random compressions", "[primitives][sha256]"
       ScopedBackend scoped(Sha256Backend::kShaNi);
       sha256_compress(shani.data(), blocks.data(), n);
     }
-    if (portable != shani)
-      FAIL_CHECK("backends differ at iteration " << iter << ", " << n << " blocks");
+    if (portable != shani) FAIL_CHECK("backends differ at iteration " << iter << ", " << n << " blocks");
   }
   SUCCEED("500 random compressions agree");
 }
@@ -345,7 +336,7 @@ TEST_CASE("the nonce search compares the whole hash when the top 32 bits tie", "
       if (nonce != 0xfffffffeu) {
         const Hash256 h1 = header_hash(m, nonce + 1);
         const Hash256& lower = std::lexicographical_compare(h.bytes.rbegin(), h.bytes.rend(), h1.bytes.rbegin(),
-                                                             h1.bytes.rend())
+                                                            h1.bytes.rend())
                                    ? h
                                    : h1;
         n = header_search(m, lower, nonce, 2, tried);

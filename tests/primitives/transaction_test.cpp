@@ -70,8 +70,7 @@ Transaction signed_transfer(const NetworkMagic& magic = kRegtestMagic) {
 
 Bytes slice(const Bytes& b, std::size_t from, std::size_t len) {
   REQUIRE(from + len <= b.size());
-  return Bytes(b.begin() + static_cast<std::ptrdiff_t>(from),
-               b.begin() + static_cast<std::ptrdiff_t>(from + len));
+  return Bytes(b.begin() + static_cast<std::ptrdiff_t>(from), b.begin() + static_cast<std::ptrdiff_t>(from + len));
 }
 
 }  // namespace
@@ -104,8 +103,7 @@ TEST_CASE("a coinbase round-trips through its serialization", "[primitives][tran
   }
 }
 
-TEST_CASE("serialized sizes: transfer 153 bytes, coinbase 1+32+8+8+varint+extra",
-          "[primitives][transaction]") {
+TEST_CASE("serialized sizes: transfer 153 bytes, coinbase 1+32+8+8+varint+extra", "[primitives][transaction]") {
   STATIC_REQUIRE(kTransferSize == 153);
   STATIC_REQUIRE(kMinCoinbaseSize == 50);
   CHECK(serialize(sample_transfer()).size() == 153);

@@ -23,8 +23,7 @@ const U256 kMax = ~U256{};
 TEST_CASE("U256 hex round-trips and rejects malformed input", "[primitives][uint256]") {
   CHECK(U256{}.to_hex() == std::string(64, '0'));
   CHECK(kMax.to_hex() == std::string(64, 'f'));
-  CHECK(U256{0x0123456789abcdefULL}.to_hex() ==
-        "0000000000000000000000000000000000000000000000000123456789abcdef");
+  CHECK(U256{0x0123456789abcdefULL}.to_hex() == "0000000000000000000000000000000000000000000000000123456789abcdef");
   const std::string s = "00000000ffff0000000000000000000000000000000000000000000000000000";
   CHECK(h(s).to_hex() == s);
   CHECK(h("00000000FFFF0000000000000000000000000000000000000000000000000000") == h(s));
@@ -45,11 +44,9 @@ TEST_CASE("U256 from_hash/to_hash are little-endian", "[primitives][uint256]") {
   CHECK(v.low64() == 0x0807060504030201ULL);
   CHECK(v.to_hash() == hash);
   // Display hex is byte-reversed, so it reads as the big-endian number.
-  const auto genesis =
-      Hash256::from_display_hex("000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
+  const auto genesis = Hash256::from_display_hex("000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
   REQUIRE(genesis);
-  CHECK(U256::from_hash(*genesis).to_hex() ==
-        "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
+  CHECK(U256::from_hash(*genesis).to_hex() == "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
   Hash256 one;
   one.bytes[0] = 1;
   CHECK(U256::from_hash(one) == U256{1});
@@ -102,8 +99,7 @@ TEST_CASE("U256 addition and subtraction carry and wrap", "[primitives][uint256]
 }
 
 TEST_CASE("U256 multiplication", "[primitives][uint256]") {
-  CHECK(U256{0xffffffffffffffffULL} * U256{0xffffffffffffffffULL} ==
-        h("fffffffffffffffe0000000000000001"));
+  CHECK(U256{0xffffffffffffffffULL} * U256{0xffffffffffffffffULL} == h("fffffffffffffffe0000000000000001"));
   CHECK((U256{1} << 128) * (U256{1} << 127) == U256{1} << 255);
   CHECK((U256{1} << 128) * (U256{1} << 128) == U256{});  // wraps
   CHECK(kMax * kMax == U256{1});                         // (-1)^2 mod 2^256
@@ -140,8 +136,7 @@ TEST_CASE("U256 shifts across limb boundaries", "[primitives][uint256]") {
   CHECK((U256{0xffffffffffffffffULL} << 60) == h("ffffffffffffffff000000000000000"));
   CHECK((U256{0xffffffffffffffffULL} << 220) ==
         h("fffffffff0000000000000000000000000000000000000000000000000000000"));
-  CHECK((h("fffffffff0000000000000000000000000000000000000000000000000000000") >> 220) ==
-        U256{0xfffffffffULL});
+  CHECK((h("fffffffff0000000000000000000000000000000000000000000000000000000") >> 220) == U256{0xfffffffffULL});
   CHECK((kMax >> 255) == one);
   CHECK((kMax >> 33) == h("7fffffffffffffffffffffffffffffffffffffffffffffffffffffff"));
   CHECK((kMax << 33) == h("fffffffffffffffffffffffffffffffffffffffffffffffffffffffe00000000"));

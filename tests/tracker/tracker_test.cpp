@@ -61,7 +61,8 @@ class TrackerFixture {
 
   bool log_contains(std::string_view needle) {
     std::lock_guard lock(mutex_);
-    return std::any_of(lines_.begin(), lines_.end(), [&](const std::string& l) { return l.find(needle) != std::string::npos; });
+    return std::any_of(lines_.begin(), lines_.end(),
+                       [&](const std::string& l) { return l.find(needle) != std::string::npos; });
   }
 
   std::uint16_t port = 0;
@@ -108,7 +109,9 @@ class Client {
   void send_text(std::string_view s) {
     send_bytes(ByteSpan(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
   }
-  void send(const net::Message& m, const NetworkMagic& magic = regtest_magic()) { send_bytes(net::encode_frame(magic, m)); }
+  void send(const net::Message& m, const NetworkMagic& magic = regtest_magic()) {
+    send_bytes(net::encode_frame(magic, m));
+  }
 
   //! Reads exactly n bytes; false on close, error or timeout.
   bool read_exact(std::uint8_t* out, std::size_t n, std::chrono::milliseconds timeout) {

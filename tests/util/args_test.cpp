@@ -306,8 +306,10 @@ TEST_CASE("the command line overrides the config file", "[util][args]") {
 TEST_CASE("config errors name the file and the line", "[util][args]") {
   CHECK(config_error("rpcport=1\n\n[regtest]\n[foo]\n") ==
         "unknown section [foo] (test.conf line 4); use [main], [test] or [regtest]");
-  CHECK(config_error("[testnet]\n") == "unknown section [testnet] (test.conf line 1); use [main], [test] or [regtest]");
-  CHECK(config_error("# header\nrpcport=1\n\n  garbage  \n") == "expected name=value, got 'garbage' (test.conf line 4)");
+  CHECK(config_error("[testnet]\n") ==
+        "unknown section [testnet] (test.conf line 1); use [main], [test] or [regtest]");
+  CHECK(config_error("# header\nrpcport=1\n\n  garbage  \n") ==
+        "expected name=value, got 'garbage' (test.conf line 4)");
   CHECK(config_error("[regtest\n") == "malformed section header '[regtest' (test.conf line 1)");
   CHECK(config_error("listen=1\nbogus=1\n") == "unknown option -bogus (test.conf line 2)");
   CHECK(config_error("\n\n\nrpcport=eight\n") ==

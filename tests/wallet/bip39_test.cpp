@@ -45,8 +45,7 @@ const std::vector<TrezorVector> kTrezorVectors = {
      "letter advice cage absurd amount doctor acoustic avoid letter advice cage above",
      "d71de856f81a8acc65e6fc851a38d4d7ec216fd0796d0a6827a3ad6ed5511a30fa280f12eb2e47ed2ac03b5c462a0358d18d"
      "69fe4f985ec81778c1b370b652a8"},
-    {"ffffffffffffffffffffffffffffffff",
-     "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong",
+    {"ffffffffffffffffffffffffffffffff", "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong",
      "ac27495480225222079d7be181583751e86f571027b0497b5b5d11218e0a8a13332572917f0f8e5a589620c6f15b11c61dee"
      "327651a14c34e18231052e48c069"},
     {"000000000000000000000000000000000000000000000000",
@@ -101,8 +100,7 @@ const std::vector<TrezorVector> kTrezorVectors = {
      "ennis maple dilemma loan word shrug inflict delay length",
      "64c87cde7e12ecf6704ab95bb1408bef047c22db4cc7491c4271d170a1b213d20b385bc1588d9c7b38f1b39d415665b8a903"
      "0c9ec653d75e65f847d8fc1fc440"},
-    {"c0ba5a8e914111210f2bd131f3d5e08d",
-     "scheme spot photo card baby mountain device kick cradle pact join borrow",
+    {"c0ba5a8e914111210f2bd131f3d5e08d", "scheme spot photo card baby mountain device kick cradle pact join borrow",
      "ea725895aaae8d4c1cf682c1bfd2d358d52ed9f0f0591131b559e2724bb234fca05aa9c02c57407e04ee9dc3b454aa63fbff"
      "483a8b11de949624b9f1831a9612"},
     {"6d9be1ee6ebd27a258115aad99b7317b9c8d28b6d76431c3",
@@ -115,8 +113,7 @@ const std::vector<TrezorVector> kTrezorVectors = {
      " flash devote level hobby quick inner drive ghost inside",
      "72be8e052fc4919d2adf28d5306b5474b0069df35b02303de8c1729c9538dbb6fc2d731d5f832193cd9fb6aeecbc469594a7"
      "0e3dd50811b5067f3b88b28c3e8d"},
-    {"23db8160a31d3e0dca3688ed941adbf3",
-     "cat swing flag economy stadium alone churn speed unique patch report train",
+    {"23db8160a31d3e0dca3688ed941adbf3", "cat swing flag economy stadium alone churn speed unique patch report train",
      "deb5f45449e615feff5640f2e49f933ff51895de3b4381832b3139941c57b59205a42480c52175b6efcffaa58a2503887c1e"
      "8b363a707256bdd2b587b46541f5"},
     {"8197a4a47f0425faeaa69deebc05ca29c0a5b5cc76ceacc0",
@@ -185,42 +182,50 @@ TEST_CASE("HMAC-SHA512 and PBKDF2-HMAC-SHA512 vectors", "[wallet][bip39]") {
   SECTION("RFC 4231 HMAC-SHA-512 test cases 1, 2 and 6") {
     hmac_sha512(hex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"), {as_bytes("Hi There")}, out);
     CHECK(to_hex(out) ==
-          "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1"
+          "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb"
+          "61f1"
           "702e696c203a126854");
     // The message given in two parts hashes as one.
     hmac_sha512(as_bytes("Jefe"), {as_bytes("what do ya want "), as_bytes("for nothing?")}, out);
     CHECK(to_hex(out) ==
-          "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b"
+          "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d"
+          "4a6b"
           "4b636e070a38bce737");
     const Bytes long_key(131, 0xaa);  // longer than the block: hashed first
     hmac_sha512(long_key, {as_bytes("Test Using Larger Than Block-Size Key - Hash Key First")}, out);
     CHECK(to_hex(out) ==
-          "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0a"
+          "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd2215d6a1e5295e64f73f6"
+          "3f0a"
           "ec8b915a985d786598");
   }
   SECTION("PBKDF2-HMAC-SHA512 (the published RFC 6070-style vectors for SHA-512)") {
     pbkdf2_hmac_sha512(as_bytes("password"), as_bytes("salt"), 1, out);
     CHECK(to_hex(out) ==
-          "867f70cf1ade02cff3752599a3a53dc4af34c7a669815ae5d513554e1c8cf252c02d470a285a0501bad999bfe943c08f050235d7d68b1d"
+          "867f70cf1ade02cff3752599a3a53dc4af34c7a669815ae5d513554e1c8cf252c02d470a285a0501bad999bfe943c08f050235d7d6"
+          "8b1d"
           "a55e63f73b60a57fce");
     pbkdf2_hmac_sha512(as_bytes("password"), as_bytes("salt"), 2, out);
     CHECK(to_hex(out) ==
-          "e1d9c16aa681708a45f5c7c4e215ceb66e011a2e9f0040713f18aefdb866d53cf76cab2868a39b9f7840edce4fef5a82be67335c77a606"
+          "e1d9c16aa681708a45f5c7c4e215ceb66e011a2e9f0040713f18aefdb866d53cf76cab2868a39b9f7840edce4fef5a82be67335c77"
+          "a606"
           "8e04112754f27ccf4e");
     pbkdf2_hmac_sha512(as_bytes("password"), as_bytes("salt"), 4096, out);
     CHECK(to_hex(out) ==
-          "d197b1b33db0143e018b12f3d1d1479e6cdebdcc97c5c0f87f6902e072f457b5143f30602641b3d55cd335988cb36b84376060ecd532e0"
+          "d197b1b33db0143e018b12f3d1d1479e6cdebdcc97c5c0f87f6902e072f457b5143f30602641b3d55cd335988cb36b84376060ecd5"
+          "32e0"
           "39b742a239434af2d5");
     pbkdf2_hmac_sha512(as_bytes("passwordPASSWORDpassword"), as_bytes("saltSALTsaltSALTsaltSALTsaltSALTsalt"), 4096,
                        out);
     CHECK(to_hex(out) ==
-          "8c0511f4c6e597c6ac6315d8f0362e225f3c501495ba23b868c005174dc4ee71115b59f9e60cd9532fa33e0f75aefe30225c583a186cd8"
+          "8c0511f4c6e597c6ac6315d8f0362e225f3c501495ba23b868c005174dc4ee71115b59f9e60cd9532fa33e0f75aefe30225c583a18"
+          "6cd8"
           "2bd4daea9724a3d3b8");
     // More than one block: the block counter goes to 2 (checked with Python's hashlib.pbkdf2_hmac).
     Bytes longer(100);
     pbkdf2_hmac_sha512(as_bytes("password"), as_bytes("salt"), 2, longer);
     CHECK(to_hex(longer) ==
-          "e1d9c16aa681708a45f5c7c4e215ceb66e011a2e9f0040713f18aefdb866d53cf76cab2868a39b9f7840edce4fef5a82be67335c77a606"
+          "e1d9c16aa681708a45f5c7c4e215ceb66e011a2e9f0040713f18aefdb866d53cf76cab2868a39b9f7840edce4fef5a82be67335c77"
+          "a606"
           "8e04112754f27ccf4e473e311ad827b68945f4e2dddb204c78e40e2495141e411cd272d020640d673cd34aa29f");
     CHECK_THROWS_AS(pbkdf2_hmac_sha512(as_bytes("p"), as_bytes("s"), 0, out), std::invalid_argument);
   }
@@ -263,13 +268,14 @@ TEST_CASE("BIP-39 phrases are normalized: case and whitespace", "[wallet][bip39]
 }
 
 TEST_CASE("BIP-39 errors say what is wrong", "[wallet][bip39]") {
-  const std::string valid12 = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+  const std::string valid12 =
+      "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
 
   SECTION("word count") {
-    for (const std::string& p : {std::string{}, std::string("abandon"),
-                                 valid12.substr(0, valid12.rfind(' ')),  // 11 words
-                                 valid12 + " abandon",                   // 13 words
-                                 valid12 + " " + valid12 + " about"}) {  // 25 words
+    for (const std::string& p :
+         {std::string{}, std::string("abandon"), valid12.substr(0, valid12.rfind(' ')),  // 11 words
+          valid12 + " abandon",                                                          // 13 words
+          valid12 + " " + valid12 + " about"}) {                                         // 25 words
       auto r = mnemonic_to_entropy(p);
       REQUIRE_FALSE(r.has_value());
       CHECK(r.error().code == MnemonicErrc::kWrongWordCount);
@@ -279,15 +285,17 @@ TEST_CASE("BIP-39 errors say what is wrong", "[wallet][bip39]") {
     CHECK(describe(r.error()) == "a recovery phrase has 12, 15, 18, 21 or 24 words, not 13");
   }
   SECTION("unknown word, with its position") {
-    auto r = mnemonic_to_entropy("abandon abandon abandon abandon abandn abandon abandon abandon abandon abandon "
-                                 "abandon about");
+    auto r = mnemonic_to_entropy(
+        "abandon abandon abandon abandon abandn abandon abandon abandon abandon abandon "
+        "abandon about");
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().code == MnemonicErrc::kUnknownWord);
     CHECK(r.error().position == 5);
     CHECK(r.error().word == "abandn");
     CHECK(describe(r.error()) == "word 5 \"abandn\" is not in the BIP-39 English wordlist");
-    auto upper = mnemonic_to_entropy("ABANDON abandon abandon abandon abandon abandon abandon abandon abandon abandon "
-                                     "abandon BOUT");
+    auto upper = mnemonic_to_entropy(
+        "ABANDON abandon abandon abandon abandon abandon abandon abandon abandon abandon "
+        "abandon BOUT");
     REQUIRE_FALSE(upper.has_value());
     CHECK(upper.error().position == 12);
     CHECK(upper.error().word == "bout");
@@ -328,8 +336,8 @@ TEST_CASE("BIP-39 seeds equal python3-mnemonic's", "[wallet][bip39]") {
 
   // Python applies NFKD to the passphrase; we use it as given (documented), so the NFKD bytes we
   // pass must give the seed Python derives from the composed form.
-  const std::string composed = "Gr\xc3\xbc\xc3\x9f Gott";              // "Grüß Gott" (NFC)
-  const std::string decomposed = "Gru\xcc\x88\xc3\x9f Gott";          // its NFKD form (ü = u + U+0308)
+  const std::string composed = "Gr\xc3\xbc\xc3\x9f Gott";     // "Grüß Gott" (NFC)
+  const std::string decomposed = "Gru\xcc\x88\xc3\x9f Gott";  // its NFKD form (ü = u + U+0308)
   const std::vector<std::pair<std::size_t, std::string>> cases = {
       {32, ""}, {32, "TREZOR"}, {32, "correct horse battery staple"}, {16, "x"}, {24, ""}};
   for (const auto& [size, passphrase] : cases) {
@@ -356,11 +364,12 @@ TEST_CASE("BIP-39 seeds equal python3-mnemonic's", "[wallet][bip39]") {
   Bytes entropy(32);
   randombytes_buf(entropy.data(), entropy.size());
   const SecretString phrase = generate_mnemonic(entropy);
-  const auto out = test::run_python(*python,
-                                    "import sys\n"
-                                    "from mnemonic import Mnemonic\n"
-                                    "print(Mnemonic.to_seed(sys.argv[1], bytes.fromhex(sys.argv[2]).decode()).hex())\n",
-                                    {std::string(phrase.view()), to_hex(as_bytes(composed))});
+  const auto out = test::run_python(
+      *python,
+      "import sys\n"
+      "from mnemonic import Mnemonic\n"
+      "print(Mnemonic.to_seed(sys.argv[1], bytes.fromhex(sys.argv[2]).decode()).hex())\n",
+      {std::string(phrase.view()), to_hex(as_bytes(composed))});
   REQUIRE(out.size() == 1);
   CHECK(out[0] == seed_hex(phrase.view(), decomposed));
   CHECK(out[0] != seed_hex(phrase.view(), composed));

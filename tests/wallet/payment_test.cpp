@@ -112,8 +112,7 @@ TEST_CASE("Payment: insufficient funds signs nothing and says how much there is"
 TEST_CASE("Payment: split over several addresses, each paying its own fee and nonce", "[wallet][payment]") {
   Keys keys;
   // Address 4 holds no more than a fee and is skipped when splitting.
-  const std::vector<SpendableAddress> sources = {
-      {pub(1), 500, 9}, {pub(2), 600, 3}, {pub(4), 50, 1}};
+  const std::vector<SpendableAddress> sources = {{pub(1), 500, 9}, {pub(2), 600, 3}, {pub(4), 50, 1}};
 
   SECTION("without split, enough in total but not in one address") {
     const PaymentError e = error_of(build_payment(sources, request(1000, 50), keys.lookup(), regtest_magic()));
@@ -184,8 +183,8 @@ TEST_CASE("Payment: nonces follow the account state given, and the order of sour
 TEST_CASE("Payment: invalid amounts and duplicate sources", "[wallet][payment]") {
   Keys keys;
   const std::vector<SpendableAddress> sources = {{pub(1), kMaxMoney, 0}};
-  for (const auto& [amount, fee] : std::vector<std::pair<Amount, Amount>>{
-           {0, 10}, {kMaxMoney + 1, 0}, {10, kMaxMoney + 1}}) {
+  for (const auto& [amount, fee] :
+       std::vector<std::pair<Amount, Amount>>{{0, 10}, {kMaxMoney + 1, 0}, {10, kMaxMoney + 1}}) {
     INFO(amount << " + " << fee);
     CHECK(error_of(build_payment(sources, request(amount, fee), keys.lookup(), regtest_magic())).code ==
           PaymentErrc::kInvalidAmount);

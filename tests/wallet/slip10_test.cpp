@@ -122,12 +122,23 @@ TEST_CASE("Derivation paths parse and print", "[wallet][slip10]") {
   CHECK_THROWS_AS(wallet_key_path(kCoinTypeMain, 0, kHardened), std::invalid_argument);
 
   const std::vector<std::pair<const char*, PathError>> bad = {
-      {"", PathError::kSyntax},          {"M/1'", PathError::kSyntax},      {"44'/0'", PathError::kSyntax},
-      {"m/", PathError::kSyntax},        {"m//1'", PathError::kSyntax},     {"m/1'/", PathError::kSyntax},
-      {"m/'", PathError::kSyntax},       {"m/01'", PathError::kSyntax},     {"m/-1'", PathError::kSyntax},
-      {"m/+1'", PathError::kSyntax},     {"m/1'x", PathError::kSyntax},     {"m/1''", PathError::kSyntax},
-      {"m/ 1'", PathError::kSyntax},     {"m1'", PathError::kSyntax},       {"m/1", PathError::kNotHardened},
-      {"m/44'/0", PathError::kNotHardened}, {"m/2147483648'", PathError::kOutOfRange},
+      {"", PathError::kSyntax},
+      {"M/1'", PathError::kSyntax},
+      {"44'/0'", PathError::kSyntax},
+      {"m/", PathError::kSyntax},
+      {"m//1'", PathError::kSyntax},
+      {"m/1'/", PathError::kSyntax},
+      {"m/'", PathError::kSyntax},
+      {"m/01'", PathError::kSyntax},
+      {"m/-1'", PathError::kSyntax},
+      {"m/+1'", PathError::kSyntax},
+      {"m/1'x", PathError::kSyntax},
+      {"m/1''", PathError::kSyntax},
+      {"m/ 1'", PathError::kSyntax},
+      {"m1'", PathError::kSyntax},
+      {"m/1", PathError::kNotHardened},
+      {"m/44'/0", PathError::kNotHardened},
+      {"m/2147483648'", PathError::kOutOfRange},
       {"m/99999999999999999999999'", PathError::kOutOfRange},
   };
   for (const auto& [text, error] : bad) {
@@ -146,9 +157,10 @@ TEST_CASE("cheesechain key path from a recovery phrase", "[wallet][slip10]") {
       "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon "
       "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon art";
   const SecureBuffer seed = mnemonic_to_seed(phrase);
-  CHECK(to_hex(seed.span()) ==
-        "408b285c123836004f4b8842c89324c1f01382450c0d439af345ba7fc49acf705489c6fc77dbd4e3dc1dd8cc6bc9f043db8ada1e243c4a"
-        "0eafb290d399480840");
+  CHECK(
+      to_hex(seed.span()) ==
+      "408b285c123836004f4b8842c89324c1f01382450c0d439af345ba7fc49acf705489c6fc77dbd4e3dc1dd8cc6bc9f043db8ada1e243c4a"
+      "0eafb290d399480840");
   struct Expected {
     std::uint32_t coin, index;
     const char* key;

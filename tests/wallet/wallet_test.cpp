@@ -545,7 +545,8 @@ TEST_CASE("Wallet transaction records", "[wallet][wallet]") {
   self_receive.counterparty = me;
   WalletTx received = make(4, TxDirection::kReceive, 150, 7);  // recorded late, older time
 
-  for (const auto& tx : {coinbase, sent, self_send, self_receive, received}) REQUIRE(w.record_transaction(tx).has_value());
+  for (const auto& tx : {coinbase, sent, self_send, self_receive, received})
+    REQUIRE(w.record_transaction(tx).has_value());
 
   // Oldest first, by time then by order of recording.
   const std::vector<WalletTx> all = take(w.list_transactions(100));
@@ -663,7 +664,7 @@ TEST_CASE("Keypool look-ahead and mark_used", "[wallet][wallet]") {
   REQUIRE(w.mark_used(third).has_value());
   CHECK(w.addresses().size() == 3);
   CHECK(w.addresses()[2].pubkey == third);
-  CHECK(w.keypool_remaining() == 1);  // locked: not refilled
+  CHECK(w.keypool_remaining() == 1);        // locked: not refilled
   REQUIRE(w.mark_used(third).has_value());  // idempotent
   PublicKey stranger{};
   CHECK(error_of(w.mark_used(stranger)).code == WalletErrc::kUnknownKey);

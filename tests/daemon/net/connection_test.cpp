@@ -1,11 +1,11 @@
 // What every peer socket gets, so a dead link is noticed in seconds (docs/protocol.md).
 #include <coroutine>
 
-#include <boost/asio.hpp>
-#include <catch2/catch.hpp>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <boost/asio.hpp>
+#include <catch2/catch.hpp>
 
 #include "daemon/net/connection.hpp"
 

@@ -80,7 +80,8 @@ class FakeSink final : public MessageSink {
     return out;
   }
   std::size_t count_to(PeerId peer) const {
-    return static_cast<std::size_t>(std::count_if(sent.begin(), sent.end(), [peer](const Sent& s) { return s.peer == peer; }));
+    return static_cast<std::size_t>(
+        std::count_if(sent.begin(), sent.end(), [peer](const Sent& s) { return s.peer == peer; }));
   }
   bool is_paused(PeerId peer) const {
     auto it = paused.find(peer);

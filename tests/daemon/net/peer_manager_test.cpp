@@ -36,7 +36,8 @@ std::vector<Hash256> asked_blocks(FakeSink& sink, PeerId peer) {
 
 }  // namespace
 
-TEST_CASE("handshake: outbound sends version first; after verack: getaddr, ping, getheaders", "[daemon][net][peer_manager]") {
+TEST_CASE("handshake: outbound sends version first; after verack: getaddr, ping, getheaders",
+          "[daemon][net][peer_manager]") {
   PeerHarness h;
   const PeerId out = h.connect(/*inbound=*/false);
   auto versions = h.sink.take<net::VersionMsg>(out);
@@ -210,9 +211,9 @@ TEST_CASE("an invalid header is misbehaviour; an unknown start is not", "[daemon
   SECTION("a header without its proof of work") {
     BlockOptions bad;
     bad.bad_pow = true;
-    const Block b = make_block(ParentInfo{regtest().genesis.hash(), 0, regtest().genesis.header.time,
-                                          regtest().genesis.header.bits},
-                               pub(3), {}, bad);
+    const Block b = make_block(
+        ParentInfo{regtest().genesis.hash(), 0, regtest().genesis.header.time, regtest().genesis.header.bits}, pub(3),
+        {}, bad);
     h.peers.on_message(p, net::HeadersMsg{{b.header}});
     REQUIRE(h.sink.discouraged.size() == 1);
     CHECK(h.sink.discouraged[0].second.find(b.hash().to_display_hex()) != std::string::npos);
@@ -282,7 +283,8 @@ TEST_CASE("a stalled block download disconnects the peer, without discouraging i
   CHECK(asked_blocks(h.sink, q).size() == 2);
 }
 
-TEST_CASE("transactions: asked of one announcer, checked one at a time, relayed to the others", "[daemon][net][peer_manager]") {
+TEST_CASE("transactions: asked of one announcer, checked one at a time, relayed to the others",
+          "[daemon][net][peer_manager]") {
   PeerHarness h;
   // Key 1 owns a mature coinbase to spend.
   extend(h.chain, regtest().coinbase_maturity + 2, pub(1));
@@ -320,7 +322,8 @@ TEST_CASE("transactions: asked of one announcer, checked one at a time, relayed 
   }
 }
 
-TEST_CASE("a transaction with a bad signature discourages its sender and is not checked twice", "[daemon][net][peer_manager]") {
+TEST_CASE("a transaction with a bad signature discourages its sender and is not checked twice",
+          "[daemon][net][peer_manager]") {
   PeerHarness h;
   extend(h.chain, regtest().coinbase_maturity + 2, pub(1));
   Transaction tx = make_transfer(key_from_seed(1), pub(2), 1000, kMinRelayFee, 0);
@@ -336,7 +339,8 @@ TEST_CASE("a transaction with a bad signature discourages its sender and is not 
   CHECK(h.services.submitted_txs.size() == 1);
 }
 
-TEST_CASE("addresses: getaddr answered once to inbound peers; unsolicited floods ignored", "[daemon][net][peer_manager]") {
+TEST_CASE("addresses: getaddr answered once to inbound peers; unsolicited floods ignored",
+          "[daemon][net][peer_manager]") {
   PeerHarness h;
   for (std::uint8_t i = 1; i <= 20; ++i) h.book.add(net::NetAddress::from_ipv4({10, 0, 0, i}, 8433), "test", kNow);
   const PeerId in = h.handshaked(true, 2);
@@ -359,7 +363,7 @@ TEST_CASE("addresses: getaddr answered once to inbound peers; unsolicited floods
   const std::size_t book_before = h.book.size();
   h.peers.on_message(in, flood);  // one entry over the bound, never asked for
   CHECK(h.book.size() == book_before);
-  flood.addresses.pop_back();     // exactly at the bound: taken
+  flood.addresses.pop_back();  // exactly at the bound: taken
   h.peers.on_message(in, flood);
   CHECK(h.book.size() == book_before + kMaxUnsolicitedAddr);
   CHECK(h.sink.discouraged.empty());
@@ -371,7 +375,8 @@ TEST_CASE("getdata: blocks and pooled transactions are served, the rest is notfo
   const PeerId p = h.handshaked(true);
   Hash256 unknown;
   unknown.bytes[0] = 1;
-  h.peers.on_message(p, net::GetDataMsg{{{net::InvType::kBlock, mined[1].hash()}, {net::InvType::kBlock, unknown},
+  h.peers.on_message(p, net::GetDataMsg{{{net::InvType::kBlock, mined[1].hash()},
+                                         {net::InvType::kBlock, unknown},
                                          {net::InvType::kTx, unknown}}});
   auto served = h.sink.take<net::BlockMsg>(p);
   REQUIRE(served.size() == 1);
@@ -397,7 +402,7 @@ TEST_CASE("new blocks are announced to every peer that does not know them", "[da
 
 TEST_CASE("work before cost: low-work blocks and branches cost nothing", "[daemon][net][peer_manager]") {
   PeerHarness h;
-  extend(h.chain, 5, pub(1));  // our tip: height 5
+  extend(h.chain, 5, pub(1));           // our tip: height 5
   const auto side = other_chain(3, 7);  // a branch from genesis with less work
   const PeerId p = h.handshaked(false);
   SECTION("unrequested blocks of a lower-work branch are neither queued nor checked") {
