@@ -13,6 +13,7 @@
 
 #include "chain/chain_test_util.hpp"
 #include "daemon/net/block_download.hpp"
+#include "daemon/net/peer_harness.hpp"
 
 using namespace cheese;
 using namespace cheese::test;
@@ -215,4 +216,46 @@ TEST_CASE("a side branch with more work is downloaded from the fork point", "[da
     BlockDownload d2;
     CHECK(d2.next_requests(2, f.index_of(side[0]), f.chain, kNothingQueued, kT0) == first(side, 0, 1));
   }
+}
+
+// BUG (daemon/net/peer_messages.cpp, PeerManager::handle(BlockMsg) + download_blocks): a block that
+// arrives while the node's block queue is full is held in PeerState::waiting_block, but
+// BlockDownload::received() has already freed it and download_blocks()'s IsQueued asks only the
+// node's queue (ChainServices::block_queued), not the blocks held back. So the very block just
+// received is asked for again at once (here of the same peer; with others connected, of any),
+// and it is downloaded twice while the node is busiest. Expected: a held-back block counts as
+// queued. Marked [!mayfail] until daemon/net is fixed.
+TEST_CASE("a block held back while the block queue is full is not asked for again",
+          "[daemon][net][block_download][!mayfail]") {
+  PeerHarness h;
+  TempDir src_dir("blockdl-src");
+  Chainstate src(src_dir.file("src.sqlite"), regtest(), 1);
+  const auto blocks = extend(src, 3, pub(1));
+  const PeerId p = h.handshaked(true);
+  const PeerId q = h.handshaked(true, 3);
+  net::HeadersMsg m;
+  for (const auto& b : blocks) m.headers.push_back(b.header);
+  h.peers.on_message(p, m);
+  const auto asked = h.sink.take<net::GetDataMsg>(p);
+  REQUIRE(asked.size() == 1);
+  REQUIRE(asked[0].items.size() == 3);
+  h.sink.sent.clear();
+
+  h.services.room = 0;  // the node is busy
+  h.peers.on_message(p, net::BlockMsg{blocks[0]});
+  REQUIRE(h.sink.is_paused(p));
+  REQUIRE(h.services.queued_blocks.empty());
+  std::vector<Hash256> asked_again;
+  for (PeerId id : {p, q}) {
+    for (const auto& g : h.sink.take<net::GetDataMsg>(id)) {
+      for (const auto& item : g.items) asked_again.push_back(item.hash);
+    }
+  }
+  CHECK(asked_again.empty());
+  CHECK_FALSE(std::find(asked_again.begin(), asked_again.end(), blocks[0].hash()) != asked_again.end());
+
+  // Room again: the held-back block is queued once.
+  h.services.room = 10;
+  h.peers.block_queue_room();
+  CHECK(h.services.queued_blocks == std::vector<Hash256>{blocks[0].hash()});
 }
