@@ -65,7 +65,7 @@ unsigned mode_of(const std::filesystem::path& p) {
 
 }  // namespace
 
-TEST_CASE("an address is kept once; port 0 and unspecified addresses are not kept", "[daemon][net][addr_book]") {
+TEST_CASE("an address is kept once, port 0 and unspecified addresses are not kept", "[daemon][net][addr_book]") {
   AddressBook book;
   book.add(addr_n(1), "gossip", kT);
   book.add(addr_n(1), "tracker", kT + 5);
@@ -79,7 +79,7 @@ TEST_CASE("an address is kept once; port 0 and unspecified addresses are not kep
   CHECK(keys_of(book) == std::set<std::string>{"11.0.0.1:8434"});
 }
 
-TEST_CASE("the book holds kMaxAddrBookEntries; a new address then evicts the one that failed most",
+TEST_CASE("the book holds kMaxAddrBookEntries, a new address then evicts the one that failed most",
           "[daemon][net][addr_book]") {
   AddressBook book;
   std::uint32_t n = 0;
@@ -206,7 +206,7 @@ TEST_CASE("current behaviour: failures are not saved, so a restarted node dials 
   CHECK(pick(loaded, {}, kT + 1, rng) == addr_n(1).to_string());
 }
 
-TEST_CASE("an unreadable or missing peers.json gives an empty book; bad entries are skipped", "[daemon][net][addr_book]") {
+TEST_CASE("an unreadable or missing peers.json gives an empty book, bad entries are skipped", "[daemon][net][addr_book]") {
   TempDir dir("addrbook");
   const auto file = dir.file("peers.json");
   AddressBook book;

@@ -84,7 +84,7 @@ TEST_CASE("a ban is in force before its `until` time and over at it", "[daemon][
   CHECK(bans.is_banned(a, kT + 999));
 }
 
-TEST_CASE("active() lists the bans in force; unban and clear lift them", "[daemon][net][ban_list]") {
+TEST_CASE("active() lists the bans in force, unban and clear lift them", "[daemon][net][ban_list]") {
   BanList bans;
   bans.ban("203.0.113.5", kT + 10);
   bans.ban("203.0.113.6", kT + 20);

@@ -161,7 +161,7 @@ TEST_CASE("stalled() reports a peer only once a block has been in flight longer 
   CHECK(std::find(asked_at_10s.begin(), asked_at_10s.end(), later[0].second) != asked_at_10s.end());
 }
 
-TEST_CASE("nothing beyond kBlockDownloadWindow above the tip is asked; queued blocks are skipped",
+TEST_CASE("nothing beyond kBlockDownloadWindow above the tip is asked, queued blocks are skipped",
           "[daemon][net][block_download]") {
   Fixture f(1);
   const std::uint64_t tip = f.chain.height();

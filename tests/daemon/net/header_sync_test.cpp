@@ -89,7 +89,7 @@ TEST_CASE("request(): the locator starts at the parent of our best header and en
   }
 }
 
-TEST_CASE("process(): consecutive headers are accepted and the last reported; no more asked for a partial message",
+TEST_CASE("process(): consecutive headers are accepted and the last reported, no more asked for a partial message",
           "[daemon][net][header_sync]") {
   Fixture f;
   const auto& blocks = long_chain();
@@ -142,7 +142,7 @@ TEST_CASE("process(): more headers are asked for exactly when the message is ful
   }
 }
 
-TEST_CASE("process(): an invalid header is misbehavior naming it; the headers before it stay",
+TEST_CASE("process(): an invalid header is misbehavior naming it, the headers before it stay",
           "[daemon][net][header_sync]") {
   Fixture f;
   const auto& blocks = long_chain();

@@ -75,7 +75,7 @@ TEST_CASE("after notfound the other announcers are asked in announcement order, 
   CHECK(t.announced(2, tx, kT0 + 1s));
 }
 
-TEST_CASE("a removed peer's requests go to the next announcers; it is never asked again", "[daemon][net][tx_request]") {
+TEST_CASE("a removed peer's requests go to the next announcers, it is never asked again", "[daemon][net][tx_request]") {
   Tracker t = with_peers({1, 2, 3, 4});
   const Hash256 a = txid_n(1), b = txid_n(2), c = txid_n(3);
   REQUIRE(t.announced(1, a, kT0));
@@ -130,7 +130,7 @@ TEST_CASE("a request times out after kTxRequestTimeout, not at it", "[daemon][ne
   CHECK(t.in_flight(3) == 0);
 }
 
-TEST_CASE("at most kMaxTxAnnouncers other announcers are remembered; later ones are never asked",
+TEST_CASE("at most kMaxTxAnnouncers other announcers are remembered, later ones are never asked",
           "[daemon][net][tx_request]") {
   // The peer asked plus kMaxTxAnnouncers alternatives: announcers 2 .. kMaxTxAnnouncers + 1 are
   // asked in turn, announcer kMaxTxAnnouncers + 2 never.
@@ -214,7 +214,7 @@ TEST_CASE("notfound from a peer that was not asked changes nothing", "[daemon][n
   CHECK(t.not_found(1, tx, kT0) == PeerId{2});
 }
 
-TEST_CASE("a transaction received from anyone ends its request; its alternatives are not asked",
+TEST_CASE("a transaction received from anyone ends its request, its alternatives are not asked",
           "[daemon][net][tx_request]") {
   Tracker t = with_peers({1, 2});
   const Hash256 tx = txid_n(1);
