@@ -27,6 +27,14 @@ HeaderSync::Outcome HeaderSync::process(const net::HeadersMsg& m, std::int64_t n
     out.unknown_start = true;
     return out;
   }
+  for (std::size_t i = 1; i < m.headers.size(); ++i) {
+    if (m.headers[i].prev_hash != block_hash(m.headers[i - 1])) {
+      // docs/protocol.md 9: an honest node sends one branch, each header on the one before.
+      out.misbehavior = fmt::format("non-consecutive headers (header {} of {} does not follow the one before)", i,
+                                    m.headers.size());
+      return out;
+    }
+  }
   for (const auto& h : m.headers) {
     const BlockIndex* idx = nullptr;
     const Verdict v = chain_.accept_header(h, now, &idx);
@@ -39,7 +47,7 @@ HeaderSync::Outcome HeaderSync::process(const net::HeadersMsg& m, std::int64_t n
     out.last = idx;
     out.accepted.push_back(idx->hash);
   }
-  if (out.last && m.headers.size() == net::kMaxHeadersPerMessage) {
+  if (out.last && out.accepted.size() == net::kMaxHeadersPerMessage) {
     // A whole locator from the last header (not just its hash): if the peer's chain moved
     // meanwhile, it still finds the fork point.
     net::GetHeadersMsg more;

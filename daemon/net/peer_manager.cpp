@@ -155,7 +155,12 @@ void PeerManager::complete_handshake(PeerState& p) {
 
 void PeerManager::download_blocks() {
   const auto now = clock_.steady_now();
-  const auto queued = [this](const Hash256& h) { return services_.block_queued(h); };
+  // Queued in the node, or held back by a peer while the queue was full: not asked for again.
+  std::unordered_set<Hash256, Hash256Hasher> held_back;
+  for (const auto& [id, p] : peers_) {
+    if (p.waiting_block) held_back.insert(p.waiting_block->hash());
+  }
+  const auto queued = [this, &held_back](const Hash256& h) { return held_back.contains(h) || services_.block_queued(h); };
   for (auto& [id, p] : peers_) {
     if (!p.handshake_done || p.disconnecting || !p.best_known) continue;
     net::GetDataMsg req;

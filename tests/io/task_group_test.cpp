@@ -104,7 +104,7 @@ TEST_CASE("task group refuses spawn after close()", "[io][task_group]") {
       io, [&] { return joined; }, 1s));
 }
 
-TEST_CASE("task group logs a task's exception with its name; the others go on", "[io][task_group]") {
+TEST_CASE("task group logs a task's exception with its name, and the others go on", "[io][task_group]") {
   asio::io_context io;
   Logged logged;
   TaskGroup group(io.get_executor(), log_into(logged));
