@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
   libsodium-dev libfmt-dev catch2 libsqlite3-dev sqlite3 python3 python3-mnemonic curl
+  clang-format  # the "lint: clang-format" test (Debian 12: clang-format 14, which .clang-format is tuned for)
 )
 # `make fuzz` (CHEESE_FUZZ_DEPS=1): clang and the libFuzzer runtime of clang 14.
 if [[ "${CHEESE_FUZZ_DEPS:-0}" == "1" ]]; then

@@ -160,7 +160,9 @@ void PeerManager::download_blocks() {
   for (const auto& [id, p] : peers_) {
     if (p.waiting_block) held_back.insert(p.waiting_block->hash());
   }
-  const auto queued = [this, &held_back](const Hash256& h) { return held_back.contains(h) || services_.block_queued(h); };
+  const auto queued = [this, &held_back](const Hash256& h) {
+    return held_back.contains(h) || services_.block_queued(h);
+  };
   for (auto& [id, p] : peers_) {
     if (!p.handshake_done || p.disconnecting || !p.best_known) continue;
     net::GetDataMsg req;

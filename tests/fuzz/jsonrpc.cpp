@@ -21,10 +21,10 @@
 
 #include <coroutine>
 
-#include <boost/asio.hpp>
-#include <boost/json.hpp>
 #include <algorithm>
 #include <array>
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -196,8 +196,8 @@ json::value fuzzed_value(FuzzInput& in, int depth = 0) {
     case 8: return json::string(in.flag() ? n.tip_hex : n.tx_hex);
     case 9: return json::string(kWalletNames[in.pick(kWalletNames.size())]);
     case 10: {
-      static constexpr std::array<std::string_view, 8> kWords = {"add", "remove", "onetry", "127.0.0.1", "1.5",
-                                                                 "0.00000001", "21000000", "-1"};
+      static constexpr std::array<std::string_view, 8> kWords = {"add", "remove",     "onetry",   "127.0.0.1",
+                                                                 "1.5", "0.00000001", "21000000", "-1"};
       return json::string(kWords[in.pick(kWords.size())]);
     }
     case 11: return raw_number(std::string(in.flag() ? "1e400" : "-0.000000001"));
@@ -264,7 +264,8 @@ bool allowed_request(const json::value& v) {
   if (kWalletFileMethods.contains(name)) {
     const json::value* file = wallet_file_param(v.as_object());
     if (file && file->is_string() &&
-        std::find(kWalletNames.begin(), kWalletNames.end(), std::string_view(file->as_string())) == kWalletNames.end()) {
+        std::find(kWalletNames.begin(), kWalletNames.end(), std::string_view(file->as_string())) ==
+            kWalletNames.end()) {
       return false;
     }
   }

@@ -65,7 +65,8 @@ struct Setup {
     forged = transfers[0];
     forged.signature[5] ^= 1;
     std::uint32_t extra = 0;
-    const auto on = [&](const Block& parent, std::uint64_t height, std::vector<Transaction> txs, const PublicKey& to) {
+    const auto on = [&](const Block& parent, std::uint64_t height, std::vector<Transaction> txs,
+                        const PublicKey& to) {
       return fuzz::make_block(parent.hash(), height, parent.header.time, to, std::move(txs), extra++);
     };
     const Block& genesis = fuzz::regtest().genesis;
@@ -86,10 +87,10 @@ const Setup& setup() {
   return s;
 }
 
-constexpr std::string_view kCommands[] = {
-    "version", "verack", "ping",     "pong",       "inv",       "getdata",  "notfound", "getheaders",
-    "headers", "block",  "tx",       "getaddr",    "addr",      "register", "registered", "heartbeat",
-    "getpeers", "peers", "getstatus", "status",    "bogus"};
+constexpr std::string_view kCommands[] = {"version",   "verack",     "ping",       "pong",      "inv",      "getdata",
+                                          "notfound",  "getheaders", "headers",    "block",     "tx",       "getaddr",
+                                          "addr",      "register",   "registered", "heartbeat", "getpeers", "peers",
+                                          "getstatus", "status",     "bogus"};
 
 //! One fuzzed run: the harness, the peers the script knows, and what the processor sent.
 class Run {
@@ -335,7 +336,8 @@ class Run {
   net::AddrMsg addr() {
     net::AddrMsg m;
     // Mostly small (unsolicited) messages; sometimes one as large as a getaddr reply may be.
-    const std::size_t n = in_.flag() ? in_.range<std::size_t>(0, 12) : in_.range<std::size_t>(0, net::kMaxAddrPerMessage);
+    const std::size_t n = in_.flag() ? in_.range<std::size_t>(0, 12)
+                                     : in_.range<std::size_t>(0, net::kMaxAddrPerMessage);
     const std::uint32_t salt = in_.integral<std::uint32_t>();
     for (std::size_t i = 0; i < n; ++i) {
       const auto x = static_cast<std::uint32_t>(i) * 2654435761u + salt;
@@ -372,8 +374,9 @@ class Run {
   //! Everything sent since the last call went to a peer that connected and was not closed yet.
   void check_sends() {
     for (const auto& s : h_.sink.sent) {
-      if (trace()) std::fprintf(stderr, "  sent %s to %llu\n", std::string(net::command_of(s.message)).c_str(),
-                                static_cast<unsigned long long>(s.peer));
+      if (trace())
+        std::fprintf(stderr, "  sent %s to %llu\n", std::string(net::command_of(s.message)).c_str(),
+                     static_cast<unsigned long long>(s.peer));
       FUZZ_CHECK(seen_.contains(s.peer));
       FUZZ_CHECK(!closed_.contains(s.peer));
       if (const auto* ping = std::get_if<net::PingMsg>(&s.message)) last_ping_[s.peer] = ping->nonce;

@@ -26,9 +26,9 @@ constexpr std::int64_t kT = 1'700'000'000;
 
 //! A distinct public-looking IPv4 address per number.
 net::NetAddress addr_n(std::uint32_t n, std::uint16_t port = 8433) {
-  return net::NetAddress::from_ipv4({11, static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8),
-                                     static_cast<std::uint8_t>(n)},
-                                    port);
+  return net::NetAddress::from_ipv4(
+      {11, static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)},
+      port);
 }
 
 //! Every entry's ip:port.
@@ -40,7 +40,8 @@ std::set<std::string> keys_of(const AddressBook& book) {
 }
 
 //! select()'s pick as ip:port ("" for none).
-std::string pick(const AddressBook& book, const std::set<std::string>& exclude, std::int64_t now, std::mt19937_64& rng) {
+std::string pick(const AddressBook& book, const std::set<std::string>& exclude, std::int64_t now,
+                 std::mt19937_64& rng) {
   const auto a = book.select(exclude, now, rng);
   return a ? a->to_string() : "";
 }
@@ -206,7 +207,8 @@ TEST_CASE("current behaviour: failures are not saved, so a restarted node dials 
   CHECK(pick(loaded, {}, kT + 1, rng) == addr_n(1).to_string());
 }
 
-TEST_CASE("an unreadable or missing peers.json gives an empty book, bad entries are skipped", "[daemon][net][addr_book]") {
+TEST_CASE("an unreadable or missing peers.json gives an empty book, bad entries are skipped",
+          "[daemon][net][addr_book]") {
   TempDir dir("addrbook");
   const auto file = dir.file("peers.json");
   AddressBook book;
@@ -238,7 +240,8 @@ TEST_CASE("an unreadable or missing peers.json gives an empty book, bad entries 
   }
 }
 
-TEST_CASE("loading a peers.json of more than kMaxAddrBookEntries keeps kMaxAddrBookEntries", "[daemon][net][addr_book]") {
+TEST_CASE("loading a peers.json of more than kMaxAddrBookEntries keeps kMaxAddrBookEntries",
+          "[daemon][net][addr_book]") {
   TempDir dir("addrbook");
   const auto file = dir.file("peers.json");
   std::string text = "[";

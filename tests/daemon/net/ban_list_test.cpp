@@ -90,7 +90,8 @@ TEST_CASE("active() lists the bans in force, unban and clear lift them", "[daemo
   bans.ban("203.0.113.6", kT + 20);
   bans.ban("127.0.0.1:40000", kT + 30);
   CHECK(bans.active(kT).size() == 3);
-  CHECK(bans.active(kT + 10) == std::map<std::string, std::int64_t>{{"127.0.0.1:40000", kT + 30}, {"203.0.113.6", kT + 20}});
+  CHECK(bans.active(kT + 10) ==
+        std::map<std::string, std::int64_t>{{"127.0.0.1:40000", kT + 30}, {"203.0.113.6", kT + 20}});
   CHECK(bans.active(kT + 30).empty());
 
   CHECK(bans.unban("203.0.113.6"));

@@ -88,7 +88,8 @@ TEST_CASE("a peer whose best header is a few blocks ahead is asked for just thos
   CHECK(d.next_requests(1, f.index_of(ahead[2]), f.chain, kNothingQueued, kT0) == first(ahead, 2, 1));
 }
 
-TEST_CASE("a block in flight from one peer is not asked of another until it is freed", "[daemon][net][block_download]") {
+TEST_CASE("a block in flight from one peer is not asked of another until it is freed",
+          "[daemon][net][block_download]") {
   Fixture f;
   const auto ahead = f.headers_on(f.chain.tip(), 40);
   const BlockIndex* best = f.index_of(ahead.back());
@@ -223,8 +224,7 @@ TEST_CASE("a side branch with more work is downloaded from the fork point", "[da
 // A block that arrives while the node's block queue is full is held in PeerState::waiting_block
 // after BlockDownload::received() freed it: it counts as queued, so it is not downloaded twice
 // while the node is busiest (a bug found by this test: it used to be asked for again at once).
-TEST_CASE("a block held back while the block queue is full is not asked for again",
-          "[daemon][net][block_download]") {
+TEST_CASE("a block held back while the block queue is full is not asked for again", "[daemon][net][block_download]") {
   PeerHarness h;
   TempDir src_dir("blockdl-src");
   Chainstate src(src_dir.file("src.sqlite"), regtest(), 1);

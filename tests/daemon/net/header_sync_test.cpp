@@ -174,7 +174,8 @@ TEST_CASE("process(): a header too far in the future stops the message but is no
   CHECK_FALSE(r.misbehavior);
 }
 
-TEST_CASE("process(): a first header on an unknown parent is unknown_start, not misbehavior", "[daemon][net][header_sync]") {
+TEST_CASE("process(): a first header on an unknown parent is unknown_start, not misbehavior",
+          "[daemon][net][header_sync]") {
   Fixture f;
   const auto& blocks = long_chain();
   const auto r = f.sync.process(headers_of(blocks, 3, 4), kNow);
@@ -197,7 +198,8 @@ TEST_CASE("process(): a first header on an unknown parent is unknown_start, not 
   }
 }
 
-TEST_CASE("answer(): the active chain after the locator's fork point, up to the stop hash", "[daemon][net][header_sync]") {
+TEST_CASE("answer(): the active chain after the locator's fork point, up to the stop hash",
+          "[daemon][net][header_sync]") {
   Fixture f;
   const auto ours = extend(f.chain, 10, pub(1));
   const auto height_of = [&](std::uint64_t h) { return f.chain.at_height(h); };

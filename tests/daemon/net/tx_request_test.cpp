@@ -34,7 +34,8 @@ Tracker with_peers(std::initializer_list<PeerId> ids) {
 }
 
 std::vector<Tracker::Request> sorted(std::vector<Tracker::Request> v) {
-  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return std::tie(a.peer, a.txid) < std::tie(b.peer, b.txid); });
+  std::sort(v.begin(), v.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.peer, a.txid) < std::tie(b.peer, b.txid); });
   return v;
 }
 
@@ -75,7 +76,8 @@ TEST_CASE("after notfound the other announcers are asked in announcement order, 
   CHECK(t.announced(2, tx, kT0 + 1s));
 }
 
-TEST_CASE("a removed peer's requests go to the next announcers, it is never asked again", "[daemon][net][tx_request]") {
+TEST_CASE("a removed peer's requests go to the next announcers, it is never asked again",
+          "[daemon][net][tx_request]") {
   Tracker t = with_peers({1, 2, 3, 4});
   const Hash256 a = txid_n(1), b = txid_n(2), c = txid_n(3);
   REQUIRE(t.announced(1, a, kT0));
@@ -203,8 +205,8 @@ TEST_CASE("notfound from a peer that was not asked changes nothing", "[daemon][n
   const Hash256 tx = txid_n(1);
   REQUIRE(t.announced(1, tx, kT0));
   REQUIRE_FALSE(t.announced(2, tx, kT0));
-  CHECK(t.not_found(2, tx, kT0) == std::nullopt);  // an alternative, not asked
-  CHECK(t.not_found(3, tx, kT0) == std::nullopt);  // never announced it
+  CHECK(t.not_found(2, tx, kT0) == std::nullopt);          // an alternative, not asked
+  CHECK(t.not_found(3, tx, kT0) == std::nullopt);          // never announced it
   CHECK(t.not_found(1, txid_n(99), kT0) == std::nullopt);  // never announced by anyone
   CHECK(t.requested(tx));
   CHECK(t.size() == 1);
