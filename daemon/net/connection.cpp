@@ -138,6 +138,7 @@ asio::awaitable<void> Connection::writer() {
     stats_.bytes_sent += n;
     manager_.count_bytes(n, 0);
     stats_.last_send = std::chrono::steady_clock::now();
+    if (queue_.empty()) manager_.send_drained(id());
   }
 }
 

@@ -171,6 +171,11 @@ void ConnManager::discourage(PeerId peer, const net::NetAddress& address, std::s
   disconnect(peer, reason);
 }
 
+std::size_t ConnManager::send_queue_bytes(PeerId peer) const {
+  auto it = connections_.find(peer);
+  return it == connections_.end() ? 0 : it->second->stats().send_queue_bytes;
+}
+
 void ConnManager::pause_reading(PeerId peer, bool paused) {
   if (Connection* c = find(peer)) c->pause_reading(paused);
 }

@@ -63,6 +63,7 @@ class ConnManager final : public MessageSink {
   void send(PeerId peer, const net::Message& m) override;
   void disconnect(PeerId peer, std::string_view reason) override;
   void discourage(PeerId peer, const net::NetAddress& address, std::string_view reason) override;
+  std::size_t send_queue_bytes(PeerId peer) const override;
   void pause_reading(PeerId peer, bool paused) override;
   void listen_address(PeerId peer, const net::NetAddress& address) override;
   void own_address(const net::NetAddress& address) override;
@@ -72,6 +73,9 @@ class ConnManager final : public MessageSink {
   std::chrono::seconds idle_timeout() const { return options_.idle_timeout; }
   void deliver(PeerId peer, net::Message message);
   void connection_closed(const std::shared_ptr<Connection>& c);
+  void send_drained(PeerId peer) {
+    if (events_) events_->on_send_drained(peer);
+  }
   void count_bytes(std::uint64_t sent, std::uint64_t recv) {
     total_sent_ += sent;
     total_recv_ += recv;

@@ -30,6 +30,8 @@ class MessageSink {
   virtual void disconnect(PeerId peer, std::string_view reason) = 0;
   //! Bans the peer's address for kDiscourageDuration and disconnects it (a protocol fault).
   virtual void discourage(PeerId peer, const net::NetAddress& address, std::string_view reason) = 0;
+  //! Bytes queued for the peer and not yet written to its socket.
+  virtual std::size_t send_queue_bytes(PeerId peer) const = 0;
   //! Stops (true) or resumes (false) reading the peer's messages: back-pressure while its block
   //! or transaction waits to be processed.
   virtual void pause_reading(PeerId peer, bool paused) = 0;
@@ -48,6 +50,8 @@ class NetEvents {
   //! A decoded message, in the order received.
   virtual void on_message(PeerId peer, net::Message message) = 0;
   virtual void on_closed(PeerId peer) = 0;
+  //! The peer's send queue was written out to the socket (it may be served more).
+  virtual void on_send_drained(PeerId peer) = 0;
   //! About twice a second: timeouts, pings, stalled downloads, requests to retry.
   virtual void on_tick() = 0;
 };

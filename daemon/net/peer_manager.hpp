@@ -26,6 +26,10 @@ namespace cheese {
 inline constexpr std::size_t kMaxKnownInventory = 20'000;
 //! Rejected transaction hashes remembered (not asked for or checked again until the tip moves).
 inline constexpr std::size_t kMaxRecentRejects = 20'000;
+//! `getdata` is served only while the peer's send queue holds less than this; the rest of its
+//! request waits (and its reader is paused) until the queue is written out. Bounds what a peer that
+//! asks for large blocks and does not read can make us hold.
+inline constexpr std::size_t kMaxGetDataBacklogBytes = 4 * 1024 * 1024;
 //! Entries an `addr` may carry when it is not the reply to our `getaddr` (docs/protocol.md 7.3).
 inline constexpr std::size_t kMaxUnsolicitedAddr = 10;
 
@@ -74,6 +78,7 @@ struct PeerState {
   KnownInventory known;
   std::shared_ptr<const Block> waiting_block;  //!< received while the block queue was full
   bool tx_checking = false;                    //!< its transaction is being checked; reading paused
+  std::deque<net::InvItem> getdata_backlog;    //!< asked for, not served yet (send queue too full)
 };
 
 //! The P2P protocol (Bitcoin Core's PeerManager in net_processing.cpp): handshake, ping,
@@ -102,6 +107,7 @@ class PeerManager final : public NetEvents {
   void on_message(PeerId peer, net::Message message) override;
   void on_closed(PeerId peer) override;
   void on_tick() override;
+  void on_send_drained(PeerId peer) override;
 
   //! After the chain changed: announces connected blocks, and again the transfers a reorg put
   //! back into the mempool.
@@ -129,6 +135,11 @@ class PeerManager final : public NetEvents {
   void send_tx_requests(const std::vector<TxRequestTracker::Request>& requests);
   void check_timeouts(PeerState& p, std::chrono::steady_clock::time_point now);
   void queue_block(PeerState& p, std::shared_ptr<const Block> block);
+  //! Reading is paused while the peer's block waits for room, its transaction is checked, or its
+  //! getdata waits for its send queue.
+  void update_pause(PeerState& p);
+  //! Serves the peer's getdata backlog while its send queue is below kMaxGetDataBacklogBytes.
+  void serve_getdata(PeerState& p);
   //! An unrequested block is processed only if it would give us more work than our tip.
   bool worth_unrequested(const Block& block) const;
   void block_processed(PeerId id, const net::NetAddress& address, const Hash256& hash, const ProcessBlockResult& r);

@@ -85,9 +85,24 @@ void PeerManager::handle(PeerState& p, net::InvMsg m) {
 }
 
 void PeerManager::handle(PeerState& p, net::GetDataMsg m) {
+  p.getdata_backlog.insert(p.getdata_backlog.end(), m.items.begin(), m.items.end());
+  serve_getdata(p);
+}
+
+void PeerManager::on_send_drained(PeerId id) {
+  if (PeerState* p = find(id); p && !p->disconnecting && !p->getdata_backlog.empty()) serve_getdata(*p);
+}
+
+void PeerManager::update_pause(PeerState& p) {
+  sink_.pause_reading(p.id, p.tx_checking || p.waiting_block || !p.getdata_backlog.empty());
+}
+
+void PeerManager::serve_getdata(PeerState& p) {
   net::NotFoundMsg missing;
-  for (const auto& item : m.items) {
+  while (!p.getdata_backlog.empty() && sink_.send_queue_bytes(p.id) < kMaxGetDataBacklogBytes) {
     if (p.disconnecting) return;  // e.g. its send queue overflowed
+    const net::InvItem item = p.getdata_backlog.front();
+    p.getdata_backlog.pop_front();
     if (item.type == net::InvType::kTx) {
       if (const auto* e = mempool_.find(item.hash)) {
         sink_.send(p.id, net::TxMsg{e->tx});
@@ -108,6 +123,7 @@ void PeerManager::handle(PeerState& p, net::GetDataMsg m) {
     }
   }
   if (!missing.items.empty()) sink_.send(p.id, missing);
+  update_pause(p);
 }
 
 void PeerManager::handle(PeerState& p, net::NotFoundMsg m) {
@@ -179,13 +195,9 @@ void PeerManager::queue_block(PeerState& p, std::shared_ptr<const Block> block) 
   auto done = [this, id = p.id, address = p.address, hash](const ProcessBlockResult& r) {
     block_processed(id, address, hash, r);
   };
-  if (services_.try_queue_block(block, p.id, std::move(done))) {
-    sink_.pause_reading(p.id, false);
-    return;
-  }
   // The node's queue is full: this peer's next message waits until there is room.
-  p.waiting_block = std::move(block);
-  sink_.pause_reading(p.id, true);
+  if (!services_.try_queue_block(block, p.id, std::move(done))) p.waiting_block = std::move(block);
+  update_pause(p);
 }
 
 void PeerManager::block_processed(PeerId id, const net::NetAddress& address, const Hash256& hash,
@@ -221,7 +233,7 @@ void PeerManager::handle(PeerState& p, net::TxMsg m) {
   if (mempool_.contains(id) || recent_rejects_.contains(id)) return;
   // One transaction checked at a time per peer: its next message waits for the outcome.
   p.tx_checking = true;
-  sink_.pause_reading(p.id, true);
+  update_pause(p);
   auto done = [this, peer = p.id, address = p.address, id](const MempoolAccept& r) {
     tx_processed(peer, address, id, r);
   };
@@ -233,7 +245,7 @@ void PeerManager::tx_processed(PeerId peer, const net::NetAddress& address, cons
   PeerState* p = find(peer);
   if (p) {
     p->tx_checking = false;
-    if (!p->waiting_block) sink_.pause_reading(peer, false);
+    update_pause(*p);
   }
   if (r.ok() || r.reason == MempoolReject::kAlreadyKnown) return;
   remember_reject(id);

@@ -52,8 +52,17 @@ class FakeSink final : public MessageSink {
   std::vector<net::NetAddress> own_addresses;
   std::map<PeerId, net::NetAddress> listening;
 
+  //! Bytes "queued" per peer: every send adds its frame's size; a test drains it by hand.
+  std::map<PeerId, std::size_t> queue_bytes;
+
   void send(PeerId peer, const net::Message& m) override {
-    if (!disconnected.contains(peer)) sent.push_back({peer, m});
+    if (disconnected.contains(peer)) return;
+    queue_bytes[peer] += net::kFrameHeaderSize + net::encode_payload(m).size();
+    sent.push_back({peer, m});
+  }
+  std::size_t send_queue_bytes(PeerId peer) const override {
+    auto it = queue_bytes.find(peer);
+    return it == queue_bytes.end() ? 0 : it->second;
   }
   void disconnect(PeerId peer, std::string_view reason) override { disconnected.emplace(peer, std::string(reason)); }
   void discourage(PeerId peer, const net::NetAddress& address, std::string_view reason) override {
@@ -201,6 +210,11 @@ class PeerHarness {
     peers.on_message(id, net::VerackMsg{});
     sink.sent.clear();
     return id;
+  }
+  //! The peer's send queue was written out (what a connection reports when its queue empties).
+  void drain(PeerId id) {
+    sink.queue_bytes[id] = 0;
+    peers.on_send_drained(id);
   }
   //! The peer's connection closed (what the connection manager reports after a disconnect).
   void close(PeerId id) { peers.on_closed(id); }

@@ -425,3 +425,38 @@ TEST_CASE("work before cost: low-work blocks and branches cost nothing", "[daemo
     CHECK(h.chain.tip()->hash == next.hash());
   }
 }
+
+TEST_CASE("a peer that asks for blocks and does not read is not served past the backlog bound",
+          "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const auto mined = extend(h.chain, 3, pub(1));
+  const PeerId p = h.handshaked(true);
+  net::GetDataMsg ask;
+  for (const auto& b : mined) ask.items.push_back({net::InvType::kBlock, b.hash()});
+  SECTION("below the bound everything is served at once") {
+    h.peers.on_message(p, ask);
+    CHECK(h.sink.take<net::BlockMsg>(p).size() == 3);
+    CHECK_FALSE(h.sink.is_paused(p));
+  }
+  SECTION("one byte under the bound: one block, then the rest waits, reading paused") {
+    h.sink.queue_bytes[p] = kMaxGetDataBacklogBytes - 1;
+    h.peers.on_message(p, ask);
+    CHECK(h.sink.take<net::BlockMsg>(p).size() == 1);
+    CHECK(h.sink.is_paused(p));
+    CHECK(h.peers.peer(p)->getdata_backlog.size() == 2);
+    h.peers.on_tick();  // time alone serves nothing
+    CHECK(h.sink.take<net::BlockMsg>(p).empty());
+    h.drain(p);  // the peer read what it asked for
+    CHECK(h.sink.take<net::BlockMsg>(p).size() == 2);
+    CHECK_FALSE(h.sink.is_paused(p));
+  }
+  SECTION("at the bound nothing is served until the queue is written out") {
+    h.sink.queue_bytes[p] = kMaxGetDataBacklogBytes;
+    h.peers.on_message(p, ask);
+    CHECK(h.sink.take<net::BlockMsg>(p).empty());
+    CHECK(h.sink.is_paused(p));
+    h.drain(p);
+    CHECK(h.sink.take<net::BlockMsg>(p).size() == 3);
+  }
+  CHECK(h.sink.discouraged.empty());
+}
