@@ -75,6 +75,20 @@ std::vector<net::NetAddress> AddressBook::sample(std::size_t max, std::mt19937_6
   return all;
 }
 
+std::vector<net::NetAddress> AddressBook::sample_for(const net::NetAddress& asker, std::size_t max, int dead_failures,
+                                                     std::mt19937_64& rng) const {
+  std::vector<net::NetAddress> out;
+  for (const auto& [k, e] : entries_) {
+    if (e.failures >= dead_failures) continue;
+    // On loopback every node shares one IP: there only the asker's own endpoints are left out.
+    if (asker.is_loopback() ? e.addr.ip == asker.ip && e.addr.port == asker.port : e.addr.ip == asker.ip) continue;
+    out.push_back(e.addr);
+  }
+  std::shuffle(out.begin(), out.end(), rng);
+  if (out.size() > max) out.resize(max);
+  return out;
+}
+
 void AddressBook::load(const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in) return;

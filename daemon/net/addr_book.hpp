@@ -36,6 +36,10 @@ class AddressBook {
   std::optional<net::NetAddress> select(const std::set<std::string>& exclude, std::int64_t now,
                                         std::mt19937_64& rng) const;
   std::vector<net::NetAddress> sample(std::size_t max, std::mt19937_64& rng) const;
+  //! For a getaddr reply: at most `max` random entries, none with `dead_failures` or more failed
+  //! dials in a row and none at the asker's IP.
+  std::vector<net::NetAddress> sample_for(const net::NetAddress& asker, std::size_t max, int dead_failures,
+                                          std::mt19937_64& rng) const;
   std::size_t size() const { return entries_.size(); }
   //! Reads peers.json; a missing or unreadable file leaves the book empty (logged).
   void load(const std::filesystem::path& file);

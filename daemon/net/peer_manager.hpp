@@ -30,6 +30,13 @@ inline constexpr std::size_t kMaxRecentRejects = 20'000;
 //! request waits (and its reader is paused) until the queue is written out. Bounds what a peer that
 //! asks for large blocks and does not read can make us hold.
 inline constexpr std::size_t kMaxGetDataBacklogBytes = 4 * 1024 * 1024;
+//! Unsolicited addresses taken from one peer: a token bucket refilled at this rate (Bitcoin
+//! Core's MAX_ADDR_RATE_PER_SECOND)...
+inline constexpr double kAddrRatePerSecond = 0.1;
+//! ...holding at most this many tokens (one to start with); addresses beyond the tokens are dropped.
+inline constexpr double kMaxAddrTokens = 1000;
+//! An address that failed this many dials in a row is not handed out in getaddr replies.
+inline constexpr int kAddrDeadFailures = 3;
 //! Entries an `addr` may carry when it is not the reply to our `getaddr` (docs/protocol.md 7.3).
 inline constexpr std::size_t kMaxUnsolicitedAddr = 10;
 
@@ -76,9 +83,11 @@ struct PeerState {
   std::optional<double> ping_seconds;
   const BlockIndex* best_known = nullptr;  //!< most-work header we know this peer has
   KnownInventory known;
-  std::shared_ptr<const Block> waiting_block;  //!< received while the block queue was full
-  bool tx_checking = false;                    //!< its transaction is being checked; reading paused
-  std::deque<net::InvItem> getdata_backlog;    //!< asked for, not served yet (send queue too full)
+  std::shared_ptr<const Block> waiting_block;            //!< received while the block queue was full
+  bool tx_checking = false;                              //!< its transaction is being checked; reading paused
+  std::deque<net::InvItem> getdata_backlog;              //!< asked for, not served yet (send queue too full)
+  double addr_tokens = 1;                                //!< unsolicited addresses it may still give us
+  std::chrono::steady_clock::time_point addr_tokens_at;  //!< when addr_tokens was last refilled
 };
 
 //! The P2P protocol (Bitcoin Core's PeerManager in net_processing.cpp): handshake, ping,
@@ -142,6 +151,8 @@ class PeerManager final : public NetEvents {
   void serve_getdata(PeerState& p);
   //! An unrequested block is processed only if it would give us more work than our tip.
   bool worth_unrequested(const Block& block) const;
+  //! Main and test take only routable addresses; regtest also loopback and private ones (tests).
+  bool acceptable_address(const net::NetAddress& a) const;
   void block_processed(PeerId id, const net::NetAddress& address, const Hash256& hash, const ProcessBlockResult& r);
   void tx_processed(PeerId id, const net::NetAddress& address, const Hash256& id_hash, const MempoolAccept& r);
 

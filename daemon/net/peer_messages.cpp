@@ -10,6 +10,11 @@
 
 namespace cheese {
 
+bool PeerManager::acceptable_address(const net::NetAddress& a) const {
+  if (a.is_routable()) return true;
+  return chain_.params().network == Network::kRegtest && !a.is_unspecified();
+}
+
 template <typename TrackerMsg>
 void PeerManager::handle(PeerState& p, TrackerMsg) {
   log_debug("net", "peer {} sent {} (ignored)", p.id, TrackerMsg::kCommand);
@@ -266,22 +271,34 @@ void PeerManager::handle(PeerState& p, net::GetAddrMsg) {
   if (!p.inbound || p.getaddr_answered) return;  // answered once per connection, to inbound peers
   p.getaddr_answered = true;
   net::AddrMsg reply;
-  reply.addresses = addresses_.sample(net::kMaxAddrPerMessage, rng_);
+  // Never the asker itself (its connection or listening address) nor addresses known dead.
+  net::NetAddress asker = p.address;
+  if (p.version && p.version->listen_port != 0) asker.port = p.version->listen_port;
+  reply.addresses = addresses_.sample_for(asker, net::kMaxAddrPerMessage, kAddrDeadFailures, rng_);
   if (!reply.addresses.empty()) sink_.send(p.id, reply);
 }
 
 void PeerManager::handle(PeerState& p, net::AddrMsg m) {
   // docs/protocol.md 7.3: more than kMaxUnsolicitedAddr entries only as the one reply to getaddr.
-  if (m.addresses.size() > kMaxUnsolicitedAddr) {
-    if (!p.getaddr_pending) {
-      log_debug("net", "peer {} sent an unsolicited addr of {} entries (ignored)", p.id, m.addresses.size());
-      return;
-    }
-    p.getaddr_pending = false;
+  const bool reply = p.getaddr_pending && m.addresses.size() > kMaxUnsolicitedAddr;
+  if (m.addresses.size() > kMaxUnsolicitedAddr && !reply) {
+    log_debug("net", "peer {} sent an unsolicited addr of {} entries (ignored)", p.id, m.addresses.size());
+    return;
   }
+  if (reply) p.getaddr_pending = false;
+  // Unsolicited addresses are rate-limited per peer (a token bucket); the getaddr reply is not.
+  const auto steady = clock_.steady_now();
+  if (p.addr_tokens_at == std::chrono::steady_clock::time_point{}) p.addr_tokens_at = p.connected;
+  const double elapsed = std::chrono::duration<double>(steady - p.addr_tokens_at).count();
+  p.addr_tokens = std::min(kMaxAddrTokens, p.addr_tokens + elapsed * kAddrRatePerSecond);
+  p.addr_tokens_at = steady;
   const std::int64_t t = clock_.unix_now();
   for (auto a : m.addresses) {
-    if (a.port == 0 || a.is_unspecified()) continue;
+    if (a.port == 0 || a.is_unspecified() || !acceptable_address(a)) continue;
+    if (!reply) {
+      if (p.addr_tokens < 1) continue;
+      p.addr_tokens -= 1;
+    }
     // Timestamps from the future are clamped; very old ones still count as candidates.
     if (a.time > t + 600) a.time = t;
     addresses_.add(a, "gossip", t);

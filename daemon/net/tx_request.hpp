@@ -17,7 +17,7 @@ namespace cheese {
 inline constexpr std::size_t kMaxTxRequestsPerPeer = 5'000;
 //! A transaction asked of a peer that does not deliver it in this time is asked of the next peer
 //! that announced it.
-inline constexpr std::chrono::seconds kTxRequestTimeout{30};
+inline constexpr std::chrono::seconds kTxRequestTimeout{10};
 //! Other announcers remembered per requested transaction.
 inline constexpr std::size_t kMaxTxAnnouncers = 16;
 

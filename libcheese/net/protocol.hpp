@@ -50,8 +50,8 @@ inline constexpr std::uint64_t kServiceNetwork = 1;
 
 // ---- Timing policy (docs/protocol.md section 10); the daemon and tracker enforce these ----
 inline constexpr std::chrono::seconds kHandshakeTimeout{60};
-inline constexpr std::chrono::seconds kPingInterval{120};
-inline constexpr std::chrono::seconds kPingTimeout{20 * 60};
+inline constexpr std::chrono::seconds kPingInterval{30};
+inline constexpr std::chrono::seconds kPingTimeout{60};
 inline constexpr std::chrono::seconds kIdleTimeout{20 * 60};
 inline constexpr std::chrono::seconds kBlockStallTimeout{2 * 60};
 inline constexpr std::size_t kMaxBlocksInFlightPerPeer = 16;

@@ -264,7 +264,9 @@ TEST_CASE("a full block queue pauses the sender until there is room", "[daemon][
 }
 
 TEST_CASE("a stalled block download disconnects the peer, without discouraging it", "[daemon][net][peer_manager]") {
-  PeerHarness h;
+  auto options = PeerHarness::default_options();
+  options.ping_interval = options.ping_timeout = std::chrono::hours(1);  // only the stall counts here
+  PeerHarness h(options);
   const auto blocks = other_chain(2);
   const PeerId p = h.handshaked(false);
   h.peers.on_message(p, headers_of(blocks));
@@ -348,7 +350,7 @@ TEST_CASE("addresses: getaddr answered once to inbound peers; unsolicited floods
   h.peers.on_message(in, net::GetAddrMsg{});
   auto replies = h.sink.take<net::AddrMsg>(in);
   REQUIRE(replies.size() == 1);
-  CHECK(replies[0].addresses.size() == before);
+  CHECK(replies[0].addresses.size() == before - 1);  // all but the asker's own listening address
   h.peers.on_message(in, net::GetAddrMsg{});
   CHECK(h.sink.take<net::AddrMsg>(in).empty());  // once per connection
 
@@ -363,7 +365,8 @@ TEST_CASE("addresses: getaddr answered once to inbound peers; unsolicited floods
   const std::size_t book_before = h.book.size();
   h.peers.on_message(in, flood);  // one entry over the bound, never asked for
   CHECK(h.book.size() == book_before);
-  flood.addresses.pop_back();  // exactly at the bound: taken
+  flood.addresses.pop_back();  // exactly at the bound: taken, as far as the rate limit allows
+  h.clock.advance(100s);       // 1 token to start with, 0.1 a second: 11 now
   h.peers.on_message(in, flood);
   CHECK(h.book.size() == book_before + kMaxUnsolicitedAddr);
   CHECK(h.sink.discouraged.empty());
@@ -459,4 +462,59 @@ TEST_CASE("a peer that asks for blocks and does not read is not served past the 
     CHECK(h.sink.take<net::BlockMsg>(p).size() == 3);
   }
   CHECK(h.sink.discouraged.empty());
+}
+
+TEST_CASE("unsolicited addresses are rate-limited per peer; the getaddr reply is not",
+          "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const PeerId flooder = h.handshaked(true, 2);
+  std::uint32_t next = 0;
+  auto address = [&next] {
+    const std::uint32_t n = next++;
+    return net::NetAddress::from_ipv4(
+        {10, static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)},
+        8433);
+  };
+  auto ten = [&address] {
+    net::AddrMsg m;
+    for (std::size_t i = 0; i < kMaxUnsolicitedAddr; ++i) m.addresses.push_back(address());
+    return m;
+  };
+  const std::size_t start = h.book.size();  // the flooder's own listening address
+  // 100 messages at once: one token, so one address.
+  for (int i = 0; i < 100; ++i) h.peers.on_message(flooder, ten());
+  CHECK(h.book.size() == start + 1);
+  // An hour later: 0.1 a second, 360 more.
+  h.clock.advance(3600s);
+  for (int i = 0; i < 100; ++i) h.peers.on_message(flooder, ten());
+  CHECK(h.book.size() == start + 1 + 360);
+  // The reply to our getaddr (an outbound peer) is taken whole, once.
+  const PeerId out = h.handshaked(false, 3);
+  net::AddrMsg reply;
+  for (std::size_t i = 0; i < net::kMaxAddrPerMessage; ++i) reply.addresses.push_back(address());
+  const std::size_t before = h.book.size();
+  h.peers.on_message(out, reply);
+  CHECK(h.book.size() == before + net::kMaxAddrPerMessage);
+  for (auto& a : reply.addresses) a = address();
+  h.peers.on_message(out, reply);  // a second "reply" is unsolicited and over 10 entries: ignored
+  CHECK(h.book.size() == before + net::kMaxAddrPerMessage);
+}
+
+TEST_CASE("a getaddr reply leaves out the asker and addresses known dead", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const auto alive = net::NetAddress::from_ipv4({10, 0, 0, 1}, 8433);
+  const auto dead = net::NetAddress::from_ipv4({10, 0, 0, 2}, 8433);
+  h.book.add(alive, "test", kNow);
+  h.book.add(dead, "test", kNow);
+  for (int i = 0; i < kAddrDeadFailures; ++i) h.book.mark_attempt(dead, kNow);
+  const PeerId asker = h.handshaked(true, 7);  // 127.0.0.7:40000, listening on 28433 (in the book now)
+  h.peers.on_message(asker, net::GetAddrMsg{});
+  auto replies = h.sink.take<net::AddrMsg>(asker);
+  REQUIRE(replies.size() == 1);
+  std::set<std::string> got;
+  for (const auto& a : replies[0].addresses) got.insert(a.to_string());
+  CHECK(got.contains(alive.to_string()));
+  CHECK_FALSE(got.contains(dead.to_string()));
+  CHECK_FALSE(got.contains("127.0.0.7:28433"));
+  CHECK(got.size() == 1);
 }
