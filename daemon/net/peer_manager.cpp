@@ -148,9 +148,20 @@ void PeerManager::complete_handshake(PeerState& p) {
     listen.port = p.version->listen_port;
     listen.time = now;
     addresses_.add(listen, "inbound", now);
+    if (acceptable_address(listen)) relay_address(listen, p.id);
   }
   send_ping(p);
   request_headers(p);
+}
+
+void PeerManager::relay_address(const net::NetAddress& a, PeerId source) {
+  std::vector<PeerId> targets;
+  for (const auto& [id, p] : peers_) {
+    if (id != source && p.handshake_done && !p.disconnecting) targets.push_back(id);
+  }
+  std::shuffle(targets.begin(), targets.end(), rng_);
+  if (targets.size() > kAddrRelayFanout) targets.resize(kAddrRelayFanout);
+  for (PeerId id : targets) sink_.send(id, net::AddrMsg{{a}});
 }
 
 void PeerManager::download_blocks() {

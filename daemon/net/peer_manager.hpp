@@ -37,6 +37,8 @@ inline constexpr double kAddrRatePerSecond = 0.1;
 inline constexpr double kMaxAddrTokens = 1000;
 //! An address that failed this many dials in a row is not handed out in getaddr replies.
 inline constexpr int kAddrDeadFailures = 3;
+//! A newly learned listening peer's address is relayed to this many other peers (docs/protocol.md 7.3).
+inline constexpr std::size_t kAddrRelayFanout = 2;
 //! Entries an `addr` may carry when it is not the reply to our `getaddr` (docs/protocol.md 7.3).
 inline constexpr std::size_t kMaxUnsolicitedAddr = 10;
 
@@ -153,6 +155,8 @@ class PeerManager final : public NetEvents {
   bool worth_unrequested(const Block& block) const;
   //! Main and test take only routable addresses; regtest also loopback and private ones (tests).
   bool acceptable_address(const net::NetAddress& a) const;
+  //! Sends `a` in an addr to kAddrRelayFanout random peers other than `source`.
+  void relay_address(const net::NetAddress& a, PeerId source);
   void block_processed(PeerId id, const net::NetAddress& address, const Hash256& hash, const ProcessBlockResult& r);
   void tx_processed(PeerId id, const net::NetAddress& address, const Hash256& id_hash, const MempoolAccept& r);
 

@@ -518,3 +518,22 @@ TEST_CASE("a getaddr reply leaves out the asker and addresses known dead", "[dae
   CHECK_FALSE(got.contains("127.0.0.7:28433"));
   CHECK(got.size() == 1);
 }
+
+TEST_CASE("a new listening peer's address is relayed to two other peers", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  std::vector<PeerId> others;
+  for (std::uint8_t n = 2; n < 6; ++n) others.push_back(h.handshaked(n % 2 == 0, n));
+  const PeerId newcomer = h.connect(true, 9);
+  h.peers.on_message(newcomer, h.version());
+  h.peers.on_message(newcomer, net::VerackMsg{});
+  std::size_t told = 0;
+  for (PeerId id : others) {
+    for (const auto& m : h.sink.take<net::AddrMsg>(id)) {
+      REQUIRE(m.addresses.size() == 1);
+      CHECK(m.addresses[0].to_string() == "127.0.0.9:28433");
+      ++told;
+    }
+  }
+  CHECK(told == kAddrRelayFanout);
+  CHECK(h.sink.take<net::AddrMsg>(newcomer).empty());  // not back to itself
+}
