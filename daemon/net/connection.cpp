@@ -42,7 +42,7 @@ Connection::Connection(ConnManager& manager, tcp::socket socket, ConnectionInfo 
   wake_.expires_at(std::chrono::steady_clock::time_point::max());
   resume_.expires_at(std::chrono::steady_clock::time_point::max());
   stats_.connected_at = connected_at;
-  stats_.last_recv = stats_.last_send = std::chrono::steady_clock::now();
+  stats_.last_recv = stats_.last_send = stats_.connected_since = std::chrono::steady_clock::now();
 }
 
 void Connection::send(const net::Message& m) {

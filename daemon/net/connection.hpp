@@ -43,6 +43,7 @@ bool configure_peer_socket(tcp::socket& socket);
 //! A connection's transport figures (getpeerinfo).
 struct ConnectionStats {
   std::int64_t connected_at = 0;  //!< unix time
+  std::chrono::steady_clock::time_point connected_since;
   std::chrono::steady_clock::time_point last_send;
   std::chrono::steady_clock::time_point last_recv;
   std::uint64_t bytes_sent = 0;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "daemon/net/eviction.hpp"
 #include "io/accept_loop.hpp"
 #include "util/log.hpp"
 #include "util/time.hpp"
@@ -119,8 +120,26 @@ void ConnManager::on_accept(tcp::socket socket) {
     log_debug("net", "refused inbound connection from banned {}", addr.to_string());
     return;
   }
-  if (!accept_slot_free(addr)) return;
+  if (!accept_slot_free(addr) && !evict_inbound()) return;
   start_connection(std::move(socket), true, addr);
+}
+
+bool ConnManager::evict_inbound() {
+  std::vector<EvictionCandidate> candidates;
+  for (const auto& [id, c] : connections_) {
+    if (!c->info().inbound || !c->connected()) continue;
+    EvictionCandidate e;
+    e.id = id;
+    e.group = network_group(c->info().address);
+    e.connected = c->stats().connected_since;
+    if (events_) events_->eviction_hints(e);
+    candidates.push_back(std::move(e));
+  }
+  const auto victim = select_inbound_to_evict(std::move(candidates));
+  if (!victim) return false;
+  log_debug("net", "inbound slots full: evicting peer {} for a new connection", *victim);
+  connections_.at(*victim)->disconnect("evicted to make room for a new inbound connection");
+  return true;
 }
 
 void ConnManager::start_connection(tcp::socket socket, bool inbound, net::NetAddress addr) {

@@ -105,6 +105,9 @@ class ConnManager final : public MessageSink {
  private:
   std::int64_t now() const;
   bool accept_slot_free(const net::NetAddress& addr) const;
+  //! Inbound slots are full: disconnects the inbound peer eviction chooses; false if all are
+  //! protected (then the new connection is refused).
+  bool evict_inbound();
   void on_accept(tcp::socket socket);
   asio::awaitable<void> tick_loop();
   void dial_more(const std::set<std::string>& endpoints);

@@ -42,6 +42,8 @@ class MessageSink {
   virtual void own_address(const net::NetAddress& address) = 0;
 };
 
+struct EvictionCandidate;
+
 //! What the connections tell the message processor (Bitcoin Core's NetEventsInterface).
 class NetEvents {
  public:
@@ -52,6 +54,9 @@ class NetEvents {
   virtual void on_closed(PeerId peer) = 0;
   //! The peer's send queue was written out to the socket (it may be served more).
   virtual void on_send_drained(PeerId peer) = 0;
+  //! What the protocol knows that makes the peer worth keeping (min ping, last new block and
+  //! transaction it gave us), for inbound eviction; `c.id` is set, the rest is filled in.
+  virtual void eviction_hints(EvictionCandidate& c) const = 0;
   //! About twice a second: timeouts, pings, stalled downloads, requests to retry.
   virtual void on_tick() = 0;
 };

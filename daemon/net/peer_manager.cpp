@@ -67,6 +67,14 @@ void PeerManager::on_closed(PeerId id) {
   download_blocks();
 }
 
+void PeerManager::eviction_hints(EvictionCandidate& c) const {
+  const PeerState* p = peer(c.id);
+  if (!p) return;
+  c.min_ping = p->min_ping_seconds;
+  c.last_block = p->last_block;
+  c.last_tx = p->last_tx;
+}
+
 void PeerManager::on_tick() {
   const auto now = clock_.steady_now();
   for (auto& [id, p] : peers_) {

@@ -16,6 +16,7 @@
 #include "daemon/net/addr_book.hpp"
 #include "daemon/net/ban_list.hpp"
 #include "daemon/net/block_download.hpp"
+#include "daemon/net/eviction.hpp"
 #include "daemon/net/header_sync.hpp"
 #include "daemon/net/net_events.hpp"
 #include "daemon/net/tx_request.hpp"
@@ -83,7 +84,10 @@ struct PeerState {
   std::uint64_t ping_nonce = 0;  //!< of the ping waiting for its pong; 0 when none
   std::chrono::steady_clock::time_point ping_sent;
   std::optional<double> ping_seconds;
-  const BlockIndex* best_known = nullptr;  //!< most-work header we know this peer has
+  std::optional<double> min_ping_seconds;
+  std::chrono::steady_clock::time_point last_block{};  //!< last new block it gave us
+  std::chrono::steady_clock::time_point last_tx{};     //!< last new transaction it gave us
+  const BlockIndex* best_known = nullptr;              //!< most-work header we know this peer has
   KnownInventory known;
   std::shared_ptr<const Block> waiting_block;            //!< received while the block queue was full
   bool tx_checking = false;                              //!< its transaction is being checked; reading paused
@@ -119,6 +123,7 @@ class PeerManager final : public NetEvents {
   void on_closed(PeerId peer) override;
   void on_tick() override;
   void on_send_drained(PeerId peer) override;
+  void eviction_hints(EvictionCandidate& c) const override;
 
   //! After the chain changed: announces connected blocks, and again the transfers a reorg put
   //! back into the mempool.

@@ -63,6 +63,7 @@ void PeerManager::handle(PeerState& p, net::PingMsg m) { sink_.send(p.id, net::P
 void PeerManager::handle(PeerState& p, net::PongMsg m) {
   if (p.ping_nonce != 0 && m.nonce == p.ping_nonce) {
     p.ping_seconds = std::chrono::duration<double>(clock_.steady_now() - p.ping_sent).count();
+    p.min_ping_seconds = std::min(p.min_ping_seconds.value_or(*p.ping_seconds), *p.ping_seconds);
     p.ping_nonce = 0;
   }
 }
@@ -223,6 +224,7 @@ void PeerManager::block_processed(PeerId id, const net::NetAddress& address, con
       log_debug("net", "block {} from peer {} not accepted: {}", hash.to_display_hex(), id, to_string(v.reason));
     }
   } else if (p) {
+    if (!r.duplicate) p->last_block = clock_.steady_now();  // a new valid block: a useful peer
     if (const BlockIndex* idx = chain_.lookup(hash);
         idx && (!p->best_known || idx->chain_work > p->best_known->chain_work)) {
       p->best_known = idx;
@@ -252,6 +254,7 @@ void PeerManager::tx_processed(PeerId peer, const net::NetAddress& address, cons
     p->tx_checking = false;
     update_pause(*p);
   }
+  if (r.ok() && p) p->last_tx = clock_.steady_now();  // a new valid transaction: a useful peer
   if (r.ok() || r.reason == MempoolReject::kAlreadyKnown) return;
   remember_reject(id);
   if (r.reason == MempoolReject::kConsensus && is_misbehavior(r.consensus)) {
