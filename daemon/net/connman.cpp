@@ -252,11 +252,18 @@ void ConnManager::dial_more(const std::set<std::string>& endpoints) {
   auto exclude = endpoints;
   exclude.insert(self_addresses_.begin(), self_addresses_.end());
   const std::int64_t t = now();
-  for (std::size_t tries = 0; outbound < wanted_outbound() && tries < 8; ++tries) {
+  // A stale tip: one more, in a network group none of our outbound peers is in.
+  std::set<std::string> outbound_groups;
+  for (const auto& [id, c] : connections_) {
+    if (!c->info().inbound) outbound_groups.insert(network_group(c->info().address));
+  }
+  const std::size_t wanted = wanted_outbound() + (stale_tip_ ? 1 : 0);
+  for (std::size_t tries = 0; outbound < wanted && tries < 8; ++tries) {
     auto candidate = addresses_.select(exclude, t, rng_);
     if (!candidate) break;
     exclude.insert(candidate->to_string());
     if (bans_.is_banned(*candidate, t)) continue;
+    if (stale_tip_ && outbound >= wanted_outbound() && outbound_groups.contains(network_group(*candidate))) continue;
     ++outbound;
     tasks_.spawn("connect " + candidate->to_string(), connect_to(candidate->to_string()));
   }

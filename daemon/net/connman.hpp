@@ -67,6 +67,7 @@ class ConnManager final : public MessageSink {
   void pause_reading(PeerId peer, bool paused) override;
   void listen_address(PeerId peer, const net::NetAddress& address) override;
   void own_address(const net::NetAddress& address) override;
+  void stale_tip(bool stale) override { stale_tip_ = stale; }
 
   // Called by connections.
   const NetworkMagic& magic() const { return params_.magic; }
@@ -135,6 +136,7 @@ class ConnManager final : public MessageSink {
   std::uint64_t total_sent_ = 0;
   std::uint64_t total_recv_ = 0;
   bool stopping_ = false;
+  bool stale_tip_ = false;  //!< one more outbound connection wanted, to a new network group
   std::unique_ptr<asio::steady_timer> tick_timer_;
 };
 

@@ -1,7 +1,7 @@
 #include "daemon/net/eviction.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -38,9 +38,8 @@ void protect_groups(std::vector<EvictionCandidate>& c, std::size_t n) {
 
 std::optional<PeerId> select_inbound_to_evict(std::vector<EvictionCandidate> c) {
   protect_groups(c, kProtectByGroup);
-  protect(c, kProtectByPing, [](const auto& x, const auto& y) {
-    return x.min_ping.value_or(1e9) < y.min_ping.value_or(1e9);
-  });
+  protect(c, kProtectByPing,
+          [](const auto& x, const auto& y) { return x.min_ping.value_or(1e9) < y.min_ping.value_or(1e9); });
   protect(c, kProtectByBlock, [](const auto& x, const auto& y) { return x.last_block > y.last_block; });
   protect(c, kProtectByTx, [](const auto& x, const auto& y) { return x.last_tx > y.last_tx; });
   protect(c, static_cast<std::size_t>(static_cast<double>(c.size()) * kProtectByAgeShare),

@@ -26,7 +26,7 @@ struct EvictionCandidate {
   PeerId id = 0;
   std::string group;  //!< network group: /16 for IPv4, /32 for IPv6, ip:port on loopback
   std::chrono::steady_clock::time_point connected;
-  std::optional<double> min_ping;  //!< seconds; none before the first pong
+  std::optional<double> min_ping;                      //!< seconds; none before the first pong
   std::chrono::steady_clock::time_point last_block{};  //!< last new block it gave us (epoch: never)
   std::chrono::steady_clock::time_point last_tx{};     //!< last new transaction it gave us
 };

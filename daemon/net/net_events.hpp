@@ -38,6 +38,10 @@ class MessageSink {
   //! The address the peer says it listens on (its IP, the port from its version): a node
   //! connected to us is not dialled again there.
   virtual void listen_address(PeerId peer, const net::NetAddress& address) = 0;
+  //! Our tip looks stale (no new block for kStaleTipAge while peers are connected): the connection
+  //! manager dials one outbound connection more, to a network group it has no outbound peer in,
+  //! until the tip moves again (false).
+  virtual void stale_tip(bool stale) = 0;
   //! One of our own listening addresses (learned from a connection to ourselves): never dial it.
   virtual void own_address(const net::NetAddress& address) = 0;
 };

@@ -33,7 +33,9 @@ PeerManager::PeerManager(Chainstate& chain, const Mempool& mempool, AddressBook&
       clock_(clock),
       options_(options),
       rng_(std::random_device{}()),
-      headers_(chain) {}
+      headers_(chain) {
+  last_tip_change_ = clock_.steady_now();
+}
 
 PeerState* PeerManager::find(PeerId id) {
   auto it = peers_.find(id);
@@ -89,6 +91,17 @@ void PeerManager::on_tick() {
   }
   send_tx_requests(tx_requests_.expire(now));
   download_blocks();
+  check_stale_tip(now);
+}
+
+void PeerManager::check_stale_tip(std::chrono::steady_clock::time_point now) {
+  if (stale_tip_ || now - last_tip_change_ <= kStaleTipAge) return;
+  const bool has_peers = std::any_of(peers_.begin(), peers_.end(),
+                                     [](const auto& e) { return e.second.handshake_done; });
+  if (!has_peers) return;
+  stale_tip_ = true;
+  log_info("No new block for {} s: the tip may be stale; looking for one more peer", kStaleTipAge.count());
+  sink_.stale_tip(true);
 }
 
 void PeerManager::check_timeouts(PeerState& p, std::chrono::steady_clock::time_point now) {
@@ -212,6 +225,11 @@ void PeerManager::remember_reject(const Hash256& h) {
 // ---- notifications from the node
 
 void PeerManager::chain_changed(const ProcessBlockResult& r, PeerId /*source*/) {
+  if (r.tip_changed) {
+    last_tip_change_ = clock_.steady_now();
+    if (stale_tip_) sink_.stale_tip(false);
+    stale_tip_ = false;
+  }
   if (!r.connected.empty()) {
     // A transaction rejected against the old tip may be valid now.
     recent_rejects_.clear();

@@ -40,6 +40,9 @@ inline constexpr double kMaxAddrTokens = 1000;
 inline constexpr int kAddrDeadFailures = 3;
 //! A newly learned listening peer's address is relayed to this many other peers (docs/protocol.md 7.3).
 inline constexpr std::size_t kAddrRelayFanout = 2;
+//! No new tip for this long (three block intervals) while peers are connected: the tip may be
+//! stale, and one more outbound connection is asked for (Bitcoin Core's stale-tip check).
+inline constexpr std::chrono::seconds kStaleTipAge{3 * 60};
 //! Entries an `addr` may carry when it is not the reply to our `getaddr` (docs/protocol.md 7.3).
 inline constexpr std::size_t kMaxUnsolicitedAddr = 10;
 
@@ -150,6 +153,7 @@ class PeerManager final : public NetEvents {
   void remember_reject(const Hash256& h);
   void send_tx_requests(const std::vector<TxRequestTracker::Request>& requests);
   void check_timeouts(PeerState& p, std::chrono::steady_clock::time_point now);
+  void check_stale_tip(std::chrono::steady_clock::time_point now);
   void queue_block(PeerState& p, std::shared_ptr<const Block> block);
   //! Reading is paused while the peer's block waits for room, its transaction is checked, or its
   //! getdata waits for its send queue.
@@ -190,6 +194,8 @@ class PeerManager final : public NetEvents {
   const Clock& clock_;
   Options options_;
   std::uint16_t listen_port_ = 0;
+  std::chrono::steady_clock::time_point last_tip_change_;
+  bool stale_tip_ = false;
   std::mt19937_64 rng_;
   std::map<PeerId, PeerState> peers_;
   HeaderSync headers_;

@@ -52,7 +52,7 @@ TEST_CASE("a flood from one network group evicts its own, never the honest peers
   int evicted = 0;
   for (int round = 0; round < 100; ++round) {
     const auto victim = select_inbound_to_evict(c);
-    if (!victim) break;  // the rest are protected
+    if (!victim) break;     // the rest are protected
     CHECK(*victim >= 100);  // always the attacker's
     c.erase(std::find_if(c.begin(), c.end(), [&](const auto& e) { return e.id == *victim; }));
     ++evicted;

@@ -72,6 +72,8 @@ class FakeSink final : public MessageSink {
   void pause_reading(PeerId peer, bool p) override { paused[peer] = p; }
   void listen_address(PeerId peer, const net::NetAddress& address) override { listening[peer] = address; }
   void own_address(const net::NetAddress& address) override { own_addresses.push_back(address); }
+  void stale_tip(bool stale) override { stale_tip_reports.push_back(stale); }
+  std::vector<bool> stale_tip_reports;
 
   //! The messages of type M sent to `peer` since the last take, removed from `sent`.
   template <typename M>

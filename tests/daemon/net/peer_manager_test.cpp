@@ -537,3 +537,28 @@ TEST_CASE("a new listening peer's address is relayed to two other peers", "[daem
   CHECK(told == kAddrRelayFanout);
   CHECK(h.sink.take<net::AddrMsg>(newcomer).empty());  // not back to itself
 }
+
+TEST_CASE("a stale tip asks for one more outbound connection until a new block arrives",
+          "[daemon][net][peer_manager]") {
+  auto options = PeerHarness::default_options();
+  options.ping_interval = options.ping_timeout = std::chrono::hours(1);
+  PeerHarness h(options);
+  h.clock.advance(kStaleTipAge + 1s);
+  h.peers.on_tick();
+  CHECK(h.sink.stale_tip_reports.empty());  // no peers: nobody could have told us of a block
+  const PeerId p = h.handshaked(false);
+  h.peers.on_tick();
+  CHECK(h.sink.stale_tip_reports == std::vector<bool>{true});
+  h.peers.on_tick();
+  CHECK(h.sink.stale_tip_reports.size() == 1);  // said once
+  h.peers.on_message(p, net::BlockMsg{make_block(h.chain, h.chain.tip(), pub(1))});
+  h.services.run_pending();
+  CHECK(h.sink.stale_tip_reports == std::vector<bool>{true, false});
+  // Not stale again before another kStaleTipAge without a block.
+  h.clock.advance(kStaleTipAge);
+  h.peers.on_tick();
+  CHECK(h.sink.stale_tip_reports.size() == 2);
+  h.clock.advance(1s);
+  h.peers.on_tick();
+  CHECK(h.sink.stale_tip_reports == std::vector<bool>{true, false, true});
+}
