@@ -112,6 +112,12 @@ void AddressBook::load(const std::filesystem::path& file) {
     if (const auto* t = o.if_contains("time"); t && t->is_int64()) entry.addr.time = t->as_int64();
     if (const auto* t = o.if_contains("last_success"); t && t->is_int64()) entry.last_success = t->as_int64();
     if (const auto* s = o.if_contains("source"); s && s->is_string()) entry.source = std::string(s->as_string());
+    if (const auto* t = o.if_contains("last_try"); t && t->is_int64()) entry.last_try = t->as_int64();
+    // Failures keep their backoff across restarts; a count out of range is taken as none.
+    if (const auto* f = o.if_contains("failures");
+        f && f->is_int64() && f->as_int64() >= 0 && f->as_int64() <= 1000) {
+      entry.failures = static_cast<int>(f->as_int64());
+    }
     entries_.emplace(entry.addr.to_string(), entry);
     if (entries_.size() >= kMaxAddrBookEntries) break;
   }
@@ -120,8 +126,12 @@ void AddressBook::load(const std::filesystem::path& file) {
 void AddressBook::save(const std::filesystem::path& file) const {
   boost::json::array arr;
   for (const auto& [key, e] : entries_) {
-    arr.push_back(boost::json::object{
-        {"addr", key}, {"time", e.addr.time}, {"last_success", e.last_success}, {"source", e.source}});
+    arr.push_back(boost::json::object{{"addr", key},
+                                      {"time", e.addr.time},
+                                      {"last_success", e.last_success},
+                                      {"source", e.source},
+                                      {"last_try", e.last_try},
+                                      {"failures", e.failures}});
   }
   const std::string text = boost::json::serialize(arr);
   const auto tmp = file.string() + ".tmp";
