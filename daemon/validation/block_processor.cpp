@@ -1,6 +1,9 @@
 #include "daemon/validation/block_processor.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <set>
 
 #include "io/run_on_pool.hpp"
 #include "util/log.hpp"
@@ -164,7 +167,37 @@ asio::awaitable<void> BlockProcessor::connect_queued_blocks() {
   connector_running_ = false;
 }
 
-void BlockProcessor::after_block(const ProcessBlockResult& r, std::uint64_t source_peer) {
+namespace {
+
+//! A reorg that fails half way lists blocks that were connected and disconnected again (the valid
+//! start of the failed branch, the old chain's blocks taken off and put back): only the net change
+//! counts, for the mempool and for what is announced. Each block's connections minus
+//! disconnections is +1 (newly active), -1 (no longer active) or 0 (as before).
+ProcessBlockResult net_change(const ProcessBlockResult& r) {
+  std::map<Hash256, int> balance;
+  for (const auto& b : r.connected) ++balance[b.hash()];
+  for (const auto& b : r.disconnected) --balance[b.hash()];
+  const bool plain = std::all_of(balance.begin(), balance.end(), [](const auto& e) { return e.second != 0; });
+  if (plain) return r;
+  ProcessBlockResult out;
+  out.verdict = r.verdict;
+  out.duplicate = r.duplicate;
+  out.tip_changed = r.tip_changed;
+  out.invalidated = r.invalidated;
+  std::set<Hash256> taken;
+  for (const auto& b : r.disconnected) {
+    if (balance[b.hash()] < 0 && taken.insert(b.hash()).second) out.disconnected.push_back(b);
+  }
+  for (const auto& b : r.connected) {
+    if (balance[b.hash()] > 0 && taken.insert(b.hash()).second) out.connected.push_back(b);
+  }
+  return out;
+}
+
+}  // namespace
+
+void BlockProcessor::after_block(const ProcessBlockResult& result, std::uint64_t source_peer) {
+  const ProcessBlockResult r = net_change(result);
   for (const auto& b : r.disconnected) mempool_.block_disconnected(b, chain_, unix_now());
   for (const auto& b : r.connected) mempool_.block_connected(b, chain_);
   if (r.tip_changed) {

@@ -256,3 +256,39 @@ TEST_CASE("cheap checks first: a block with an unknown parent costs no signature
   CHECK(answered == 50 * (chain.blocks.size() - 1));
   CHECK(n.tip() == regtest().genesis_hash);
 }
+
+TEST_CASE("a reorg that fails half way: the mempool keeps its transactions, nothing of the branch is announced",
+          "[daemon][blockqueue]") {
+  // Base: 12 blocks paying key 1 (its first reward matures at 11). Active branch A: a1, a2.
+  // Branch B: b1 (spends T from key 1), b2 (a transfer from an empty account: valid until
+  // connected), b3. Receiving b3 makes B the most-work chain: a1 and a2 go, b1 connects, b2 fails,
+  // and the node goes back to A.
+  TempDir dir("failed-reorg");
+  Chainstate src(dir.file("scratch.db"), regtest(), 1);
+  const auto base = extend(src, 12, pub(1));
+  const auto branch_a = extend(src, 2, pub(4));
+  const Transaction t = make_transfer(key_from_seed(1), pub(2), 5000, kMinRelayFee, 0);
+  const Block b1 = make_block(parent_of(base.back(), 12), pub(5), {t});
+  const Block b2 = make_block(parent_of(b1, 13), pub(5),
+                              {make_transfer(key_from_seed(3), pub(2), 5000, kMinRelayFee, 0)});
+  const Block b3 = make_block(parent_of(b2, 14), pub(5));
+
+  InProcessNode n;
+  for (const auto& b : base) REQUIRE(n.submit(b).accepted());
+  for (const auto& b : branch_a) REQUIRE(n.submit(b).accepted());
+  const MempoolAccept pooled = n.await_on_io<MempoolAccept>([&]() { return n.ctx().blocks->submit_transaction(t); });
+  REQUIRE(pooled.ok());
+  auto announced = std::make_shared<std::vector<Hash256>>();
+  n.on_io([&] {
+    n.ctx().blocks->on_chain_change([announced](const ProcessBlockResult& r, std::uint64_t) {
+      for (const auto& b : r.connected) announced->push_back(b.hash());
+    });
+    return 0;
+  });
+  (void)n.submit(b1);
+  (void)n.submit(b2);
+  (void)n.submit(b3);
+  CHECK(n.tip() == branch_a.back().hash());
+  CHECK(n.on_io([&] { return n.ctx().mempool->contains(txid(t)); }));
+  CHECK(n.on_io([&] { return *announced; }).empty());
+}
