@@ -278,6 +278,23 @@ def test_unsolicited_addr_flood_ignored(t):
         expect_open(raw, "an addr of 2 entries")
 
 
+def test_addr_flood_in_small_messages_rate_limited(t):
+    """docs/protocol.md 7.3: unsolicited addresses are rate-limited per peer (0.1 a second, one to
+    start with): 200 messages of 10 entries each, each accepted as a message, fill at most a few
+    slots of the address book."""
+    n, _ = setup(t)
+    before = n.rpc("getnetworkinfo")["addressbook"]
+    with connect(handshake=True) as raw:
+        for i in range(200):
+            raw.send("addr", addr_entries(10, first_port=20000 + 10 * i))
+        raw.send("ping", struct.pack("<Q", 7))
+        raw.expect("pong", timeout=10)  # every addr before it was processed
+        after = n.rpc("getnetworkinfo")["addressbook"]
+        expect_open(raw, "small unsolicited addr messages")
+    # One token to start with, 0.1 a second since the handshake (a few seconds at most here).
+    assert_true(after - before <= 3, f"2000 flooded addresses grew the address book from {before} to {after}")
+
+
 def test_getheaders_from_another_chain(t):
     """docs/protocol.md 7.2: a locator with no hash of our chain, not even genesis: empty headers."""
     n, _ = setup(t)
@@ -512,7 +529,8 @@ if __name__ == "__main__":
         test_second_version, test_malformed_payload, test_inv_over_limit, test_unknown_command_ignored,
         test_unknown_command_before_handshake_ignored, test_inv_flood,
         test_undelivered_announcement_does_not_block_relay, test_notfound_moves_request_to_next_announcer,
-        test_unsolicited_addr_flood_ignored, test_getheaders_from_another_chain, test_block_with_bad_merkle_root,
+        test_unsolicited_addr_flood_ignored, test_addr_flood_in_small_messages_rate_limited,
+        test_getheaders_from_another_chain, test_block_with_bad_merkle_root,
         test_block_with_bad_pow, test_headers_with_bad_pow, test_block_with_unknown_parent_is_not_punished,
         test_headers_that_do_not_connect_are_not_punished, test_well_behaved_raw_peer_is_served,
         test_stalling_peer_dropped_not_discouraged,
