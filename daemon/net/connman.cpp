@@ -120,8 +120,25 @@ void ConnManager::on_accept(tcp::socket socket) {
     log_debug("net", "refused inbound connection from banned {}", addr.to_string());
     return;
   }
+  if (inbound_unfinished_handshakes() >= kMaxInboundUnfinishedHandshakes) {
+    log_debug("net", "refused inbound connection from {}: {} handshakes unfinished", addr.to_string(),
+              kMaxInboundUnfinishedHandshakes);
+    return;
+  }
   if (!accept_slot_free(addr) && !evict_inbound()) return;
   start_connection(std::move(socket), true, addr);
+}
+
+std::size_t ConnManager::inbound_unfinished_handshakes() const {
+  std::size_t n = 0;
+  for (const auto& [id, c] : connections_) {
+    if (!c->info().inbound || !c->connected()) continue;
+    EvictionCandidate e;
+    e.id = id;
+    if (events_) events_->eviction_hints(e);
+    if (!e.handshake_done) ++n;
+  }
+  return n;
 }
 
 bool ConnManager::evict_inbound() {

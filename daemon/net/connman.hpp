@@ -23,6 +23,9 @@ namespace cheese {
 
 //! Outbound connections the node keeps (fewer when -maxconnections is lower).
 inline constexpr std::size_t kMaxOutboundPeers = 8;
+//! Inbound connections still in their handshake at once; more are refused (slots are not taken
+//! by connections that never speak the protocol).
+inline constexpr std::size_t kMaxInboundUnfinishedHandshakes = 8;
 //! A dial that has not connected in this time is abandoned.
 inline constexpr std::chrono::seconds kConnectTimeout{5};
 //! peers.json is written this often (and at shutdown).
@@ -109,6 +112,7 @@ class ConnManager final : public MessageSink {
   //! Inbound slots are full: disconnects the inbound peer eviction chooses; false if all are
   //! protected (then the new connection is refused).
   bool evict_inbound();
+  std::size_t inbound_unfinished_handshakes() const;
   void on_accept(tcp::socket socket);
   asio::awaitable<void> tick_loop();
   void dial_more(const std::set<std::string>& endpoints);

@@ -29,6 +29,7 @@ struct EvictionCandidate {
   std::optional<double> min_ping;                      //!< seconds; none before the first pong
   std::chrono::steady_clock::time_point last_block{};  //!< last new block it gave us (epoch: never)
   std::chrono::steady_clock::time_point last_tx{};     //!< last new transaction it gave us
+  bool handshake_done = false;
 };
 
 //! The network group an address belongs to for eviction and outbound diversity: one party

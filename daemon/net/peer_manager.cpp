@@ -75,6 +75,7 @@ void PeerManager::eviction_hints(EvictionCandidate& c) const {
   c.min_ping = p->min_ping_seconds;
   c.last_block = p->last_block;
   c.last_tx = p->last_tx;
+  c.handshake_done = p->handshake_done;
 }
 
 void PeerManager::on_tick() {

@@ -78,7 +78,14 @@ def expect_open(raw, what):
 
 def connect(handshake=False):
     n = STATE["n"]
-    raw = u.RawPeer(n.p2p_port)
+    # On loopback a discouragement names the exact ip:port, and the kernel may hand a new
+    # connection a port discouraged by an earlier test: take another port then (bounded).
+    bans = banned(n)
+    for _ in range(20):
+        raw = u.RawPeer(n.p2p_port)
+        if raw_key(raw) not in bans:
+            break
+        raw.close()
     if handshake:
         raw.handshake(best_height=0)
     return raw
@@ -293,6 +300,29 @@ def test_addr_flood_in_small_messages_rate_limited(t):
         expect_open(raw, "small unsolicited addr messages")
     # One token to start with, 0.1 a second since the handshake (a few seconds at most here).
     assert_true(after - before <= 3, f"2000 flooded addresses grew the address book from {before} to {after}")
+
+
+def test_unfinished_handshakes_capped(t):
+    """docs/protocol.md 10: at most kMaxInboundUnfinishedHandshakes (8) inbound connections may be
+    in their handshake at once; the next is closed at once, and a peer that completes its
+    handshake is still served."""
+    n, _ = setup(t)
+    before = n.rpc("getconnectioncount")
+    silent = [connect() for _ in range(8)]
+    try:
+        framework.wait_until(lambda: n.rpc("getconnectioncount") == before + 8, timeout=1,
+                             what="the 8 silent connections accepted")
+        extra = connect()
+        with extra:
+            assert_true(extra.wait_closed(1.0), "a ninth connection without a handshake was accepted")
+        assert_equal(n.rpc("getconnectioncount"), before + 8, "the 8 within the cap are still connected")
+    finally:
+        for raw in silent:
+            raw.close()
+    # The silent ones time out (-handshaketimeout=2); then a new peer is accepted and served.
+    time.sleep(3)
+    with connect(handshake=True) as raw:
+        expect_open(raw, "a peer after the silent ones timed out")
 
 
 def test_getheaders_from_another_chain(t):
@@ -530,6 +560,7 @@ if __name__ == "__main__":
         test_unknown_command_before_handshake_ignored, test_inv_flood,
         test_undelivered_announcement_does_not_block_relay, test_notfound_moves_request_to_next_announcer,
         test_unsolicited_addr_flood_ignored, test_addr_flood_in_small_messages_rate_limited,
+        test_unfinished_handshakes_capped,
         test_getheaders_from_another_chain, test_block_with_bad_merkle_root,
         test_block_with_bad_pow, test_headers_with_bad_pow, test_block_with_unknown_parent_is_not_punished,
         test_headers_that_do_not_connect_are_not_punished, test_well_behaved_raw_peer_is_served,
