@@ -269,18 +269,27 @@ void ConnManager::dial_more(const std::set<std::string>& endpoints) {
   auto exclude = endpoints;
   exclude.insert(self_addresses_.begin(), self_addresses_.end());
   const std::int64_t t = now();
-  // A stale tip: one more, in a network group none of our outbound peers is in.
+  // Outbound peers in distinct network groups (off regtest); a stale tip: one more, in a network
+  // group none of our outbound peers is in.
   std::set<std::string> outbound_groups;
   for (const auto& [id, c] : connections_) {
     if (!c->info().inbound) outbound_groups.insert(network_group(c->info().address));
   }
+  for (const auto& target : pending_connects_) {
+    if (auto a = net::NetAddress::parse_endpoint(target, params_.default_p2p_port)) {
+      outbound_groups.insert(network_group(*a));
+    }
+  }
+  const bool regtest = params_.network == Network::kRegtest;
   const std::size_t wanted = wanted_outbound() + (stale_tip_ ? 1 : 0);
   for (std::size_t tries = 0; outbound < wanted && tries < 8; ++tries) {
     auto candidate = addresses_.select(exclude, t, rng_);
     if (!candidate) break;
     exclude.insert(candidate->to_string());
     if (bans_.is_banned(*candidate, t)) continue;
+    if (!outbound_group_allowed(*candidate, outbound_groups, regtest)) continue;
     if (stale_tip_ && outbound >= wanted_outbound() && outbound_groups.contains(network_group(*candidate))) continue;
+    outbound_groups.insert(network_group(*candidate));
     ++outbound;
     tasks_.spawn("connect " + candidate->to_string(), connect_to(candidate->to_string()));
   }

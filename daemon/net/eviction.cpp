@@ -13,6 +13,11 @@ std::string network_group(const net::NetAddress& a) {
   return fmt::format("{:02x}{:02x}:{:02x}{:02x}", a.ip[0], a.ip[1], a.ip[2], a.ip[3]);
 }
 
+bool outbound_group_allowed(const net::NetAddress& candidate, const std::set<std::string>& outbound_groups,
+                            bool regtest) {
+  return regtest || !outbound_groups.contains(network_group(candidate));
+}
+
 namespace {
 
 //! Removes up to `n` candidates from the front of `c` once sorted by `better` (best first).

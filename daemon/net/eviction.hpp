@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,12 @@ struct EvictionCandidate {
 //! rarely holds addresses in many /16s. On loopback every test node shares one IP, so there the
 //! group is the exact ip:port.
 std::string network_group(const net::NetAddress& a);
+
+//! Whether an outbound connection to `candidate` keeps our outbound peers diverse: off regtest at
+//! most one per network group, so that one party holding many addresses in one /16 cannot be all
+//! our outbound peers (an eclipse); on regtest (tests on loopback and in network namespaces) any.
+bool outbound_group_allowed(const net::NetAddress& candidate, const std::set<std::string>& outbound_groups,
+                            bool regtest);
 
 //! When the inbound slots are full: the connection to drop for a new one, or none when every
 //! candidate is protected. Protected first: a few per category an attacker cannot fake cheaply

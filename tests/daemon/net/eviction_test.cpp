@@ -87,3 +87,11 @@ TEST_CASE("few inbound peers: all protected, none evicted", "[daemon][net][evict
   CHECK(select_inbound_to_evict(c) == PeerId{99});  // one more: half of one is none, it goes
   CHECK_FALSE(select_inbound_to_evict({}));
 }
+
+TEST_CASE("outbound peers: one per network group, except on regtest", "[daemon][net][eviction]") {
+  const std::set<std::string> groups{network_group(net::NetAddress::from_ipv4({203, 7, 1, 2}, 8433))};
+  // Another address in the same /16: refused off regtest (an eclipse needs only one /16 otherwise).
+  CHECK_FALSE(outbound_group_allowed(net::NetAddress::from_ipv4({203, 7, 99, 1}, 8433), groups, false));
+  CHECK(outbound_group_allowed(net::NetAddress::from_ipv4({203, 8, 1, 2}, 8433), groups, false));
+  CHECK(outbound_group_allowed(net::NetAddress::from_ipv4({203, 7, 99, 1}, 8433), groups, true));
+}
