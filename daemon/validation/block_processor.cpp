@@ -69,9 +69,10 @@ asio::awaitable<void> BlockProcessor::queue_block(std::shared_ptr<const Block> b
 
 bool BlockProcessor::settled_cheaply(const Block& block, const Hash256& hash, const BlockDone& done) const {
   // Cheap checks first, before any signature: a block we already have (or that is already
-  // queued), one known invalid, one whose parent is unknown or invalid, or whose header lacks its
-  // proof of work is answered at once. So the same block re-sent, or a block on a branch we never
-  // heard of, costs a hash lookup, not a signature check per transaction.
+  // queued), one known invalid, one whose parent is unknown or invalid, or one that fails the
+  // context-free checks (proof of work, merkle root, size) is answered at once. So the same block
+  // re-sent, or a block on a branch we never heard of, costs a lookup and a few hashes, not a
+  // signature check per transaction.
   const BlockIndex* known = chain_.lookup(hash);
   BlockSubmission s;
   if ((known && known->have_data() && !known->failed()) || queued_hashes_.contains(hash)) {
@@ -79,15 +80,14 @@ bool BlockProcessor::settled_cheaply(const Block& block, const Hash256& hash, co
   } else if (known && known->failed()) {
     s.result.duplicate = true;
     s.result.verdict = Verdict::fail(Reject::kBlockKnownInvalid);
-  } else if (known) {
-    return false;  // a header we accepted: its body is welcome
-  } else if (queued_hashes_.contains(block.header.prev_hash)) {
-    return false;  // its parent waits in the queue just ahead of it (initial sync)
-  } else if (const BlockIndex* parent = chain_.lookup(block.header.prev_hash); !parent) {
+  } else if (const BlockIndex* parent = chain_.lookup(block.header.prev_hash);
+             !known && !parent && !queued_hashes_.contains(block.header.prev_hash)) {
     s.result.verdict = Verdict::fail(Reject::kBlockUnknownParent);
-  } else if (parent->failed()) {
+  } else if (!known && parent && parent->failed()) {
     s.result.verdict = Verdict::fail(Reject::kBlockParentInvalid);
-  } else if (const Verdict v = check_header_pow(block.header, chain_.params()); !v) {
+  } else if (const Verdict v = check_block(block, chain_.params()); !v) {
+    // Proof of work, merkle root, size and the form of each transaction, all without signatures
+    // (also for a header we accepted: its body may be mutated).
     s.result.verdict = v;
   } else {
     return false;

@@ -292,3 +292,25 @@ TEST_CASE("a reorg that fails half way: the mempool keeps its transactions, noth
   CHECK(n.on_io([&] { return n.ctx().mempool->contains(txid(t)); }));
   CHECK(n.on_io([&] { return *announced; }).empty());
 }
+
+TEST_CASE("cheap checks first: a mutated block (bad merkle root) costs no signature check", "[daemon][blockqueue]") {
+  const TestChain chain = build_chain(14);
+  InProcessNode n;
+  for (std::size_t i = 0; i < 12; ++i) REQUIRE(n.submit(*chain.blocks[i]).accepted());
+  // Block 13 with its transfer changed after mining: the header (and its proof of work) still
+  // holds, the merkle root no longer does.
+  Block mutated = *chain.blocks[12];
+  REQUIRE(mutated.txs.size() == 2);
+  mutated.txs[1].amount += 1;
+  auto block = std::make_shared<const Block>(mutated);
+  const bool answered_at_once = n.on_io([&] {
+    std::optional<Verdict> verdict;
+    const bool taken = n.ctx().blocks->try_queue_block(block, 1,
+                                                       [&](const BlockSubmission& s) { verdict = s.result.verdict; });
+    return taken && verdict && verdict->reason == Reject::kBlockBadMerkleRoot &&
+           n.ctx().blocks->queued_block_bytes() == 0;
+  });
+  CHECK(answered_at_once);
+  // The real block is still welcome (the mutated one marked nothing invalid).
+  CHECK(n.submit(*chain.blocks[12]).accepted());
+}
