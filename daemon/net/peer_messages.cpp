@@ -283,12 +283,13 @@ void PeerManager::handle(PeerState& p, net::GetAddrMsg) {
 
 void PeerManager::handle(PeerState& p, net::AddrMsg m) {
   // docs/protocol.md 7.3: more than kMaxUnsolicitedAddr entries only as the one reply to getaddr.
-  const bool reply = p.getaddr_pending && m.addresses.size() > kMaxUnsolicitedAddr;
+  // The first addr after our getaddr is its reply, whatever its size (taken whole, once).
+  const bool reply = p.getaddr_pending;
   if (m.addresses.size() > kMaxUnsolicitedAddr && !reply) {
     log_debug("net", "peer {} sent an unsolicited addr of {} entries (ignored)", p.id, m.addresses.size());
     return;
   }
-  if (reply) p.getaddr_pending = false;
+  p.getaddr_pending = false;
   // Unsolicited addresses are rate-limited per peer (a token bucket); the getaddr reply is not.
   const auto steady = clock_.steady_now();
   if (p.addr_tokens_at == std::chrono::steady_clock::time_point{}) p.addr_tokens_at = p.connected;

@@ -26,13 +26,6 @@ NodeContext::~NodeContext() = default;
 
 namespace {
 
-std::string random_hex(std::size_t bytes) {
-  Bytes b(bytes);
-  std::random_device rd;
-  for (auto& x : b) x = static_cast<std::uint8_t>(rd());
-  return to_hex(b);
-}
-
 const SystemClock kSystemClock;
 
 ConnManager::Options connman_options(const NodeOptions& o) {

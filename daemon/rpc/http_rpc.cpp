@@ -12,16 +12,12 @@
 
 namespace cheese {
 
-namespace {
-
 std::string random_hex(std::size_t bytes) {
   Bytes b(bytes);
   std::random_device rd;
   for (auto& x : b) x = static_cast<std::uint8_t>(rd());
   return to_hex(b);
 }
-
-}  // namespace
 
 HttpRpc::HttpRpc(const RpcTable& table, std::filesystem::path cookie_file, std::string user, std::string password)
     : table_(table), cookie_file_(std::move(cookie_file)), user_(std::move(user)), password_(std::move(password)) {}

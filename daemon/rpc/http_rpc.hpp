@@ -14,6 +14,9 @@
 
 namespace cheese {
 
+//! `bytes` random bytes as hex: the cookie's password and the web UI's login token.
+std::string random_hex(std::size_t bytes);
+
 //! JSON-RPC over HTTP (Bitcoin Core's httprpc.cpp): who may call (the cookie or
 //! -rpcuser/-rpcpassword, plus any extra check such as the web UI's token) and where a request
 //! goes (POST / and /wallet/<name> to the RPC table, GET to the static files, 404/405 otherwise).

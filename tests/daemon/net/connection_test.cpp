@@ -38,6 +38,4 @@ TEST_CASE("peer sockets get keepalive probes and a user timeout", "[daemon][net]
     CHECK(get_int_option(*s, IPPROTO_TCP, TCP_KEEPCNT) == kTcpKeepaliveProbes);
     CHECK(get_int_option(*s, IPPROTO_TCP, TCP_USER_TIMEOUT) == kTcpUserTimeout.count() * 1000);
   }
-  // A dead idle link is noticed well inside a block interval (60 s).
-  CHECK(kTcpKeepaliveIdle + kTcpKeepaliveInterval * kTcpKeepaliveProbes < std::chrono::seconds(60));
 }
