@@ -362,6 +362,7 @@ std::vector<OptionSpec> daemon_config_options() {
       "maxconnections",
       "maxmempool",
       "mempoolexpiry",
+      "minimumchainwork",
       "peertimeout",
       "pid",
       "port",

@@ -4,7 +4,31 @@
 
 #include <algorithm>
 
+#include "consensus/pow.hpp"
+
 namespace cheese {
+
+namespace {
+
+//! The work the headers claim by their bits (unchecked), saturating instead of wrapping.
+U256 claimed_work(const BlockIndex* start, const std::vector<BlockHeader>& headers) {
+  U256 work = start->chain_work;
+  for (const auto& h : headers) {
+    const U256 sum = work + block_work(h.bits);
+    if (sum < work) return ~U256{};
+    work = sum;
+  }
+  return work;
+}
+
+}  // namespace
+
+U256 HeaderSync::anti_dos_threshold() const {
+  const BlockIndex* tip = chain_.tip();
+  const U256 buffer = block_work(tip->header.bits) * U256{kAntiDosWorkBufferBlocks};
+  const U256 near_tip = tip->chain_work > buffer ? tip->chain_work - buffer : U256{};
+  return std::max(near_tip, minimum_chain_work_);
+}
 
 net::GetHeadersMsg HeaderSync::request(const Hash256& stop) const {
   net::GetHeadersMsg m;
@@ -22,7 +46,8 @@ net::GetHeadersMsg HeaderSync::request(const Hash256& stop) const {
 HeaderSync::Outcome HeaderSync::process(const net::HeadersMsg& m, std::int64_t now) {
   Outcome out;
   if (m.headers.empty()) return out;
-  if (!chain_.lookup(m.headers.front().prev_hash)) {
+  const BlockIndex* start = chain_.lookup(m.headers.front().prev_hash);
+  if (!start) {
     // They are on a branch we do not know the start of: ask from our locator. Not a fault.
     out.unknown_start = true;
     return out;
@@ -35,7 +60,27 @@ HeaderSync::Outcome HeaderSync::process(const net::HeadersMsg& m, std::int64_t n
       return out;
     }
   }
-  for (const auto& h : m.headers) {
+  // Work before cost: a branch that cannot reach the threshold is not stored (headers we already
+  // have are not new; their branch passed once).
+  if (!chain_.lookup(block_hash(m.headers.back())) && claimed_work(start, m.headers) < anti_dos_threshold()) {
+    out.low_work = true;
+    return out;
+  }
+  out = store(m.headers, now);
+  if (out.last && out.accepted.size() == net::kMaxHeadersPerMessage) {
+    // A whole locator from the last header (not just its hash): if the peer's chain moved
+    // meanwhile, it still finds the fork point.
+    net::GetHeadersMsg more;
+    more.locator = chain_.locator(out.last);
+    if (more.locator.size() > net::kMaxLocatorHashes) more.locator.resize(net::kMaxLocatorHashes);
+    out.more = std::move(more);
+  }
+  return out;
+}
+
+HeaderSync::Outcome HeaderSync::store(const std::vector<BlockHeader>& headers, std::int64_t now) {
+  Outcome out;
+  for (const auto& h : headers) {
     const BlockIndex* idx = nullptr;
     const Verdict v = chain_.accept_header(h, now, &idx);
     if (!v) {
@@ -46,14 +91,6 @@ HeaderSync::Outcome HeaderSync::process(const net::HeadersMsg& m, std::int64_t n
     }
     out.last = idx;
     out.accepted.push_back(idx->hash);
-  }
-  if (out.last && out.accepted.size() == net::kMaxHeadersPerMessage) {
-    // A whole locator from the last header (not just its hash): if the peer's chain moved
-    // meanwhile, it still finds the fork point.
-    net::GetHeadersMsg more;
-    more.locator = chain_.locator(out.last);
-    if (more.locator.size() > net::kMaxLocatorHashes) more.locator.resize(net::kMaxLocatorHashes);
-    out.more = std::move(more);
   }
   return out;
 }

@@ -33,7 +33,7 @@ PeerManager::PeerManager(Chainstate& chain, const Mempool& mempool, AddressBook&
       clock_(clock),
       options_(options),
       rng_(std::random_device{}()),
-      headers_(chain) {
+      headers_(chain, options_.minimum_chain_work) {
   last_tip_change_ = clock_.steady_now();
 }
 
@@ -198,6 +198,7 @@ void PeerManager::download_blocks() {
   };
   for (auto& [id, p] : peers_) {
     if (!p.handshake_done || p.disconnecting || !p.best_known) continue;
+    if (p.best_known->chain_work < headers_.minimum_chain_work()) continue;  // not worth a block yet
     net::GetDataMsg req;
     for (const auto& hash : downloads_.next_requests(id, p.best_known, chain_, queued, now)) {
       req.items.push_back({net::InvType::kBlock, hash});

@@ -18,6 +18,7 @@
 #include "daemon/net/block_download.hpp"
 #include "daemon/net/eviction.hpp"
 #include "daemon/net/header_sync.hpp"
+#include "daemon/net/headers_presync.hpp"
 #include "daemon/net/net_events.hpp"
 #include "daemon/net/tx_request.hpp"
 
@@ -43,6 +44,9 @@ inline constexpr std::size_t kAddrRelayFanout = 2;
 //! No new tip for this long (three block intervals) while peers are connected: the tip may be
 //! stale, and one more outbound connection is asked for (Bitcoin Core's stale-tip check).
 inline constexpr std::chrono::seconds kStaleTipAge{3 * 60};
+//! An unrequested block more than this many blocks above our tip is not processed, even on a
+//! branch with more work (Bitcoin Core's MIN_BLOCKS_TO_KEEP rule): we ask for blocks in order.
+inline constexpr std::uint64_t kMaxUnrequestedBlocksAhead = 288;
 //! Entries an `addr` may carry when it is not the reply to our `getaddr` (docs/protocol.md 7.3).
 inline constexpr std::size_t kMaxUnsolicitedAddr = 10;
 
@@ -91,6 +95,8 @@ struct PeerState {
   std::chrono::steady_clock::time_point last_block{};  //!< last new block it gave us
   std::chrono::steady_clock::time_point last_tx{};     //!< last new transaction it gave us
   const BlockIndex* best_known = nullptr;              //!< most-work header we know this peer has
+  //! Its low-work header chain being presynced (headers anti-DoS); at most one per peer.
+  std::shared_ptr<HeadersPresync> presync;
   KnownInventory known;
   std::shared_ptr<const Block> waiting_block;            //!< received while the block queue was full
   bool tx_checking = false;                              //!< its transaction is being checked; reading paused
@@ -112,6 +118,9 @@ class PeerManager final : public NetEvents {
     std::chrono::seconds ping_interval = net::kPingInterval;
     std::chrono::seconds ping_timeout = net::kPingTimeout;
     std::chrono::seconds stall_timeout = net::kBlockStallTimeout;
+    //! No branch with less work is stored or downloaded (ChainParams::minimum_chain_work, or
+    //! -minimumchainwork).
+    U256 minimum_chain_work{};
   };
 
   PeerManager(Chainstate& chain, const Mempool& mempool, AddressBook& addresses, ChainServices& services,
@@ -160,8 +169,16 @@ class PeerManager final : public NetEvents {
   void update_pause(PeerState& p);
   //! Serves the peer's getdata backlog while its send queue is below kMaxGetDataBacklogBytes.
   void serve_getdata(PeerState& p);
-  //! An unrequested block is processed only if it would give us more work than our tip.
+  //! An unrequested block is processed only if it would give us more work than our tip, and is at
+  //! most kMaxUnrequestedBlocksAhead blocks above it.
   bool worth_unrequested(const Block& block) const;
+  //! A `headers` message whose branch does not reach the anti-DoS threshold: a full one starts a
+  //! presync (HeadersPresync), a partial one is ignored.
+  void low_work_headers(PeerState& p, const net::HeadersMsg& m);
+  //! The next `headers` message of a peer whose chain is being presynced.
+  void continue_presync(PeerState& p, const net::HeadersMsg& m);
+  //! Headers were stored from this peer: what it is known to have, and what to download.
+  void headers_stored(PeerState& p, const HeaderSync::Outcome& r);
   //! Main and test take only routable addresses; regtest also loopback and private ones (tests).
   bool acceptable_address(const net::NetAddress& a) const;
   //! Sends `a` in an addr to kAddrRelayFanout random peers other than `source`.

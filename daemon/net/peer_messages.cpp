@@ -147,14 +147,27 @@ void PeerManager::handle(PeerState& p, net::NotFoundMsg m) {
 void PeerManager::handle(PeerState& p, net::GetHeadersMsg m) { sink_.send(p.id, headers_.answer(m)); }
 
 void PeerManager::handle(PeerState& p, net::HeadersMsg m) {
+  if (p.presync) {
+    if (m.headers.empty() || m.headers.front().prev_hash == p.presync->last_hash()) {
+      continue_presync(p, m);
+      return;
+    }
+    // Not the continuation: the peer's chain moved (or this answers another request). The
+    // presync ends with nothing stored; the message is taken as any other.
+    log_debug("net", "peer {}: headers presync abandoned (the peer's chain moved)", p.id);
+    p.presync.reset();
+  }
   if (m.headers.empty()) return;
   HeaderSync::Outcome r = headers_.process(m, clock_.unix_now());
   if (r.unknown_start) {
     request_headers(p);
     return;
   }
-  for (const auto& h : r.accepted) p.known.insert(h);
-  if (r.last && (!p.best_known || r.last->chain_work > p.best_known->chain_work)) p.best_known = r.last;
+  if (r.low_work) {
+    low_work_headers(p, m);
+    return;
+  }
+  headers_stored(p, r);
   if (r.misbehavior) {
     misbehaving(p, *r.misbehavior);
     return;
@@ -164,6 +177,55 @@ void PeerManager::handle(PeerState& p, net::HeadersMsg m) {
               m.headers.size());
   }
   if (r.more) sink_.send(p.id, *r.more);
+  download_blocks();
+}
+
+void PeerManager::headers_stored(PeerState& p, const HeaderSync::Outcome& r) {
+  for (const auto& h : r.accepted) p.known.insert(h);
+  if (r.last && (!p.best_known || r.last->chain_work > p.best_known->chain_work)) p.best_known = r.last;
+}
+
+void PeerManager::low_work_headers(PeerState& p, const net::HeadersMsg& m) {
+  if (m.headers.size() < net::kMaxHeadersPerMessage) {
+    // The whole branch is here and it has too little work: nothing of it is stored. Not an
+    // offence (a peer on a short side branch sends it honestly).
+    log_debug("net", "peer {}: ignored {} headers of a branch with too little work", p.id, m.headers.size());
+    return;
+  }
+  const BlockIndex* start = chain_.lookup(m.headers.front().prev_hash);
+  p.presync = std::make_shared<HeadersPresync>(chain_, start, headers_.anti_dos_threshold(), clock_.unix_now());
+  log_info("Peer {}: presyncing headers from height {} (their work is not yet enough to store them)", p.id,
+           start->height);
+  continue_presync(p, m);
+}
+
+void PeerManager::continue_presync(PeerState& p, const net::HeadersMsg& m) {
+  const std::int64_t now = clock_.unix_now();
+  HeadersPresync::Result r = p.presync->process(m.headers, m.headers.size() == net::kMaxHeadersPerMessage, now);
+  if (!r.release.empty()) {
+    const HeaderSync::Outcome stored = headers_.store(r.release, now);
+    headers_stored(p, stored);
+    if (stored.misbehavior) {
+      p.presync.reset();
+      misbehaving(p, *stored.misbehavior);
+      return;
+    }
+  }
+  if (r.finished) {
+    p.presync.reset();
+    if (r.misbehavior) {
+      misbehaving(p, fmt::format("headers presync: {}", r.failure));
+      return;
+    }
+    if (!r.failure.empty()) {
+      log_info("Peer {}: headers presync ended, nothing stored: {}", p.id, r.failure);
+    } else {
+      log_info("Peer {}: headers presync done; its chain has enough work and is stored", p.id);
+      request_headers(p);  // the rest of its chain, the usual way
+    }
+  } else if (r.request) {
+    sink_.send(p.id, *r.request);
+  }
   download_blocks();
 }
 
@@ -189,11 +251,19 @@ void PeerManager::handle(PeerState& p, net::BlockMsg m) {
 }
 
 bool PeerManager::worth_unrequested(const Block& block) const {
+  std::uint64_t height = 0;
+  U256 work;
   if (const BlockIndex* known = chain_.lookup(block.hash())) {
-    return known->chain_work > chain_.tip()->chain_work;  // a header we have: its own work counts
+    height = known->height;  // a header we have: its own work counts
+    work = known->chain_work;
+  } else if (const BlockIndex* parent = chain_.lookup(block.header.prev_hash)) {
+    height = parent->height + 1;
+    work = parent->chain_work + block_work(block.header.bits);
+  } else {
+    return false;
   }
-  const BlockIndex* parent = chain_.lookup(block.header.prev_hash);
-  return parent && parent->chain_work + block_work(block.header.bits) > chain_.tip()->chain_work;
+  return work > chain_.tip()->chain_work && work >= headers_.minimum_chain_work() &&
+         height <= chain_.height() + kMaxUnrequestedBlocksAhead;
 }
 
 void PeerManager::queue_block(PeerState& p, std::shared_ptr<const Block> block) {

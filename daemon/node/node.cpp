@@ -51,6 +51,7 @@ void init_p2p(NodeContext& ctx) {
   p.listen = o.listen;
   p.handshake_timeout = std::chrono::seconds(o.handshake_timeout);
   p.stall_timeout = std::chrono::seconds(o.block_stall_timeout);
+  p.minimum_chain_work = o.minimum_chain_work.value_or(ctx.params->minimum_chain_work);
   ctx.peerman = std::make_unique<PeerManager>(*ctx.chain, *ctx.mempool, ctx.connman->address_book(),
                                               *ctx.chain_services, *ctx.connman, kSystemClock, p);
   ctx.connman->set_events(*ctx.peerman);

@@ -31,6 +31,9 @@ std::vector<OptionSpec> node_option_specs() {
        "Tracker to register with and ask for peers (repeatable; regtest default: 127.0.0.1:9999)"},
       {"connect", K::kList, "host:port", "Connect only to these peers (repeatable)"},
       {"addnode", K::kList, "host:port", "Also connect to this peer and keep the connection open (repeatable)"},
+      {"minimumchainwork", K::kString, "hex",
+       "Work (hex) a chain must have before its headers are stored or its blocks downloaded (default: the "
+       "network's, 0 before launch)"},
       {"maxconnections", K::kInt, std::to_string(kDefaultMaxConnections),
        "Maximum P2P connections, inbound and outbound"},
       {"debug", K::kList, "category",
@@ -91,6 +94,13 @@ std::optional<std::string> read_node_options(const Args& args, NodeOptions& out)
   out.max_connections = static_cast<int>(args.get_int("maxconnections", kDefaultMaxConnections));
   if (out.max_connections < 0 || out.max_connections > 10000) {
     return fmt::format("invalid -maxconnections={}: use 0..10000", out.max_connections);
+  }
+  if (args.is_set("minimumchainwork")) {
+    const std::string hex = args.get_string("minimumchainwork");
+    out.minimum_chain_work = U256::from_hex(std::string_view(hex).substr(hex.starts_with("0x") ? 2 : 0));
+    if (!out.minimum_chain_work) {
+      return fmt::format("invalid -minimumchainwork={}: use 1 to 64 hex digits", args.get_string("minimumchainwork"));
+    }
   }
   out.debug = args.get_list("debug");
   for (const auto& c : out.debug) {

@@ -46,6 +46,8 @@ struct NodeOptions {
   std::int64_t handshake_timeout = 60;     //!< seconds for a peer to complete version/verack
   std::int64_t peer_timeout = 1200;        //!< seconds of silence before a peer is dropped
   std::int64_t block_stall_timeout = 120;  //!< seconds a requested block may take
+  //! -minimumchainwork (hex); the network's ChainParams::minimum_chain_work when not given.
+  std::optional<U256> minimum_chain_work;
 };
 
 //! Every option cheesed accepts, with its default and help.

@@ -34,6 +34,10 @@ struct ChainParams {
   Amount initial_subsidy = 50 * kCoin;
   std::int64_t max_future_block_time = 2 * 60 * 60;
   std::size_t median_time_span = 11;
+  //! Work a chain must have before its headers are stored or its blocks downloaded (Bitcoin Core's
+  //! nMinimumChainWork, -minimumchainwork). Zero on every network: none has launched. At launch
+  //! main and test get the work of a recent block, raised with each release.
+  U256 minimum_chain_work{};
 
   Block genesis;
   Hash256 genesis_hash;
