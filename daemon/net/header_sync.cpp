@@ -10,13 +10,17 @@ namespace cheese {
 
 namespace {
 
-//! The work the headers claim by their bits (unchecked), saturating instead of wrapping.
-U256 claimed_work(const BlockIndex* start, const std::vector<BlockHeader>& headers) {
+//! The work the headers claim, up to the first whose bits are not the ones ASERT requires of it
+//! (cheap: no proof of work or storage; without the bits check one header claiming a tiny target
+//! would carry any number of low-work headers before it past the threshold).
+U256 claimed_work(const BlockIndex* start, const std::vector<BlockHeader>& headers, const ChainParams& params) {
   U256 work = start->chain_work;
+  std::uint64_t height = start->height;
+  std::uint32_t parent_time = start->header.time;
   for (const auto& h : headers) {
-    const U256 sum = work + block_work(h.bits);
-    if (sum < work) return ~U256{};
-    work = sum;
+    if (h.bits != next_work_required(++height, parent_time, params)) break;
+    work += block_work(h.bits);  // at most pow_limit's work each: no overflow in a message
+    parent_time = h.time;
   }
   return work;
 }
@@ -60,9 +64,17 @@ HeaderSync::Outcome HeaderSync::process(const net::HeadersMsg& m, std::int64_t n
       return out;
     }
   }
+  for (const auto& h : m.headers) {
+    // As Bitcoin Core's CheckHeadersPoW: a hash each, before the work they claim is believed.
+    if (auto v = check_header_pow(h, chain_.params()); !v) {
+      out.misbehavior = fmt::format("invalid header {}: {}", block_hash(h).to_display_hex(), to_string(v.reason));
+      return out;
+    }
+  }
   // Work before cost: a branch that cannot reach the threshold is not stored (headers we already
   // have are not new; their branch passed once).
-  if (!chain_.lookup(block_hash(m.headers.back())) && claimed_work(start, m.headers) < anti_dos_threshold()) {
+  if (!chain_.lookup(block_hash(m.headers.back())) &&
+      claimed_work(start, m.headers, chain_.params()) < anti_dos_threshold()) {
     out.low_work = true;
     return out;
   }

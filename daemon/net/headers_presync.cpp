@@ -76,8 +76,7 @@ HeadersPresync::Result HeadersPresync::fail(std::string why, bool misbehavior) {
   return r;
 }
 
-HeadersPresync::Result HeadersPresync::process(const std::vector<BlockHeader>& headers, bool full,
-                                               std::int64_t now) {
+HeadersPresync::Result HeadersPresync::process(const std::vector<BlockHeader>& headers, bool full, std::int64_t now) {
   if (done_) return fail("the sync already ended", false);
   return redownloading_ ? redownload_headers(headers, full, now) : presync_headers(headers, full, now);
 }
@@ -127,7 +126,8 @@ HeadersPresync::Result HeadersPresync::redownload_headers(const std::vector<Bloc
       if (commitments_.empty()) return fail("the redownloaded chain is longer than the presynced one", false);
       const bool expected = commitments_.front();
       commitments_.pop_front();
-      if (commitment_bit(hash) != expected) return fail("the redownloaded chain differs from the presynced one", false);
+      if (commitment_bit(hash) != expected)
+        return fail("the redownloaded chain differs from the presynced one", false);
     }
     buffer_.push_back({h.version, h.time, h.bits, h.nonce, h.merkle_root});
     if (redownload_.work >= required_work_) release_all_ = true;

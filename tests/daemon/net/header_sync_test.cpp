@@ -142,12 +142,12 @@ TEST_CASE("process(): more headers are asked for exactly when the message is ful
   }
 }
 
-TEST_CASE("process(): an invalid header is misbehavior naming it, the headers before it stay",
+TEST_CASE("process(): a header with bits other than required is misbehavior naming it, the headers before it stay",
           "[daemon][net][header_sync]") {
   Fixture f;
   const auto& blocks = long_chain();
-  // Block 3 with a proof of work that fails, on block 2.
-  const Block bad = make_block(parent_of(blocks[1], 2), pub(5), {}, BlockOptions::failing_pow());
+  // Block 3 on block 2, with a harder target than regtest requires (its proof of work passes).
+  const Block bad = make_block(parent_of(blocks[1], 2), pub(5), {}, BlockOptions::with_bits(0x203fffff));
   net::HeadersMsg m = headers_of(blocks, 0, 2);
   m.headers.push_back(bad.header);
   const auto r = f.sync.process(m, kNow);
@@ -156,9 +156,24 @@ TEST_CASE("process(): an invalid header is misbehavior naming it, the headers be
   CHECK(r.last->hash == blocks[1].hash());
   REQUIRE(r.misbehavior);
   CHECK_THAT(*r.misbehavior, Catch::Contains(bad.hash().to_display_hex()));
-  CHECK_THAT(*r.misbehavior, Catch::Contains(std::string(to_string(Reject::kBlockHighHash))));
+  CHECK_THAT(*r.misbehavior, Catch::Contains(std::string(to_string(Reject::kBlockBadBits))));
   CHECK_FALSE(r.unknown_start);
   CHECK(f.chain.lookup(bad.hash()) == nullptr);
+}
+
+TEST_CASE("process(): a header without its proof of work is misbehavior, and nothing of its message is stored",
+          "[daemon][net][header_sync]") {
+  Fixture f;
+  const auto& blocks = long_chain();
+  const Block bad = make_block(parent_of(blocks[1], 2), pub(5), {}, BlockOptions::failing_pow());
+  net::HeadersMsg m = headers_of(blocks, 0, 2);
+  m.headers.push_back(bad.header);
+  const auto r = f.sync.process(m, kNow);
+  CHECK(r.accepted.empty());
+  REQUIRE(r.misbehavior);
+  CHECK_THAT(*r.misbehavior, Catch::Contains(bad.hash().to_display_hex()));
+  CHECK_THAT(*r.misbehavior, Catch::Contains(std::string(to_string(Reject::kBlockHighHash))));
+  CHECK(f.chain.lookup(blocks[0].hash()) == nullptr);  // checked before anything is stored
 }
 
 TEST_CASE("process(): a header too far in the future stops the message but is not misbehavior",
