@@ -49,6 +49,9 @@ RpcMethod getpeerinfo(NodeContext& node) {
               }
               o["synced_headers"] = p && p->best_known ? static_cast<std::int64_t>(p->best_known->height)
                                                        : std::int64_t{-1};
+              // Headers anti-DoS: height reached by the presync of this peer's low-work chain.
+              o["presynced_headers"] = p && p->presync ? static_cast<std::int64_t>(p->presync->height())
+                                                       : std::int64_t{-1};
               o["inflight"] = node.peerman->downloads().in_flight(info.id);
               o["bytessent"] = st.bytes_sent;
               o["bytesrecv"] = st.bytes_recv;

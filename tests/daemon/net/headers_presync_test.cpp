@@ -216,8 +216,7 @@ TEST_CASE("presync: the commitment bound admits the fastest chain the median-tim
   CHECK(sync.max_commitments() - total < 20);
 }
 
-TEST_CASE("anti-DoS: headers of low-work branches are not stored, whatever their number",
-          "[daemon][net][presync]") {
+TEST_CASE("anti-DoS: headers of low-work branches are not stored, whatever their number", "[daemon][net][presync]") {
   PeerHarness h;
   extend(h.chain, 200, pub(1));
   const PeerId p = h.handshaked(false);
