@@ -196,10 +196,26 @@ ProcessBlockResult net_change(const ProcessBlockResult& r) {
 
 }  // namespace
 
+std::vector<PublicKey> BlockProcessor::matured_coinbases(const std::vector<Block>& disconnected) const {
+  // Disconnecting the block at height h takes back the coinbase that matured with it (that of its
+  // ancestor at h - maturity): that miner's balance goes down.
+  std::vector<PublicKey> miners;
+  const std::uint64_t maturity = chain_.params().coinbase_maturity;
+  for (const auto& b : disconnected) {
+    const BlockIndex* idx = chain_.lookup(b.hash());
+    if (!idx || idx->height <= maturity) continue;
+    if (const BlockIndex* m = idx->ancestor(idx->height - maturity)) miners.push_back(m->coinbase_recipient);
+  }
+  return miners;
+}
+
 void BlockProcessor::after_block(const ProcessBlockResult& result, std::uint64_t source_peer) {
   const ProcessBlockResult r = net_change(result);
-  for (const auto& b : r.disconnected) mempool_.block_disconnected(b, chain_, unix_now());
-  for (const auto& b : r.connected) mempool_.block_connected(b, chain_);
+  if (r.disconnected.empty()) {
+    for (const auto& b : r.connected) mempool_.block_connected(b, chain_);
+  } else {
+    mempool_.reorganize(r.disconnected, r.connected, chain_, unix_now(), matured_coinbases(r.disconnected));
+  }
   if (r.tip_changed) {
     log_info("New tip {} at height {} ({} tx in mempool)", chain_.tip()->hash.to_display_hex(), chain_.height(),
              mempool_.size());

@@ -102,6 +102,8 @@ class BlockProcessor {
             bool durable, BlockDone done);
   asio::awaitable<void> connect_queued_blocks();
   void after_block(const ProcessBlockResult& r, std::uint64_t source_peer);
+  //! The miners whose coinbase matured with the disconnected blocks (their balances went down).
+  std::vector<PublicKey> matured_coinbases(const std::vector<Block>& disconnected) const;
   void wake();
 
   asio::io_context& io_;

@@ -183,6 +183,37 @@ void Mempool::block_disconnected(const Block& block, const AccountView& view, st
   trim_to_size();
 }
 
+void Mempool::reorganize(const std::vector<Block>& disconnected, const std::vector<Block>& connected,
+                         const AccountView& view, std::int64_t now, std::span<const PublicKey> also_changed) {
+  std::unordered_set<PublicKey, PublicKeyHasher> changed(also_changed.begin(), also_changed.end());
+  for (const auto& block : disconnected) {
+    for (const auto& tx : block.txs) {
+      if (tx.is_coinbase() || !check_transaction(tx)) continue;
+      // Undone: the sender's nonce goes back, the recipient's balance down.
+      changed.insert(tx.sender);
+      changed.insert(tx.recipient);
+      const Hash256 id = txid(tx);
+      if (contains(id)) continue;
+      if (auto s = by_sender_.find(tx.sender); s != by_sender_.end()) {
+        // As block_disconnected: a pooled conflict gives way to the transfer that was mined.
+        if (auto n = s->second.find(tx.nonce); n != s->second.end()) remove(Hash256{n->second});
+      }
+      insert(tx, id, serialized_size(tx), now);
+    }
+  }
+  for (const auto& block : connected) {
+    for (const auto& tx : block.txs) {
+      if (tx.is_coinbase()) continue;
+      remove(txid(tx));
+      changed.insert(tx.sender);
+    }
+  }
+  for (const auto& account : changed) {
+    if (by_sender_.contains(account)) revalidate_sender(account, view.account(account));
+  }
+  trim_to_size();
+}
+
 std::size_t Mempool::expire(std::int64_t now) {
   std::size_t removed = 0;
   while (!by_time_.empty()) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -99,6 +100,15 @@ class Mempool {
   //! After a block is disconnected (view = state without it): its transfers come back, then every
   //! sender is revalidated and the pool is trimmed to max_bytes.
   void block_disconnected(const Block& block, const AccountView& view, std::int64_t now);
+
+  //! After a reorg (view = the state at the new tip), done once for the whole reorg: the
+  //! transfers of the `disconnected` blocks (tip first) come back, those of the `connected` blocks
+  //! (in order) leave, and only the pooled chains of accounts the reorg changed are checked again:
+  //! the senders and recipients of those blocks, plus `also_changed` (the miners whose coinbase
+  //! matured at a disconnected height, which only the chain knows). Then the pool is trimmed to
+  //! max_bytes. The cost grows with the reorg's transactions, not with the pool.
+  void reorganize(const std::vector<Block>& disconnected, const std::vector<Block>& connected,
+                  const AccountView& view, std::int64_t now, std::span<const PublicKey> also_changed = {});
 
   //! Removes transactions older than expiry_seconds and their senders' later nonces; returns how
   //! many transactions were removed in total.

@@ -562,3 +562,78 @@ TEST_CASE("mempool block_disconnected trims to the size bound", "[chain][mempool
   CHECK_FALSE(pool.contains(txid(b0)));
   check_consistent(pool);
 }
+
+namespace {
+
+//! A MapView that counts its reads: what a reorg costs in account lookups.
+class CountingView final : public AccountView {
+ public:
+  explicit CountingView(const MapView& v) : view(v) {}
+  Account account(const PublicKey& k) const override {
+    ++reads;
+    return view.account(k);
+  }
+  const MapView& view;
+  mutable std::size_t reads = 0;
+};
+
+}  // namespace
+
+TEST_CASE("mempool reorganize: once for the whole reorg, checking only the accounts it changed", "[chain][mempool]") {
+  Mempool pool(regtest());
+  MapView view;
+  const auto a = key(1);
+  const auto b = key(2);
+  const auto m = key(3);     // a miner whose coinbase matured at a disconnected height
+  const auto r = key(200);   // the recipient of a, b transfers
+  const auto r2 = key(201);  // the recipient of the new branch's transfer
+  for (const auto* k : {&a, &b, &m}) view.set(k->public_key(), 10 * kCoin);
+  // 300 bystanders with pooled transfers: a reorg that does not touch them must not read them.
+  std::vector<SecretKey> bystanders;
+  for (int i = 0; i < 300; ++i) {
+    std::array<std::uint8_t, 32> seed{};
+    seed[0] = 0xb5;  // no fill pattern of key(): distinct from every other key here
+    seed[1] = static_cast<std::uint8_t>(i);
+    seed[2] = static_cast<std::uint8_t>(i >> 8);
+    bystanders.push_back(SecretKey::from_seed(seed));
+    view.set(bystanders.back().public_key(), kCoin);
+    REQUIRE(pool.accept(transfer(bystanders.back(), 0, kCoin / 2, kFee), view, kNow).ok());
+  }
+  // Old branch (disconnected): two blocks with a0, a1 and b0.
+  const auto a0 = transfer(a, 0, kCoin, kFee);
+  const auto a1 = transfer(a, 1, kCoin, kFee);
+  const auto b0 = transfer(b, 0, kCoin, kFee);
+  // New branch (connected): a0 again and b's double spend b0' to r2.
+  const auto b0_new = transfer(b, 0, 2 * kCoin, kFee, 201);
+  // Pooled on the old tip: r spends what it got from a and b; m spends its matured coinbase.
+  MapView old_tip = view;
+  old_tip.set(a.public_key(), 10 * kCoin - 2 * (kCoin + kFee), 2);
+  old_tip.set(b.public_key(), 10 * kCoin - kCoin - kFee, 1);
+  old_tip.set(r.public_key(), 3 * kCoin);
+  old_tip.set(m.public_key(), 60 * kCoin);
+  const auto r0 = transfer(r, 0, 2 * kCoin, kFee, 7);
+  const auto m0 = transfer(m, 0, 40 * kCoin, kFee, 8);
+  REQUIRE(pool.accept(r0, old_tip, kNow).ok());
+  REQUIRE(pool.accept(m0, old_tip, kNow).ok());
+
+  // The new tip: a0 and b0' confirmed, r got nothing, m's coinbase is not mature any more.
+  MapView new_tip = view;
+  new_tip.set(a.public_key(), 10 * kCoin - kCoin - kFee, 1);
+  new_tip.set(b.public_key(), 10 * kCoin - 2 * kCoin - kFee, 1);
+  new_tip.set(r2.public_key(), 2 * kCoin);
+  CountingView counting(new_tip);
+  const std::vector<PublicKey> matured{m.public_key()};
+  pool.reorganize({block_of({b0}, 2), block_of({a0, a1}, 1)}, {block_of({a0, b0_new}, 1)}, counting, kNow + 60,
+                  matured);
+
+  CHECK_FALSE(pool.contains(txid(a0)));  // confirmed again on the new branch
+  CHECK(pool.contains(txid(a1)));        // back, and valid on the new tip
+  CHECK_FALSE(pool.contains(txid(b0)));  // its nonce is used by b0'
+  CHECK_FALSE(pool.contains(txid(b0_new)));
+  CHECK_FALSE(pool.contains(txid(r0)));  // r has nothing on the new branch
+  CHECK_FALSE(pool.contains(txid(m0)));  // m's matured coinbase was taken back
+  for (const auto& k : bystanders) CHECK(pool.pending_for(k.public_key(), new_tip).first == 1);
+  // Accounts read: a, b, r, r2's are not pooled (not read), m; never the 300 bystanders.
+  CHECK(counting.reads <= 4);
+  check_consistent(pool);
+}

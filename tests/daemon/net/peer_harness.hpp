@@ -125,8 +125,7 @@ class FakeServices final : public ChainServices {
     pending_.push_back([this, block, hash, source, done = std::move(done)] {
       waiting_.erase(hash);
       const ProcessBlockResult r = chain_.process_block(*block, clock_.unix_now());
-      for (const auto& b : r.disconnected) mempool_.block_disconnected(b, chain_, clock_.unix_now());
-      for (const auto& b : r.connected) mempool_.block_connected(b, chain_);
+      mempool_.reorganize(r.disconnected, r.connected, chain_, clock_.unix_now());
       if (on_chain_change && (!r.connected.empty() || !r.disconnected.empty())) on_chain_change(r, source);
       done(r);
     });
