@@ -91,6 +91,11 @@ void PeerManager::on_tick() {
     }
   }
   send_tx_requests(tx_requests_.expire(now));
+  request_deferred_txs();
+  for (auto& [id, p] : peers_) {
+    p.inv_budget = kMaxInvTxPerTick;
+    if (!p.disconnecting) announce_queued_txs(p);
+  }
   download_blocks();
   check_stale_tip(now);
 }
@@ -262,8 +267,33 @@ void PeerManager::transaction_accepted(const Hash256& id, PeerId source) {
   for (auto& [pid, p] : peers_) {
     if (!p.handshake_done || p.disconnecting || pid == source || p.known.contains(id)) continue;
     p.known.insert(id);
-    sink_.send(pid, net::InvMsg{{{net::InvType::kTx, id}}});
+    if (p.tx_to_announce.empty() && p.inv_budget > 0) {
+      --p.inv_budget;
+      sink_.send(pid, net::InvMsg{{{net::InvType::kTx, id}}});
+    } else if (p.tx_to_announce.size() < kMaxTxToAnnounce) {
+      p.tx_to_announce.push_back(id);
+    }
   }
+}
+
+void PeerManager::announce_queued_txs(PeerState& p) {
+  net::InvMsg inv;
+  while (!p.tx_to_announce.empty() && p.inv_budget > 0) {
+    const Hash256 id = p.tx_to_announce.front();
+    p.tx_to_announce.pop_front();
+    if (!mempool_.contains(id)) continue;  // mined or dropped meanwhile
+    inv.items.push_back({net::InvType::kTx, id});
+    --p.inv_budget;
+  }
+  if (!inv.items.empty()) sink_.send(p.id, inv);
+}
+
+void PeerManager::request_deferred_txs() {
+  const auto wanted = [this](const Hash256& id) { return !mempool_.contains(id) && !recent_rejects_.contains(id); };
+  const auto requests = tx_requests_.next_deferred(clock_.steady_now(), wanted);
+  std::map<PeerId, net::GetDataMsg> by_peer;
+  for (const auto& r : requests) by_peer[r.peer].items.push_back({net::InvType::kTx, r.txid});
+  for (const auto& [peer, m] : by_peer) sink_.send(peer, m);
 }
 
 void PeerManager::block_queue_room() {

@@ -47,6 +47,13 @@ inline constexpr std::chrono::seconds kStaleTipAge{3 * 60};
 //! An unrequested block more than this many blocks above our tip is not processed, even on a
 //! branch with more work (Bitcoin Core's MIN_BLOCKS_TO_KEEP rule): we ask for blocks in order.
 inline constexpr std::uint64_t kMaxUnrequestedBlocksAhead = 288;
+//! Transactions announced to one peer per tick (kTickInterval, 500 ms) at most, 2,000 a second:
+//! a burst reaches a peer at a pace it can fetch (Bitcoin Core trickles its `inv` too); the rest
+//! waits in the peer's announce queue for the next ticks.
+inline constexpr std::size_t kMaxInvTxPerTick = 1'000;
+//! Transactions waiting to be announced to one peer (32 bytes each: 3.2 MB at most); beyond, new
+//! ones are not announced to it (it will get them in blocks).
+inline constexpr std::size_t kMaxTxToAnnounce = 100'000;
 //! Entries an `addr` may carry when it is not the reply to our `getaddr` (docs/protocol.md 7.3).
 inline constexpr std::size_t kMaxUnsolicitedAddr = 10;
 
@@ -101,6 +108,8 @@ struct PeerState {
   std::shared_ptr<const Block> waiting_block;            //!< received while the block queue was full
   bool tx_checking = false;                              //!< its transaction is being checked; reading paused
   std::deque<net::InvItem> getdata_backlog;              //!< asked for, not served yet (send queue too full)
+  std::deque<Hash256> tx_to_announce;                    //!< accepted, not announced to it yet
+  std::size_t inv_budget = kMaxInvTxPerTick;             //!< transactions it may still be told this tick
   double addr_tokens = 1;                                //!< unsolicited addresses it may still give us
   std::chrono::steady_clock::time_point addr_tokens_at;  //!< when addr_tokens was last refilled
 };
@@ -161,6 +170,10 @@ class PeerManager final : public NetEvents {
   void download_blocks();
   void remember_reject(const Hash256& h);
   void send_tx_requests(const std::vector<TxRequestTracker::Request>& requests);
+  //! Asks for deferred announcements that now fit among their peers' requests.
+  void request_deferred_txs();
+  //! Sends the peer's queued announcements, up to its budget for this tick.
+  void announce_queued_txs(PeerState& p);
   void check_timeouts(PeerState& p, std::chrono::steady_clock::time_point now);
   void check_stale_tip(std::chrono::steady_clock::time_point now);
   void queue_block(PeerState& p, std::shared_ptr<const Block> block);

@@ -141,6 +141,7 @@ void PeerManager::handle(PeerState& p, net::NotFoundMsg m) {
       send_tx_requests({{*next, item.hash}});
     }
   }
+  request_deferred_txs();
   download_blocks();
 }
 
@@ -307,6 +308,7 @@ void PeerManager::handle(PeerState& p, net::TxMsg m) {
   const Hash256 id = txid(m.tx);
   p.known.insert(id);
   tx_requests_.received(id);
+  request_deferred_txs();  // a request fewer in flight: room for a deferred announcement
   if (mempool_.contains(id) || recent_rejects_.contains(id)) return;
   // One transaction checked at a time per peer: its next message waits for the outcome.
   p.tx_checking = true;

@@ -29,7 +29,11 @@ bool TxRequestTracker::announced(PeerId peer, const Hash256& txid, Clock::time_p
     }
     return false;
   }
-  if (in_flight(peer) >= kMaxTxRequestsPerPeer) return false;
+  if (in_flight(peer) >= kMaxTxRequestsPerPeer) {
+    auto& queue = deferred_[peer];
+    if (queue.size() < kMaxDeferredTxAnnouncements) queue.push_back(txid);
+    return false;
+  }
   requests_.emplace(txid, Entry{peer, now, {}});
   count(peer, +1);
   return true;
@@ -50,7 +54,12 @@ std::optional<PeerId> TxRequestTracker::reassign(const Hash256& txid, Clock::tim
   while (!e.alternatives.empty()) {
     const PeerId next = e.alternatives.front();
     e.alternatives.erase(e.alternatives.begin());
-    if (!peers_.contains(next) || in_flight(next) >= kMaxTxRequestsPerPeer) continue;
+    if (!peers_.contains(next)) continue;
+    if (in_flight(next) >= kMaxTxRequestsPerPeer) {
+      // Full: it is asked once it has room, unless someone delivers first.
+      if (auto& queue = deferred_[next]; queue.size() < kMaxDeferredTxAnnouncements) queue.push_back(txid);
+      continue;
+    }
     e.peer = next;
     e.since = now;
     count(next, +1);
@@ -77,6 +86,30 @@ std::vector<TxRequestTracker::Request> TxRequestTracker::remove_peer(PeerId peer
     if (auto next = reassign(txid, now)) out.push_back({*next, txid});
   }
   in_flight_.erase(peer);
+  deferred_.erase(peer);
+  return out;
+}
+
+std::size_t TxRequestTracker::deferred(PeerId peer) const {
+  auto it = deferred_.find(peer);
+  return it == deferred_.end() ? 0 : it->second.size();
+}
+
+std::vector<TxRequestTracker::Request> TxRequestTracker::next_deferred(
+    Clock::time_point now, const std::function<bool(const Hash256&)>& wanted) {
+  std::vector<Request> out;
+  for (auto it = deferred_.begin(); it != deferred_.end();) {
+    const PeerId peer = it->first;
+    auto& queue = it->second;
+    while (!queue.empty() && in_flight(peer) < kMaxTxRequestsPerPeer) {
+      const Hash256 txid = queue.front();
+      queue.pop_front();
+      if (!wanted(txid)) continue;
+      // Asked of someone else meanwhile: this peer is one more alternative.
+      if (announced(peer, txid, now)) out.push_back({peer, txid});
+    }
+    it = queue.empty() ? deferred_.erase(it) : std::next(it);
+  }
   return out;
 }
 

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -13,8 +15,12 @@
 namespace cheese {
 
 //! Announced transactions asked of one peer and not delivered yet; its further announcements
-//! are ignored until it delivers (bounds what a flood of `inv` can make us remember).
+//! wait in its deferred queue until it delivers.
 inline constexpr std::size_t kMaxTxRequestsPerPeer = 5'000;
+//! Announcements of one peer waiting for room among its requests (32 bytes each: 1.6 MB per peer
+//! at most); beyond this its announcements are dropped (an honest sender paces its `inv` to
+//! kMaxInvTxPerTick, so it never gets here unless we fetch far slower than it announces).
+inline constexpr std::size_t kMaxDeferredTxAnnouncements = 50'000;
 //! A transaction asked of a peer that does not deliver it in this time is asked of the next peer
 //! that announced it.
 inline constexpr std::chrono::seconds kTxRequestTimeout{10};
@@ -39,8 +45,13 @@ class TxRequestTracker {
   std::vector<Request> remove_peer(PeerId peer, Clock::time_point now);
   //! `peer` announced `txid`: true if it is to be asked now (recorded as in flight); false when
   //! someone else was asked already (this peer is remembered as an alternative) or when `peer`
-  //! already has kMaxTxRequestsPerPeer requests in flight.
+  //! already has kMaxTxRequestsPerPeer requests in flight (the announcement is deferred: asked
+  //! by next_deferred() once the peer has room).
   bool announced(PeerId peer, const Hash256& txid, Clock::time_point now);
+  //! Deferred announcements that now fit among their peers' requests and are still `wanted`
+  //! (not in the mempool, not rejected): recorded as in flight, to be sent.
+  std::vector<Request> next_deferred(Clock::time_point now, const std::function<bool(const Hash256&)>& wanted);
+  std::size_t deferred(PeerId peer) const;
   //! The transaction arrived (from anyone): the request is done.
   void received(const Hash256& txid);
   //! `peer` answered notfound: the next announcer to ask, if any (recorded as in flight).
@@ -65,6 +76,7 @@ class TxRequestTracker {
   std::set<PeerId> peers_;
   std::unordered_map<Hash256, Entry, Hash256Hasher> requests_;
   std::unordered_map<PeerId, std::size_t> in_flight_;
+  std::unordered_map<PeerId, std::deque<Hash256>> deferred_;  //!< per peer, oldest first
 };
 
 }  // namespace cheese

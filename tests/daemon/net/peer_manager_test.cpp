@@ -562,3 +562,82 @@ TEST_CASE("a stale tip asks for one more outbound connection until a new block a
   h.peers.on_tick();
   CHECK(h.sink.stale_tip_reports == std::vector<bool>{true, false, true});
 }
+
+namespace {
+
+//! Every account rich, at nonce 0: lets a test pool transfers without building a funded chain.
+class RichView final : public AccountView {
+ public:
+  Account account(const PublicKey&) const override { return {1000 * kCoin, 0}; }
+};
+
+Hash256 fake_txid(std::uint32_t n) {
+  Hash256 h;
+  h.bytes[0] = 0x7e;
+  for (int i = 0; i < 4; ++i) h.bytes[static_cast<std::size_t>(i + 1)] = static_cast<std::uint8_t>(n >> (8 * i));
+  return h;
+}
+
+std::set<Hash256> inv_txids(FakeSink& sink, PeerId peer, std::size_t* messages = nullptr) {
+  std::set<Hash256> out;
+  const auto invs = sink.take<net::InvMsg>(peer);
+  if (messages) *messages = invs.size();
+  for (const auto& m : invs) {
+    for (const auto& item : m.items) out.insert(item.hash);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a burst of transactions is announced to a peer at kMaxInvTxPerTick a tick, none left out",
+          "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const PeerId c = h.handshaked(true, 4);
+  const RichView rich;
+  const std::size_t n = kMaxInvTxPerTick + 500;
+  std::vector<Hash256> ids;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    Transaction tx;
+    tx.sender[0] = static_cast<std::uint8_t>(i);
+    tx.sender[1] = static_cast<std::uint8_t>(i >> 8);
+    tx.recipient = pub(2);
+    tx.amount = 1000;
+    tx.fee = kMinRelayFee;
+    REQUIRE(h.mempool.accept(tx, rich, kNow, true).ok());
+    ids.push_back(txid(tx));
+    h.peers.transaction_accepted(ids.back(), 0);
+  }
+  std::size_t messages = 0;
+  auto told = inv_txids(h.sink, c, &messages);
+  CHECK(told.size() == kMaxInvTxPerTick);  // at once, while the budget lasts
+  CHECK(messages == kMaxInvTxPerTick);
+  h.peers.on_tick();
+  const auto rest = inv_txids(h.sink, c, &messages);
+  CHECK(messages == 1);  // the rest in one inv at the next tick
+  told.insert(rest.begin(), rest.end());
+  CHECK(told == std::set<Hash256>(ids.begin(), ids.end()));
+}
+
+TEST_CASE("announcements beyond the in-flight bound are fetched later, not dropped", "[daemon][net][peer_manager]") {
+  PeerHarness h;
+  const PeerId a = h.handshaked(false, 2);
+  const std::uint32_t n = kMaxTxRequestsPerPeer + 100;
+  net::InvMsg inv;
+  for (std::uint32_t i = 0; i < n; ++i) inv.items.push_back({net::InvType::kTx, fake_txid(i)});
+  h.peers.on_message(a, inv);
+  std::set<Hash256> asked;
+  for (const auto& g : h.sink.take<net::GetDataMsg>(a)) {
+    for (const auto& item : g.items) asked.insert(item.hash);
+  }
+  CHECK(asked.size() == kMaxTxRequestsPerPeer);
+  // It does not have 100 of them: the 100 deferred ones are asked now.
+  net::NotFoundMsg nf;
+  for (std::uint32_t i = 0; i < 100; ++i) nf.items.push_back({net::InvType::kTx, fake_txid(i)});
+  h.peers.on_message(a, nf);
+  for (const auto& g : h.sink.take<net::GetDataMsg>(a)) {
+    for (const auto& item : g.items) asked.insert(item.hash);
+  }
+  CHECK(asked.size() == n);
+  CHECK(h.sink.discouraged.empty());
+}

@@ -177,12 +177,50 @@ TEST_CASE("kMaxTxRequestsPerPeer requests in flight per peer: the next announcem
     CHECK(t.announced(1, txid_n(n + 1), kT0));
     CHECK_FALSE(t.announced(1, txid_n(n + 2), kT0));
   }
-  SECTION("a peer at its bound is skipped as an alternative") {
+  SECTION("a peer at its bound is not asked as an alternative until it has room") {
     // Peer 2 asked for `over`; peer 1 (full) announces it too, then peer 2 says notfound.
     CHECK_FALSE(t.announced(1, over, kT0));
     CHECK(t.not_found(2, over, kT0) == std::nullopt);
     CHECK(t.in_flight(1) == kMaxTxRequestsPerPeer);
     CHECK_FALSE(t.requested(over));
+    CHECK(t.deferred(1) == 2);  // `over` (as announced first) and again as the alternative
+    t.received(txid_n(7));
+    const auto next = t.next_deferred(kT0, [](const Hash256&) { return true; });
+    CHECK(next == std::vector<TxRequestTracker::Request>{{1, over}});
+  }
+}
+
+TEST_CASE("announcements beyond kMaxTxRequestsPerPeer are deferred, asked as the peer delivers, never lost",
+          "[daemon][net][tx_request]") {
+  Tracker t = with_peers({1, 2});
+  const auto all = [](const Hash256&) { return true; };
+  std::uint32_t n = 0;
+  for (; n < kMaxTxRequestsPerPeer + 300; ++n) t.announced(1, txid_n(n), kT0);
+  CHECK(t.in_flight(1) == kMaxTxRequestsPerPeer);
+  CHECK(t.deferred(1) == 300);
+  CHECK(t.next_deferred(kT0, all).empty());  // no room yet
+  // It delivers 100: the next 100 are asked, oldest first.
+  for (std::uint32_t i = 0; i < 100; ++i) t.received(txid_n(i));
+  auto next = t.next_deferred(kT0, all);
+  REQUIRE(next.size() == 100);
+  CHECK(next.front() == TxRequestTracker::Request{1, txid_n(kMaxTxRequestsPerPeer)});
+  CHECK(next.back() == TxRequestTracker::Request{1, txid_n(kMaxTxRequestsPerPeer + 99)});
+  CHECK(t.in_flight(1) == kMaxTxRequestsPerPeer);
+  CHECK(t.deferred(1) == 200);
+  // What we no longer want (arrived from elsewhere, rejected) is skipped, not asked.
+  for (std::uint32_t i = 100; i < 200; ++i) t.received(txid_n(i));
+  const Hash256 skipped = txid_n(kMaxTxRequestsPerPeer + 100);
+  next = t.next_deferred(kT0, [&](const Hash256& h) { return h != skipped; });
+  REQUIRE(next.size() == 100);
+  CHECK(next.front().txid == txid_n(kMaxTxRequestsPerPeer + 101));
+  CHECK(t.deferred(1) == 99);
+
+  SECTION("at most kMaxDeferredTxAnnouncements wait; a removed peer's queue is gone") {
+    for (std::uint32_t i = 0; i < kMaxDeferredTxAnnouncements; ++i) t.announced(1, txid_n(1'000'000 + i), kT0);
+    CHECK(t.deferred(1) == kMaxDeferredTxAnnouncements);
+    t.remove_peer(1, kT0);
+    CHECK(t.deferred(1) == 0);
+    CHECK(t.next_deferred(kT0, all).empty());
   }
 }
 
