@@ -1,8 +1,9 @@
 #include "daemon/net/addr_book.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <initializer_list>
+#include <array>
+#include <tuple>
+#include <unordered_set>
 
 #include "daemon/net/eviction.hpp"
 #include "primitives/bytes.hpp"
@@ -27,12 +28,15 @@ std::string endpoint_bytes(const net::NetAddress& a) {
   return s;
 }
 
+//! 0.66^n for n = 0..8.
+constexpr std::array<double, 9> kFailurePenalty = {1.0,        0.66,       0.4356,     0.287496,  0.18974736,
+                                                   0.12523326, 0.08265395, 0.05455161, 0.03600406};
+
 //! Core's GetChance: 1 % for an address tried in the last 10 minutes, times 0.66 per failure
 //! (at most 8 of them).
 double chance(const AddressBook::Entry& e, std::int64_t now) {
-  double c = 1.0;
-  if (now - e.last_try < 600) c *= 0.01;
-  return c * std::pow(0.66, std::min(e.failures, 8));
+  const double c = now - e.last_try < 600 ? 0.01 : 1.0;
+  return c * kFailurePenalty[static_cast<std::size_t>(std::clamp(e.failures, 0, 8))];
 }
 
 bool backing_off(const AddressBook::Entry& e, std::int64_t now) {
@@ -237,11 +241,14 @@ std::optional<net::NetAddress> AddressBook::pick(bool tried, const std::set<std:
                                                  std::mt19937_64& rng) const {
   // One pass with weights instead of Core's loop over random slots (accept with chance x a
   // growing factor): the same odds per entry, and bounded when every entry is excluded.
+  std::unordered_set<Id> excluded;
+  for (const auto& key : exclude) {
+    if (const auto it = ids_.find(key); it != ids_.end()) excluded.insert(it->second);
+  }
   std::vector<std::pair<const Entry*, double>> ready;
   double total = 0;
   for (const auto& [id, r] : entries_) {
-    if (r.e.tried != tried || backing_off(r.e, now)) continue;
-    if (exclude.contains(r.e.addr.to_string())) continue;
+    if (r.e.tried != tried || backing_off(r.e, now) || excluded.contains(id)) continue;
     const double w = chance(r.e, now);
     ready.emplace_back(&r.e, w);
     total += w;
