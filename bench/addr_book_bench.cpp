@@ -7,12 +7,12 @@
 #include <malloc.h>
 #include <time.h>
 
+#include <unistd.h>
 #include <cstdint>
 #include <filesystem>
 #include <random>
 #include <set>
 #include <string>
-#include <unistd.h>
 
 #include "daemon/net/addr_book.hpp"
 
@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
   double t0 = cpu_seconds();
   std::size_t adds = 0;
   for (std::uint32_t s = 0; s < sources; ++s) {
-    const auto from = net::NetAddress::from_ipv4({200, static_cast<std::uint8_t>(s), static_cast<std::uint8_t>(s >> 8), 1},
-                                                 8433);
+    const auto from = net::NetAddress::from_ipv4(
+        {200, static_cast<std::uint8_t>(s), static_cast<std::uint8_t>(s >> 8), 1}, 8433);
     for (std::uint32_t i = 0; i < per_source; ++i, ++adds) book.add(address(s, i), "gossip", from, now);
   }
   for (std::uint32_t i = 0; i < 8'000; ++i, ++adds) book.mark_success(address(i % sources, i), now);

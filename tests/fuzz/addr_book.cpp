@@ -39,8 +39,7 @@ constexpr std::uint16_t kPorts[] = {8433, 8434, 9000, 0};
 
 net::NetAddress pool_address(std::size_t i, std::uint16_t port) {
   if (i < 20) {
-    return net::NetAddress::from_ipv4({11, static_cast<std::uint8_t>(i % 4), 0, static_cast<std::uint8_t>(i)},
-                                      port);
+    return net::NetAddress::from_ipv4({11, static_cast<std::uint8_t>(i % 4), 0, static_cast<std::uint8_t>(i)}, port);
   }
   if (i < 26) return net::NetAddress::from_ipv4({127, 0, 0, 1}, static_cast<std::uint16_t>(port + i));
   if (i < 30) return *net::NetAddress::parse_ip("2001:db8:0:" + std::to_string(i) + "::1", port);
@@ -61,8 +60,9 @@ struct ScratchDir {
   std::filesystem::path path;
   ScratchDir() {
     std::error_code ec;
-    const std::filesystem::path base =
-        std::filesystem::is_directory("/dev/shm", ec) ? "/dev/shm" : std::filesystem::temp_directory_path();
+    const std::filesystem::path base = std::filesystem::is_directory("/dev/shm", ec)
+                                           ? "/dev/shm"
+                                           : std::filesystem::temp_directory_path();
     path = base / ("cheese-fuzz-addrbook-" + std::to_string(::getpid()));
     std::filesystem::create_directories(path, ec);
   }
@@ -79,14 +79,10 @@ const std::filesystem::path& scratch() {
 
 std::int64_t fuzzed_time(FuzzInput& in, std::int64_t now) {
   switch (in.pick(4)) {
-    case 0:
-      return 0;
-    case 1:
-      return now - static_cast<std::int64_t>(in.range<std::uint32_t>(0, 40 * 86'400));
-    case 2:
-      return now + static_cast<std::int64_t>(in.range<std::uint32_t>(0, 86'400));
-    default:
-      return static_cast<std::int64_t>(in.integral<std::uint64_t>());
+    case 0: return 0;
+    case 1: return now - static_cast<std::int64_t>(in.range<std::uint32_t>(0, 40 * 86'400));
+    case 2: return now + static_cast<std::int64_t>(in.range<std::uint32_t>(0, 86'400));
+    default: return static_cast<std::int64_t>(in.integral<std::uint64_t>());
   }
 }
 
@@ -176,9 +172,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (book.add(a, "gossip", source(in), now)) FUZZ_CHECK(book.find(a).has_value());
         break;
       }
-      case 2:
-        book.mark_attempt(any_address(in), now);
-        break;
+      case 2: book.mark_attempt(any_address(in), now); break;
       case 3: {
         const auto a = any_address(in);
         book.mark_success(a, now);
@@ -191,21 +185,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(!book.find(a));
         break;
       }
-      case 5:
-        check_select(book, in, now, rng);
-        break;
-      case 6:
-        check_sample(book, in, now, rng);
-        break;
-      case 7:
-        now += static_cast<std::int64_t>(in.range<std::uint32_t>(0, 1u << 22));
-        break;
-      case 8:
-        check_reload(book);
-        break;
-      default:
-        check_garbage(in);
-        break;
+      case 5: check_select(book, in, now, rng); break;
+      case 6: check_sample(book, in, now, rng); break;
+      case 7: now += static_cast<std::int64_t>(in.range<std::uint32_t>(0, 1u << 22)); break;
+      case 8: check_reload(book); break;
+      default: check_garbage(in); break;
     }
     FUZZ_CHECK(book.consistent());
     FUZZ_CHECK(book.size() <= kMaxAddrBookEntries);
