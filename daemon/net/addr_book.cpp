@@ -163,7 +163,7 @@ bool AddressBook::add(const net::NetAddress& in, std::string_view source, const 
   if (in.port == 0 || in.is_unspecified()) return false;
   net::NetAddress a = in;
   if (a.time == 0) a.time = now;
-  if (a.time > now + kAddrMaxFutureDrift) a.time = now - kAddrFutureAge;
+  if (a.time > now + kAddrMaxFutureDrift || a.time < kAddrMinTime) a.time = now - kAddrFutureAge;
   if (!from.same_endpoint(a)) a.time = std::max<std::int64_t>(0, a.time - kAddrRelayPenalty);
   if (Record* r = lookup(a)) {
     r->e.addr.time = std::max(r->e.addr.time, a.time);

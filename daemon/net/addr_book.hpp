@@ -51,7 +51,9 @@ inline constexpr std::int64_t kAddrMinFailWindow = 7 * 86'400;
 inline constexpr std::int64_t kAddrRecentTry = 60;
 //! A `time` more than this ahead of now is from the future: it is set to now - kAddrFutureAge.
 inline constexpr std::int64_t kAddrMaxFutureDrift = 600;
-//! The age given to addresses with a `time` from the future (Core: 5 days).
+//! A `time` before this (1973), or negative, is as wrong as one from the future (Core: the same).
+inline constexpr std::int64_t kAddrMinTime = 100'000'000;
+//! The age given to addresses with a `time` from the future or before kAddrMinTime (Core: 5 days).
 inline constexpr std::int64_t kAddrFutureAge = 5 * 86'400;
 //! Subtracted from the `time` of an address relayed by another node (Core: 2 h): what others
 //! vouch for counts as older than what a node says of itself.

@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 
+#include <climits>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -189,6 +190,13 @@ TEST_CASE("timestamps: from the future set to 5 days ago, relayed ones 2 h older
   CHECK(book.find(addr_n(3))->addr.time == kT);
   CHECK(book.find(addr_n(4))->addr.time == kT - 100 - kAddrRelayPenalty);
   CHECK(book.find(addr_n(5))->addr.time == kT - kAddrFutureAge - kAddrRelayPenalty);
+  // Before 1973 or negative (INT64_MIN would overflow with the penalty): as from the future.
+  book.add(at(addr_n(6), kAddrMinTime - 1), "inbound", kT);
+  book.add(at(addr_n(7), INT64_MIN), "gossip", relay, kT);
+  book.add(at(addr_n(8), kAddrMinTime), "inbound", kT);
+  CHECK(book.find(addr_n(6))->addr.time == kT - kAddrFutureAge);
+  CHECK(book.find(addr_n(7))->addr.time == kT - kAddrFutureAge - kAddrRelayPenalty);
+  CHECK(book.find(addr_n(8))->addr.time == kAddrMinTime);
   // A future time sent again cannot move an entry forward either.
   book.add(at(addr_n(4), kT + kDay), "gossip", relay, kT);
   CHECK(book.find(addr_n(4))->addr.time == kT - 100 - kAddrRelayPenalty);
