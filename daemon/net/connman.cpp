@@ -381,8 +381,8 @@ void ConnManager::ban(const std::string& key, std::int64_t until, std::string_vi
   }
 }
 
-void ConnManager::add_tracker_peers(const std::vector<net::NetAddress>& peers) {
-  for (const auto& a : peers) addresses_.add(a, "tracker", now());
+void ConnManager::add_tracker_peers(const std::vector<net::NetAddress>& peers, const net::NetAddress& tracker) {
+  for (const auto& a : peers) addresses_.add(a, "tracker", tracker, now());
 }
 
 }  // namespace cheese

@@ -101,8 +101,9 @@ class ConnManager final : public MessageSink {
   bool unban(const std::string& key) { return bans_.unban(key); }
   void clear_bans() { bans_.clear(); }
   AddressBook& address_book() { return addresses_; }
-  //! Adds addresses learned from a tracker (dialled when more peers are wanted).
-  void add_tracker_peers(const std::vector<net::NetAddress>& peers);
+  //! Adds addresses learned from a tracker (dialled when more peers are wanted); `tracker` is its
+  //! address, the source the address book buckets them by.
+  void add_tracker_peers(const std::vector<net::NetAddress>& peers, const net::NetAddress& tracker);
   std::uint64_t total_bytes_sent() const { return total_sent_; }
   std::uint64_t total_bytes_recv() const { return total_recv_; }
 

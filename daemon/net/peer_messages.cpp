@@ -349,7 +349,7 @@ void PeerManager::handle(PeerState& p, net::GetAddrMsg) {
   // Never the asker itself (its connection or listening address) nor addresses known dead.
   net::NetAddress asker = p.address;
   if (p.version && p.version->listen_port != 0) asker.port = p.version->listen_port;
-  reply.addresses = addresses_.sample_for(asker, net::kMaxAddrPerMessage, kAddrDeadFailures, rng_);
+  reply.addresses = addresses_.sample_for(asker, net::kMaxAddrPerMessage, kAddrDeadFailures, clock_.unix_now(), rng_);
   if (!reply.addresses.empty()) sink_.send(p.id, reply);
 }
 
@@ -369,15 +369,14 @@ void PeerManager::handle(PeerState& p, net::AddrMsg m) {
   p.addr_tokens = std::min(kMaxAddrTokens, p.addr_tokens + elapsed * kAddrRatePerSecond);
   p.addr_tokens_at = steady;
   const std::int64_t t = clock_.unix_now();
-  for (auto a : m.addresses) {
+  for (const auto& a : m.addresses) {
     if (a.port == 0 || a.is_unspecified() || !acceptable_address(a)) continue;
     if (!reply) {
       if (p.addr_tokens < 1) continue;
       p.addr_tokens -= 1;
     }
-    // Timestamps from the future are clamped; very old ones still count as candidates.
-    if (a.time > t + 600) a.time = t;
-    addresses_.add(a, "gossip", t);
+    // The book buckets it by this peer's network group and clamps a time from the future.
+    addresses_.add(a, "gossip", p.address, t);
   }
   log_debug("net", "peer {} sent {} addresses (book has {})", p.id, m.addresses.size(), addresses_.size());
 }

@@ -365,7 +365,12 @@ void TrackerClient::on_peers(Session& s, const net::PeersMsg& p) {
   s.peer_check_interval = news ? kTrackerPeerCheckInterval
                                : std::min(s.peer_check_interval * 2, kTrackerMaxPeerCheckInterval);
   log_debug("tracker", "tracker {} -> peers: {} addresses", s.st.address, usable.size());
-  if (!usable.empty()) net_.add_tracker_peers(usable);
+  if (usable.empty()) return;
+  // The address book buckets the addresses by their source: this tracker's address.
+  boost::system::error_code ec;
+  const auto remote = s.socket.remote_endpoint(ec);
+  const auto tracker = ec ? std::nullopt : net::NetAddress::parse_ip(remote.address().to_string(), remote.port());
+  net_.add_tracker_peers(usable, tracker.value_or(net::NetAddress{}));  // unknown: one shared group
 }
 
 }  // namespace cheese

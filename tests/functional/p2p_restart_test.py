@@ -27,8 +27,13 @@ def test_address_book_persists(t):
     book = os.path.join(b.datadir, "peers.json")
     assert_true(os.path.exists(book), "B wrote peers.json")
     with open(book, encoding="utf-8") as f:
-        entries = json.load(f)
+        doc = json.load(f)
+    assert_equal(doc.get("version"), 2, "peers.json version")
+    assert_equal(len(doc.get("key", "")), 64, "peers.json keeps the node's 256-bit bucket key (hex)")
+    entries = doc["entries"]
     addrs = [e.get("addr") for e in entries]
+    tried = [e.get("addr") for e in entries if e.get("tried")]
+    assert_true(u.p2p_addr(a) in tried, f"A (handshaked) is in B's tried table: {entries}")
     assert_true(u.p2p_addr(a) in addrs, f"A's address {u.p2p_addr(a)} in B's peers.json: {entries}")
     assert_equal(oct(os.stat(book).st_mode & 0o777), oct(0o600), "peers.json mode")
     STATE.update(a=a, b=b)
@@ -58,7 +63,7 @@ def test_inbound_peer_remembered(t):
     b.stop()
     a.stop()
     with open(os.path.join(a.datadir, "peers.json"), encoding="utf-8") as f:
-        addrs = [e.get("addr") for e in json.load(f)]
+        addrs = [e.get("addr") for e in json.load(f)["entries"]]
     assert_true(u.p2p_addr(b) in addrs, f"B's listen address in A's peers.json: {addrs}")
     b.start()
     a.extra_args = list(u.NET_ARGS)

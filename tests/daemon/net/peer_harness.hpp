@@ -230,7 +230,7 @@ class PeerHarness {
  public:
   Chainstate chain;
   Mempool mempool;
-  AddressBook book;
+  AddressBook book{AddressBook::Key{7}};  // a fixed key: where addresses land is the same every run
   FakeServices services;
   PeerManager peers;
 };

@@ -34,6 +34,17 @@ std::vector<Hash256> asked_blocks(FakeSink& sink, PeerId peer) {
   return out;
 }
 
+//! The harness's peer <n> (127.0.0.<n>:40000): the source of what it sends.
+net::NetAddress v4_peer(std::uint8_t n) { return net::NetAddress::from_ipv4({127, 0, 0, n}, 40000); }
+
+//! The size of a copy of `book` after `addresses` from `source` were added: what the address
+//! book takes of them (it buckets by source, so not always all of them).
+std::size_t size_if_added(AddressBook book, const std::vector<net::NetAddress>& addresses,
+                          const net::NetAddress& source, std::int64_t now) {
+  for (const auto& a : addresses) book.add(a, "gossip", source, now);
+  return book.size();
+}
+
 }  // namespace
 
 TEST_CASE("handshake: outbound sends version first; after verack: getaddr, ping, getheaders",
@@ -367,8 +378,10 @@ TEST_CASE("addresses: getaddr answered once to inbound peers; unsolicited floods
   CHECK(h.book.size() == book_before);
   flood.addresses.pop_back();  // exactly at the bound: taken, as far as the rate limit allows
   h.clock.advance(100s);       // 1 token to start with, 0.1 a second: 11 now
+  const auto expected = size_if_added(h.book, flood.addresses, v4_peer(2), h.clock.unix_now());
   h.peers.on_message(in, flood);
-  CHECK(h.book.size() == book_before + kMaxUnsolicitedAddr);
+  CHECK(h.book.size() == expected);
+  CHECK(expected > book_before + kMaxUnsolicitedAddr / 2);
   CHECK(h.sink.discouraged.empty());
 }
 
@@ -469,10 +482,10 @@ TEST_CASE("unsolicited addresses are rate-limited per peer; the getaddr reply is
   PeerHarness h;
   const PeerId flooder = h.handshaked(true, 2);
   std::uint32_t next = 0;
-  auto address = [&next] {
+  auto address = [&next] {  // in 256 network groups (10.<n % 256>/16)
     const std::uint32_t n = next++;
     return net::NetAddress::from_ipv4(
-        {10, static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)},
+        {10, static_cast<std::uint8_t>(n), static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n >> 16)},
         8433);
   };
   auto ten = [&address] {
@@ -480,24 +493,37 @@ TEST_CASE("unsolicited addresses are rate-limited per peer; the getaddr reply is
     for (std::size_t i = 0; i < kMaxUnsolicitedAddr; ++i) m.addresses.push_back(address());
     return m;
   };
-  const std::size_t start = h.book.size();  // the flooder's own listening address
-  // 100 messages at once: one token, so one address.
+  // The address book takes what the rate limit lets through as far as its buckets for this
+  // source allow: the expected sizes come from a copy given exactly the addresses let through.
+  const auto source = v4_peer(2);
+  // 100 messages at once: one token, so one address (the first).
+  const auto first = ten();
+  next -= static_cast<std::uint32_t>(kMaxUnsolicitedAddr);
+  const auto one = size_if_added(h.book, {first.addresses[0]}, source, h.clock.unix_now());
+  REQUIRE(one == h.book.size() + 1);
   for (int i = 0; i < 100; ++i) h.peers.on_message(flooder, ten());
-  CHECK(h.book.size() == start + 1);
-  // An hour later: 0.1 a second, 360 more.
+  CHECK(h.book.size() == one);
+  // An hour later: 0.1 a second, 360 more (the first 360 of the next messages).
   h.clock.advance(3600s);
+  std::vector<net::NetAddress> passed;
+  for (std::uint32_t i = 0; i < 360; ++i) passed.push_back(address());
+  next -= 360;
+  const auto after_hour = size_if_added(h.book, passed, source, h.clock.unix_now());
   for (int i = 0; i < 100; ++i) h.peers.on_message(flooder, ten());
-  CHECK(h.book.size() == start + 1 + 360);
+  CHECK(h.book.size() == after_hour);
+  CHECK(after_hour > one + 180);
   // The reply to our getaddr (an outbound peer) is taken whole, once.
   const PeerId out = h.handshaked(false, 3);
   net::AddrMsg reply;
   for (std::size_t i = 0; i < net::kMaxAddrPerMessage; ++i) reply.addresses.push_back(address());
   const std::size_t before = h.book.size();
+  const auto whole = size_if_added(h.book, reply.addresses, v4_peer(3), h.clock.unix_now());
   h.peers.on_message(out, reply);
-  CHECK(h.book.size() == before + net::kMaxAddrPerMessage);
+  CHECK(h.book.size() == whole);
+  CHECK(whole > before + 360);  // far beyond any token count
   for (auto& a : reply.addresses) a = address();
   h.peers.on_message(out, reply);  // a second "reply" is unsolicited and over 10 entries: ignored
-  CHECK(h.book.size() == before + net::kMaxAddrPerMessage);
+  CHECK(h.book.size() == whole);
 }
 
 TEST_CASE("a getaddr reply leaves out the asker and addresses known dead", "[daemon][net][peer_manager]") {
