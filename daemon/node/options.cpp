@@ -33,6 +33,11 @@ std::vector<OptionSpec> node_option_specs() {
       {"addnode", K::kList, "host:port", "Also connect to this peer and keep the connection open (repeatable)"},
       {"maxconnections", K::kInt, std::to_string(kDefaultMaxConnections),
        "Maximum P2P connections, inbound and outbound"},
+      {"outboundfullrelay", K::kInt, std::to_string(kDefaultMaxOutbound),
+       "Full-relay outbound connections to keep, 0..8; 2 block-relay-only ones come on top"},
+      {"feelers", K::kFlag, "1",
+       "Every 2 minutes, once the outbound slots are full, test one address of the address book with a short "
+       "connection (default: 1; 0 on regtest)"},
       {"debug", K::kList, "category",
        "Log a category: net, rpc, mempool, validation, tracker, mining, or all (repeatable)"},
       {"printtoconsole", K::kFlag, "0", "Also write the log to standard output"},
@@ -92,6 +97,11 @@ std::optional<std::string> read_node_options(const Args& args, NodeOptions& out)
   if (out.max_connections < 0 || out.max_connections > 10000) {
     return fmt::format("invalid -maxconnections={}: use 0..10000", out.max_connections);
   }
+  out.full_relay_outbound = static_cast<int>(args.get_int("outboundfullrelay", kDefaultMaxOutbound));
+  if (out.full_relay_outbound < 0 || out.full_relay_outbound > kDefaultMaxOutbound) {
+    return fmt::format("invalid -outboundfullrelay={}: use 0..{}", out.full_relay_outbound, kDefaultMaxOutbound);
+  }
+  out.feelers = args.get_bool("feelers", out.params->network != Network::kRegtest);
   out.debug = args.get_list("debug");
   for (const auto& c : out.debug) {
     static const char* kCategories[] = {"net", "rpc", "mempool", "validation", "tracker", "mining", "all", "1"};
