@@ -84,6 +84,51 @@ def test_transactions_do_not_cross_block_relay_links(t):
     assert_true(tx.txid in a.rpc("getblock", h)["tx"], "the transfer is in the block")
 
 
+def raw_handshake(port, relay_byte):
+    """A raw peer whose version ends with `relay_byte` (b"" for none, b"\\x00" for relay=false)."""
+    raw = u.RawPeer(port)
+    raw.send("version", u.version_payload() + relay_byte)
+    raw.expect("version", timeout=5)
+    raw.send("verack")
+    raw.expect("verack", timeout=5)
+    return raw
+
+
+def tx_announced(raw, txid, timeout):
+    """True if `raw` receives an inv of type 1 for `txid` within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    for _ in range(10000):
+        m = raw.recv(max(0.0, deadline - time.monotonic()))
+        if m is None:
+            return False
+        if m[0] == "ping":
+            raw.send("pong", m[1])
+        if m[0] == "inv" and (u.INV_TX, u.internal(txid)) in u.parse_inv(m[1]):
+            return True
+    return False
+
+
+def test_relay_flag_on_the_wire(t):
+    """docs/protocol.md 4.1, byte by byte: a version ending in 0x00 asks for no transactions; one
+    ending in 0x01 is malformed."""
+    b = STATE["b"]
+    alice, bob = u.Key("conntypes alice"), u.Key("conntypes bob")
+    quiet = raw_handshake(b.p2p_port, b"\x00")
+    chatty = raw_handshake(b.p2p_port, b"")
+    kinds = {p["relaytxes"] for p in by_type(b).get("inbound", []) if p.get("listenport") == 0}
+    assert_equal(kinds, {True, False}, "B's two raw peers: one with relay, one without")
+    nonce = b.rpc("getaccount", alice.address)["nonce"]
+    tx = u.make_transfer(alice, bob.pub, u.COIN, u.MIN_RELAY_FEE, nonce)
+    assert_equal(b.rpc("sendrawtransaction", tx.hex), tx.txid, "txid")
+    assert_true(tx_announced(chatty, tx.txid, 5), "the peer with relay got the inv")
+    assert_true(not tx_announced(quiet, tx.txid, 1), "the peer with relay=false did not")
+    chatty.close()
+    quiet.close()
+    with u.RawPeer(b.p2p_port) as bad:
+        bad.send("version", u.version_payload() + b"\x01")
+        assert_true(bad.recv(5) is None and bad.closed, "a version ending in 0x01 closes the connection")
+
+
 def test_anchors_survive_a_restart(t):
     a, b, c, d = STATE["a"], STATE["b"], STATE["c"], STATE["d"]
     dials_before = len(u.log_lines(a, "dialling "))
@@ -114,7 +159,10 @@ def test_anchors_survive_a_restart(t):
 def main():
     try:
         framework.main([test_block_relay_only_links, test_transactions_do_not_cross_block_relay_links,
-                        test_anchors_survive_a_restart])
+                        test_anchors_survive_a_restart,
+                        # Last: its malformed version gets a loopback ip:port discouraged, which a
+                        # later connection from a reused port would run into.
+                        test_relay_flag_on_the_wire])
     finally:
         if "tracker" in STATE:
             STATE["tracker"].stop()
