@@ -36,7 +36,8 @@ inline constexpr std::chrono::seconds kAddrBookSaveInterval{60};
 inline constexpr std::chrono::milliseconds kConnManagerTick{500};
 
 //! The connections (Bitcoin Core's CConnman): the listening socket, dialling (-connect,
-//! -addnode, the address book), connection slots, the address book and the ban list. Each
+//! -addnode, anchors.json, the address book: full-relay, block-relay-only and feeler connections,
+//! docs/protocol.md 7.4), connection slots, the address book and the ban list. Each
 //! connection's messages go to the message processor (NetEvents), which answers through this
 //! manager (MessageSink). Runs on the node's io thread.
 class ConnManager final : public MessageSink {
