@@ -48,7 +48,7 @@ ConnManager::ConnManager(asio::io_context& io, const ChainParams& params, Option
       options_(std::move(options)),
       tasks_(io.get_executor(),
              [](std::string_view name, std::string_view what) { log_debug("net", "{} ended: {}", name, what); }),
-      feelers_(std::chrono::steady_clock::now(), kFeelerInterval) {
+      feelers_(std::chrono::steady_clock::now(), options_.feeler_interval) {
   std::random_device rd;
   local_nonce_ = (std::uint64_t{rd()} << 32) | rd();
   rng_.seed((std::uint64_t{rd()} << 32) | rd());

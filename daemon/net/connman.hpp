@@ -52,8 +52,9 @@ class ConnManager final : public MessageSink {
     std::filesystem::path datadir;  //!< peers.json and anchors.json live here
     //! Full-relay outbound connections wanted (at most kMaxOutboundPeers).
     std::size_t full_relay_outbound = kMaxOutboundPeers;
-    //! Feeler connections every kFeelerInterval (off by default on regtest: -feelers).
+    //! Feeler connections every `feeler_interval` (off by default on regtest: -feelers).
     bool feelers = false;
+    std::chrono::seconds feeler_interval = kFeelerInterval;  //!< -feelerinterval (tests)
   };
 
   ConnManager(asio::io_context& io, const ChainParams& params, Options options);

@@ -39,6 +39,7 @@ ConnManager::Options connman_options(const NodeOptions& o) {
   n.datadir = o.datadir;
   n.full_relay_outbound = static_cast<std::size_t>(o.full_relay_outbound);
   n.feelers = o.feelers;
+  n.feeler_interval = std::chrono::seconds(o.feeler_interval);
   return n;
 }
 

@@ -38,6 +38,7 @@ std::vector<OptionSpec> node_option_specs() {
       {"feelers", K::kFlag, "1",
        "Every 2 minutes, once the outbound slots are full, test one address of the address book with a short "
        "connection (default: 1; 0 on regtest)"},
+      {"feelerinterval", K::kInt, "120", "Seconds between feeler connections (for tests)"},
       {"debug", K::kList, "category",
        "Log a category: net, rpc, mempool, validation, tracker, mining, or all (repeatable)"},
       {"printtoconsole", K::kFlag, "0", "Also write the log to standard output"},
@@ -102,6 +103,10 @@ std::optional<std::string> read_node_options(const Args& args, NodeOptions& out)
     return fmt::format("invalid -outboundfullrelay={}: use 0..{}", out.full_relay_outbound, kDefaultMaxOutbound);
   }
   out.feelers = args.get_bool("feelers", out.params->network != Network::kRegtest);
+  out.feeler_interval = args.get_int("feelerinterval", out.feeler_interval);
+  if (out.feeler_interval < 1 || out.feeler_interval > 86400) {
+    return fmt::format("invalid -feelerinterval={}: use 1..86400 seconds", out.feeler_interval);
+  }
   out.debug = args.get_list("debug");
   for (const auto& c : out.debug) {
     static const char* kCategories[] = {"net", "rpc", "mempool", "validation", "tracker", "mining", "all", "1"};

@@ -35,6 +35,7 @@ struct NodeOptions {
   int max_connections = kDefaultMaxConnections;
   int full_relay_outbound = kDefaultMaxOutbound;  //!< -outboundfullrelay
   bool feelers = true;                            //!< -feelers (default off on regtest)
+  std::int64_t feeler_interval = 120;             //!< -feelerinterval, seconds between feelers
   std::vector<std::string> debug;
   bool print_to_console = false;
   bool daemon = false;

@@ -156,10 +156,31 @@ def test_anchors_survive_a_restart(t):
     assert_true(u.p2p_addr(b) in restart_dials[2], f"then B: {restart_dials}")
 
 
+def test_feelers(t):
+    """-feelers on regtest: with its outbound slots full (-maxconnections=1: one full-relay slot,
+    no block-relay-only one) E tests an address it learned from B's getaddr reply with a feeler:
+    handshake, then disconnect; the address is not kept as a peer."""
+    b = u.net_node(t)
+    c = u.net_node(t, [f"-addnode={u.p2p_addr(b)}"])
+    u.wait_connected(b, c)
+    e = u.net_node(t, [f"-addnode={u.p2p_addr(b)}", "-maxconnections=1", "-outboundfullrelay=1", "-feelers",
+                       "-feelerinterval=1"])
+    feeler_dial = f"dialling {u.p2p_addr(c)} (feeler)"
+    wait_until(lambda: u.log_lines(e, feeler_dial), timeout=15, interval=0.2, what="E's feeler to C")
+    wait_until(lambda: u.log_lines(e, "feeler connection: address tested"), timeout=10, interval=0.2,
+               what="the feeler's handshake and disconnect")
+    tested = u.log_lines(e, "(feeler 127.0.0.1:")  # "Connected to peer N (feeler ip:port, ...)": marked good
+    assert_true(any(u.p2p_addr(c) in line for line in tested), f"handshake with C completed: {tested}")
+    # E's only lasting peer is B (a feeler may be under way at this moment).
+    for p in u.peers(e):
+        assert_true(p["addr"] == u.p2p_addr(b) or p["connection_type"] == "feeler", f"E's peers: {u.peers(e)}")
+    assert_equal([p["connection_type"] for p in u.peers(e) if p["addr"] == u.p2p_addr(b)], ["manual"], "E -> B")
+
+
 def main():
     try:
         framework.main([test_block_relay_only_links, test_transactions_do_not_cross_block_relay_links,
-                        test_anchors_survive_a_restart,
+                        test_anchors_survive_a_restart, test_feelers,
                         # Last: its malformed version gets a loopback ip:port discouraged, which a
                         # later connection from a reused port would run into.
                         test_relay_flag_on_the_wire])
