@@ -351,28 +351,10 @@ std::vector<OptionSpec> daemon_config_options() {
   // Values are cheesed's to check, so cheese-cli takes any (kString); repeatable ones are lists.
   // tests/cli/daemon_options_test.cpp checks this against cheesed's own table.
   constexpr std::string_view kSingle[] = {
-      "blocksonly",
-      "blockstalltimeout",
-      "daemon",
-      "discover",
-      "genthreads",
-      "handshaketimeout",
-      "listen",
-      "logtimestamps",
-      "maxconnections",
-      "maxmempool",
-      "mempoolexpiry",
-      "minimumchainwork",
-      "peertimeout",
-      "pid",
-      "port",
-      "printtoconsole",
-      "reindex",
-      "reindex-chainstate",
-      "rpcservertimeout",
-      "rpcthreads",
-      "txindex",
-      "upnp",
+      "blocksonly", "blockstalltimeout", "daemon", "discover", "feelerinterval", "feelers", "genthreads",
+      "handshaketimeout", "listen", "logtimestamps", "maxconnections", "maxmempool", "mempoolexpiry",
+      "minimumchainwork", "outboundfullrelay", "peertimeout", "pid", "port", "printtoconsole", "reindex",
+      "reindex-chainstate", "rpcservertimeout", "rpcthreads", "txindex", "upnp",
   };
   constexpr std::string_view kRepeatable[] = {"addnode", "connect", "debug", "rpcallowip",
                                               "rpcbind", "tracker", "wallet"};

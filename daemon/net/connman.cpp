@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "daemon/net/anchors.hpp"
 #include "daemon/net/eviction.hpp"
 #include "io/accept_loop.hpp"
 #include "util/log.hpp"
@@ -28,6 +31,15 @@ tcp::endpoint to_endpoint(const net::NetAddress& a) {
   return {asio::ip::address_v6(a.ip), a.port};
 }
 
+//! The counter of `counts` that a connection of kind `t` takes (manual ones take full-relay slots).
+std::size_t& slot(OutboundCounts& counts, ConnectionType t) {
+  if (t == ConnectionType::kBlockRelayOnly) return counts.block_relay;
+  if (t == ConnectionType::kFeeler) return counts.feelers;
+  return counts.full_relay;
+}
+
+std::filesystem::path anchors_file(const std::filesystem::path& datadir) { return datadir / "anchors.json"; }
+
 }  // namespace
 
 ConnManager::ConnManager(asio::io_context& io, const ChainParams& params, Options options)
@@ -35,7 +47,8 @@ ConnManager::ConnManager(asio::io_context& io, const ChainParams& params, Option
       params_(params),
       options_(std::move(options)),
       tasks_(io.get_executor(),
-             [](std::string_view name, std::string_view what) { log_debug("net", "{} ended: {}", name, what); }) {
+             [](std::string_view name, std::string_view what) { log_debug("net", "{} ended: {}", name, what); }),
+      feelers_(std::chrono::steady_clock::now(), options_.feeler_interval) {
   std::random_device rd;
   local_nonce_ = (std::uint64_t{rd()} << 32) | rd();
   rng_.seed((std::uint64_t{rd()} << 32) | rd());
@@ -63,6 +76,12 @@ void ConnManager::start() {
     log_info("P2P listening on port {}", listen_port());
     tasks_.spawn("P2P accept loop", io::accept_loop(*acceptor_, [this](tcp::socket s) { on_accept(std::move(s)); }));
   }
+  // Anchors (the block-relay-only peers of the last run) are dialled first; the file is read once
+  // and deleted. With -connect the node dials nothing else, and leaves the file alone.
+  if (options_.connect.empty()) {
+    anchors_ = read_anchors(anchors_file(options_.datadir));
+    if (!anchors_.empty()) log_info("{} anchor connection(s) to restore from anchors.json", anchors_.size());
+  }
   tick_timer_ = std::make_unique<asio::steady_timer>(io_);
   tasks_.spawn("P2P connection loop", tick_loop());
 }
@@ -81,6 +100,7 @@ void ConnManager::stop() {
     acceptor_->close(ec);
   }
   if (tick_timer_) tick_timer_->cancel();
+  save_anchors();
   auto copy = connections_;
   for (auto& [id, c] : copy) c->disconnect("shutting down");
   tasks_.close();
@@ -97,12 +117,21 @@ std::size_t ConnManager::outbound_count() const {
   return n;
 }
 
-std::size_t ConnManager::wanted_outbound() const {
-  return std::min<std::size_t>(kMaxOutboundPeers, static_cast<std::size_t>(std::max(0, options_.max_connections)));
+std::size_t ConnManager::wanted_full_relay() const {
+  return std::min({kMaxOutboundPeers, options_.full_relay_outbound,
+                   static_cast<std::size_t>(std::max(0, options_.max_connections))});
+}
+
+std::size_t ConnManager::wanted_block_relay() const {
+  // As Bitcoin Core: what -maxconnections leaves after the full-relay ones; none with -connect.
+  if (!options_.connect.empty()) return 0;
+  const std::size_t max_connections = static_cast<std::size_t>(std::max(0, options_.max_connections));
+  return std::min(kBlockRelayOnlyConnections, max_connections - wanted_full_relay());
 }
 
 bool ConnManager::accept_slot_free(const net::NetAddress& addr) const {
-  const std::size_t inbound = connections_.size() - outbound_count();
+  const std::size_t inbound = static_cast<std::size_t>(std::count_if(
+      connections_.begin(), connections_.end(), [](const auto& e) { return e.second->info().inbound; }));
   const std::size_t max_connections = static_cast<std::size_t>(std::max(0, options_.max_connections));
   const std::size_t max_inbound = max_connections > wanted_outbound() ? max_connections - wanted_outbound() : 0;
   if (inbound < max_inbound) return true;
@@ -125,8 +154,18 @@ void ConnManager::on_accept(tcp::socket socket) {
               kMaxInboundUnfinishedHandshakes);
     return;
   }
+  // Off regtest at most kMaxInboundPerGroup from one network group: refused before any eviction.
+  std::vector<net::NetAddress> inbound;
+  for (const auto& [id, c] : connections_) {
+    if (c->info().inbound) inbound.push_back(c->info().address);
+  }
+  if (!inbound_group_allowed(addr, inbound, params_.network == Network::kRegtest)) {
+    log_debug("net", "refused inbound connection from {}: {} inbound from its network group {}", addr.to_string(),
+              kMaxInboundPerGroup, network_group(addr));
+    return;
+  }
   if (!accept_slot_free(addr) && !evict_inbound()) return;
-  start_connection(std::move(socket), true, addr);
+  start_connection(std::move(socket), ConnectionType::kInbound, addr);
 }
 
 std::size_t ConnManager::inbound_unfinished_handshakes() const {
@@ -159,12 +198,14 @@ bool ConnManager::evict_inbound() {
   return true;
 }
 
-void ConnManager::start_connection(tcp::socket socket, bool inbound, net::NetAddress addr) {
+void ConnManager::start_connection(tcp::socket socket, ConnectionType type, net::NetAddress addr) {
   if (!configure_peer_socket(socket)) log_debug("net", "keepalive options refused for {}", addr.to_string());
-  ConnectionInfo info{next_id_++, inbound, addr};
+  const bool inbound = type == ConnectionType::kInbound;
+  ConnectionInfo info{next_id_++, inbound, addr, type};
   auto c = std::make_shared<Connection>(*this, std::move(socket), info, now());
   connections_.emplace(info.id, c);
-  log_debug("net", "peer {} connected: {} {}", info.id, inbound ? "inbound from" : "outbound to", addr.to_string());
+  log_debug("net", "peer {} connected: {} {} ({})", info.id, inbound ? "inbound from" : "outbound to",
+            addr.to_string(), to_string(type));
   if (events_) events_->on_connected(info);
   tasks_.spawn(fmt::format("peer {}", info.id), c->run());
 }
@@ -228,7 +269,8 @@ void ConnManager::own_address(const net::NetAddress& address) {
 // ---- dialling
 
 std::set<std::string> ConnManager::connected_endpoints() const {
-  std::set<std::string> out(pending_connects_.begin(), pending_connects_.end());
+  std::set<std::string> out;
+  for (const auto& [target, type] : pending_connects_) out.insert(target);
   for (const auto& [id, c] : connections_) {
     out.insert(c->info().address.to_string());
     if (c->listen_address()) out.insert(c->listen_address()->to_string());
@@ -256,42 +298,99 @@ asio::awaitable<void> ConnManager::tick_loop() {
 }
 
 void ConnManager::dial_more(const std::set<std::string>& endpoints) {
-  // -connect: only those; otherwise -addnode/added nodes, then the address book.
+  // -connect: only those; otherwise -addnode/added nodes, then anchors and the address book.
   const std::vector<std::string>& fixed = options_.connect.empty() ? added_nodes_ : options_.connect;
   for (const auto& target : fixed) {
     auto parsed = net::NetAddress::parse_endpoint(target, params_.default_p2p_port);
     const std::string key = parsed ? parsed->to_string() : target;
     if (endpoints.contains(key) || pending_connects_.contains(target)) continue;
-    tasks_.spawn("connect " + target, connect_to(target));
+    tasks_.spawn("connect " + target, connect_to(target, ConnectionType::kManual));
   }
   if (!options_.connect.empty()) return;
-  std::size_t outbound = outbound_count() + pending_connects_.size();
-  auto exclude = endpoints;
-  exclude.insert(self_addresses_.begin(), self_addresses_.end());
-  const std::int64_t t = now();
-  // Outbound peers in distinct network groups (off regtest); a stale tip: one more, in a network
-  // group none of our outbound peers is in.
-  std::set<std::string> outbound_groups;
+  DialRound r = dial_round(endpoints);
+  dial_anchors(r);
+  dial_from_book(r, ConnectionType::kOutboundFullRelay, wanted_full_relay(), false);
+  // A stale tip: one full-relay connection more, to a network group none of our outbound peers is in.
+  if (stale_tip_) dial_from_book(r, ConnectionType::kOutboundFullRelay, wanted_full_relay() + 1, true);
+  dial_from_book(r, ConnectionType::kBlockRelayOnly, wanted_block_relay(), false);
+  const OutboundCounts want{wanted_full_relay(), wanted_block_relay(), 0};
+  if (options_.feelers && feelers_.take(std::chrono::steady_clock::now(), r.counts, want)) {
+    dial_from_book(r, ConnectionType::kFeeler, 1, false);
+  }
+}
+
+ConnManager::DialRound ConnManager::dial_round(const std::set<std::string>& endpoints) const {
+  DialRound r;
+  r.exclude = endpoints;
+  r.exclude.insert(self_addresses_.begin(), self_addresses_.end());
+  r.now = now();
+  // Outbound peers in distinct network groups (off regtest); feelers do not stay, so they neither
+  // count nor take a group.
   for (const auto& [id, c] : connections_) {
-    if (!c->info().inbound) outbound_groups.insert(network_group(c->info().address));
+    if (c->info().inbound) continue;
+    ++slot(r.counts, c->info().type);
+    if (c->info().type != ConnectionType::kFeeler) r.groups.insert(network_group(c->info().address));
   }
-  for (const auto& target : pending_connects_) {
-    if (auto a = net::NetAddress::parse_endpoint(target, params_.default_p2p_port)) {
-      outbound_groups.insert(network_group(*a));
-    }
+  for (const auto& [target, type] : pending_connects_) {
+    ++slot(r.counts, type);
+    if (type == ConnectionType::kFeeler) continue;
+    if (auto a = net::NetAddress::parse_endpoint(target, params_.default_p2p_port))
+      r.groups.insert(network_group(*a));
   }
+  return r;
+}
+
+void ConnManager::dial_anchors(DialRound& r) {
   const bool regtest = params_.network == Network::kRegtest;
-  const std::size_t wanted = wanted_outbound() + (stale_tip_ ? 1 : 0);
-  for (std::size_t tries = 0; outbound < wanted && tries < 8; ++tries) {
-    auto candidate = addresses_.select(exclude, t, rng_);
+  while (!anchors_.empty() && r.counts.block_relay < wanted_block_relay()) {
+    const net::NetAddress a = anchors_.front();
+    anchors_.erase(anchors_.begin());
+    if (r.exclude.contains(a.to_string()) || bans_.is_banned(a, r.now)) continue;
+    if (!outbound_group_allowed(a, r.groups, regtest)) continue;
+    log_info("Reconnecting to anchor {} (block-relay-only)", a.to_string());
+    dial(r, a, ConnectionType::kBlockRelayOnly);
+  }
+}
+
+void ConnManager::dial_from_book(DialRound& r, ConnectionType type, std::size_t wanted, bool new_group_only) {
+  const bool regtest = params_.network == Network::kRegtest;
+  for (std::size_t tries = 0; slot(r.counts, type) < wanted && tries < 8; ++tries) {
+    // A feeler tests an address not yet tried: one from the book's new table.
+    auto candidate = addresses_.select(r.exclude, r.now, rng_, type == ConnectionType::kFeeler);
     if (!candidate) break;
-    exclude.insert(candidate->to_string());
-    if (bans_.is_banned(*candidate, t)) continue;
-    if (!outbound_group_allowed(*candidate, outbound_groups, regtest)) continue;
-    if (stale_tip_ && outbound >= wanted_outbound() && outbound_groups.contains(network_group(*candidate))) continue;
-    outbound_groups.insert(network_group(*candidate));
-    ++outbound;
-    tasks_.spawn("connect " + candidate->to_string(), connect_to(candidate->to_string()));
+    r.exclude.insert(candidate->to_string());
+    if (bans_.is_banned(*candidate, r.now)) continue;
+    // A feeler may test an address of a group we have a peer in: it does not stay.
+    if (type != ConnectionType::kFeeler && !outbound_group_allowed(*candidate, r.groups, regtest)) continue;
+    if (new_group_only && r.groups.contains(network_group(*candidate))) continue;
+    dial(r, *candidate, type);
+  }
+}
+
+void ConnManager::dial(DialRound& r, const net::NetAddress& a, ConnectionType type) {
+  r.exclude.insert(a.to_string());
+  if (type != ConnectionType::kFeeler) r.groups.insert(network_group(a));
+  ++slot(r.counts, type);
+  log_debug("net", "dialling {} ({})", a.to_string(), to_string(type));
+  tasks_.spawn("connect " + a.to_string(), connect_to(a.to_string(), type));
+}
+
+void ConnManager::save_anchors() {
+  if (!options_.connect.empty()) return;
+  std::vector<net::NetAddress> anchors;
+  for (const auto& [id, c] : connections_) {
+    if (c->info().kind() != ConnectionType::kBlockRelayOnly || !c->connected()) continue;
+    EvictionCandidate e;
+    e.id = id;
+    if (events_) events_->eviction_hints(e);
+    if (!e.handshake_done) continue;
+    anchors.push_back(c->info().address);
+    if (anchors.size() == kMaxAnchors) break;
+  }
+  if (!write_anchors(anchors_file(options_.datadir), anchors)) {
+    log_info("Cannot write {}", anchors_file(options_.datadir).string());
+  } else if (!anchors.empty()) {
+    log_info("Saved {} block-relay-only peer(s) to anchors.json", anchors.size());
   }
 }
 
@@ -312,8 +411,8 @@ asio::awaitable<std::optional<net::NetAddress>> ConnManager::resolve(const std::
   co_return to_net_address(results.begin()->endpoint());
 }
 
-asio::awaitable<void> ConnManager::connect_to(std::string target) {
-  pending_connects_.insert(target);
+asio::awaitable<void> ConnManager::connect_to(std::string target, ConnectionType type) {
+  pending_connects_.emplace(target, type);
   struct Done {
     ConnManager* self;
     std::string key;
@@ -335,7 +434,7 @@ asio::awaitable<void> ConnManager::connect_to(std::string target) {
     log_debug("net", "cannot connect to {}: {}", addr->to_string(), ec ? ec.message() : "shutting down");
     co_return;
   }
-  start_connection(std::move(socket), false, *addr);
+  start_connection(std::move(socket), type, *addr);
 }
 
 // ---- RPC
@@ -354,7 +453,7 @@ std::string ConnManager::addnode(const std::string& target, const std::string& c
     return "";
   }
   if (command == "onetry") {
-    tasks_.spawn("connect " + target, connect_to(target));
+    tasks_.spawn("connect " + target, connect_to(target, ConnectionType::kManual));
     return "";
   }
   return "command must be add, remove or onetry";

@@ -16,12 +16,14 @@
 #include "daemon/net/addr_book.hpp"
 #include "daemon/net/ban_list.hpp"
 #include "daemon/net/connection.hpp"
+#include "daemon/net/eviction.hpp"
 #include "daemon/net/net_events.hpp"
 #include "io/task_group.hpp"
 
 namespace cheese {
 
-//! Outbound connections the node keeps (fewer when -maxconnections is lower).
+//! Full-relay outbound connections the node keeps (fewer when -maxconnections or
+//! -outboundfullrelay is lower); kBlockRelayOnlyConnections come on top.
 inline constexpr std::size_t kMaxOutboundPeers = 8;
 //! Inbound connections still in their handshake at once; more are refused (slots are not taken
 //! by connections that never speak the protocol).
@@ -34,7 +36,8 @@ inline constexpr std::chrono::seconds kAddrBookSaveInterval{60};
 inline constexpr std::chrono::milliseconds kConnManagerTick{500};
 
 //! The connections (Bitcoin Core's CConnman): the listening socket, dialling (-connect,
-//! -addnode, the address book), connection slots, the address book and the ban list. Each
+//! -addnode, anchors.json, the address book: full-relay, block-relay-only and feeler connections,
+//! docs/protocol.md 7.4), connection slots, the address book and the ban list. Each
 //! connection's messages go to the message processor (NetEvents), which answers through this
 //! manager (MessageSink). Runs on the node's io thread.
 class ConnManager final : public MessageSink {
@@ -46,7 +49,12 @@ class ConnManager final : public MessageSink {
     std::vector<std::string> addnode;
     int max_connections = 64;
     std::chrono::seconds idle_timeout = net::kIdleTimeout;
-    std::filesystem::path datadir;  //!< peers.json lives here
+    std::filesystem::path datadir;  //!< peers.json and anchors.json live here
+    //! Full-relay outbound connections wanted (at most kMaxOutboundPeers).
+    std::size_t full_relay_outbound = kMaxOutboundPeers;
+    //! Feeler connections every `feeler_interval` (off by default on regtest: -feelers).
+    bool feelers = false;
+    std::chrono::seconds feeler_interval = kFeelerInterval;  //!< -feelerinterval (tests)
   };
 
   ConnManager(asio::io_context& io, const ChainParams& params, Options options);
@@ -88,8 +96,12 @@ class ConnManager final : public MessageSink {
   // RPC and the tracker client.
   std::vector<std::shared_ptr<const Connection>> connections() const;
   std::size_t connection_count() const { return connections_.size(); }
+  //! Outbound connections of every kind (a feeler too, while it lasts).
   std::size_t outbound_count() const;
-  std::size_t wanted_outbound() const;
+  //! Full-relay plus block-relay-only connections wanted.
+  std::size_t wanted_outbound() const { return wanted_full_relay() + wanted_block_relay(); }
+  std::size_t wanted_full_relay() const;
+  std::size_t wanted_block_relay() const;
   const Options& options() const { return options_; }
   //! addnode add|remove|onetry; returns an error message or "".
   std::string addnode(const std::string& node, const std::string& command);
@@ -116,10 +128,27 @@ class ConnManager final : public MessageSink {
   std::size_t inbound_unfinished_handshakes() const;
   void on_accept(tcp::socket socket);
   asio::awaitable<void> tick_loop();
+  //! What one round of dialling knows: addresses not to dial, network groups of the outbound
+  //! peers, the outbound connections by kind.
+  struct DialRound {
+    std::set<std::string> exclude;
+    std::set<std::string> groups;
+    OutboundCounts counts;
+    std::int64_t now = 0;
+  };
   void dial_more(const std::set<std::string>& endpoints);
-  asio::awaitable<void> connect_to(std::string target);
+  DialRound dial_round(const std::set<std::string>& endpoints) const;
+  //! Anchors first, as block-relay-only, while those slots are free.
+  void dial_anchors(DialRound& r);
+  //! Dials addresses of the book as `type` while the slots of that kind are free (`extra`: one
+  //! more full-relay connection to a new network group, for a stale tip).
+  void dial_from_book(DialRound& r, ConnectionType type, std::size_t wanted, bool new_group_only);
+  void dial(DialRound& r, const net::NetAddress& a, ConnectionType type);
+  //! At shutdown: the block-relay-only peers (handshake done) to anchors.json.
+  void save_anchors();
+  asio::awaitable<void> connect_to(std::string target, ConnectionType type);
   asio::awaitable<std::optional<net::NetAddress>> resolve(const std::string& target);
-  void start_connection(tcp::socket socket, bool inbound, net::NetAddress addr);
+  void start_connection(tcp::socket socket, ConnectionType type, net::NetAddress addr);
   std::set<std::string> connected_endpoints() const;
   Connection* find(PeerId id);
 
@@ -136,7 +165,9 @@ class ConnManager final : public MessageSink {
   AddressBook addresses_;
   BanList bans_;
   std::vector<std::string> added_nodes_;
-  std::set<std::string> pending_connects_;
+  std::map<std::string, ConnectionType> pending_connects_;  //!< dials under way, by target
+  std::vector<net::NetAddress> anchors_;                    //!< from anchors.json, not dialled yet
+  FeelerSchedule feelers_;
   std::set<std::string> self_addresses_;  //!< our own listen addresses, learned from self-connections
   std::uint64_t total_sent_ = 0;
   std::uint64_t total_recv_ = 0;

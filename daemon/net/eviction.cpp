@@ -18,6 +18,23 @@ bool outbound_group_allowed(const net::NetAddress& candidate, const std::set<std
   return regtest || !outbound_groups.contains(network_group(candidate));
 }
 
+bool inbound_group_allowed(const net::NetAddress& candidate, const std::vector<net::NetAddress>& inbound,
+                           bool regtest) {
+  if (regtest) return true;
+  const std::string group = network_group(candidate);
+  const auto same = std::count_if(inbound.begin(), inbound.end(),
+                                  [&group](const net::NetAddress& a) { return network_group(a) == group; });
+  return static_cast<std::size_t>(same) < kMaxInboundPerGroup;
+}
+
+bool FeelerSchedule::take(std::chrono::steady_clock::time_point now, const OutboundCounts& have,
+                          const OutboundCounts& want) {
+  if (now < next_ || have.feelers > 0) return false;
+  if (have.full_relay < want.full_relay || have.block_relay < want.block_relay) return false;
+  next_ = now + interval_;
+  return true;
+}
+
 namespace {
 
 //! Removes up to `n` candidates from the front of `c` once sorted by `better` (best first).

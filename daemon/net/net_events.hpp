@@ -12,11 +12,35 @@ namespace cheese {
 //! A connection's number, unique for the process's lifetime (never reused).
 using PeerId = std::uint64_t;
 
+//! Why a connection exists (Bitcoin Core's ConnectionType); getpeerinfo shows its name.
+enum class ConnectionType {
+  kOutboundFullRelay,  //!< dialled from the address book: blocks, transactions and addresses
+  kBlockRelayOnly,     //!< dialled from the address book or the anchors: blocks and headers only
+  kFeeler,             //!< a short connection that tests an address, closed after the handshake
+  kManual,             //!< -connect, -addnode, `addnode onetry`: full relay
+  kInbound,            //!< accepted
+};
+
+//! "outbound-full-relay", "block-relay-only", "feeler", "manual" or "inbound" (as bitcoind names them).
+constexpr std::string_view to_string(ConnectionType t) {
+  switch (t) {
+    case ConnectionType::kOutboundFullRelay: return "outbound-full-relay";
+    case ConnectionType::kBlockRelayOnly: return "block-relay-only";
+    case ConnectionType::kFeeler: return "feeler";
+    case ConnectionType::kManual: return "manual";
+    case ConnectionType::kInbound: return "inbound";
+  }
+  return "inbound";
+}
+
 //! What the connection manager knows of a new connection.
 struct ConnectionInfo {
   PeerId id = 0;
   bool inbound = false;
   net::NetAddress address;  //!< remote ip:port of the connection
+  //! Of an outbound connection (an inbound one is always kInbound, whatever this says).
+  ConnectionType type = ConnectionType::kOutboundFullRelay;
+  ConnectionType kind() const { return inbound ? ConnectionType::kInbound : type; }
 };
 
 //! What the message processor may ask of the connections (Bitcoin Core's CConnman as seen from

@@ -53,6 +53,7 @@ void PeerManager::on_connected(const ConnectionInfo& info) {
   PeerState& p = peers_[info.id];
   p.id = info.id;
   p.inbound = info.inbound;
+  p.type = info.kind();
   p.address = info.address;
   p.connected = clock_.steady_now();
   p.ping_sent = p.connected;
@@ -145,6 +146,7 @@ void PeerManager::send_version(PeerState& p) {
   v.listen_port = options_.listen ? listen_port_ : 0;
   v.nonce = options_.local_nonce;
   v.user_agent = std::string(kUserAgent);
+  v.relay = p.full_relay();  // block-relay-only and feelers: "send me no transactions"
   sink_.send(p.id, v);
 }
 
@@ -159,17 +161,26 @@ void PeerManager::request_headers(PeerState& p, const Hash256& stop) { sink_.sen
 
 void PeerManager::complete_handshake(PeerState& p) {
   p.handshake_done = true;
-  tx_requests_.add_peer(p.id);
-  log_info("Connected to peer {} ({} {}, {}, height {})", p.id, p.inbound ? "inbound" : "outbound",
-           p.address.to_string(), p.version->user_agent, p.version->best_height);
+  if (p.full_relay()) tx_requests_.add_peer(p.id);
+  log_info("Connected to peer {} ({} {}, {}, height {})", p.id, to_string(p.type), p.address.to_string(),
+           p.version->user_agent, p.version->best_height);
   const std::int64_t now = clock_.unix_now();
   if (!p.inbound) {
     // A peer we dialed (-addnode, -connect, onetry, the book) goes into the address book, so a
     // restarted node finds it again from peers.json alone.
     addresses_.add(p.address, "outbound", now);
     addresses_.mark_success(p.address, now);
-    sink_.send(p.id, net::GetAddrMsg{});
-    p.getaddr_pending = true;
+    if (p.type == ConnectionType::kFeeler) {
+      // The address works: that is all a feeler wanted to know.
+      p.disconnecting = true;
+      sink_.disconnect(p.id, "feeler connection: address tested");
+      return;
+    }
+    // Addresses are asked of full-relay peers only (never on a block-relay-only connection).
+    if (p.full_relay()) {
+      sink_.send(p.id, net::GetAddrMsg{});
+      p.getaddr_pending = true;
+    }
   } else if (p.version->listen_port != 0) {
     net::NetAddress listen = p.address;
     listen.port = p.version->listen_port;
@@ -184,7 +195,7 @@ void PeerManager::complete_handshake(PeerState& p) {
 void PeerManager::relay_address(const net::NetAddress& a, PeerId source) {
   std::vector<PeerId> targets;
   for (const auto& [id, p] : peers_) {
-    if (id != source && p.handshake_done && !p.disconnecting) targets.push_back(id);
+    if (id != source && p.handshake_done && !p.disconnecting && p.wants_relay()) targets.push_back(id);
   }
   std::shuffle(targets.begin(), targets.end(), rng_);
   if (targets.size() > kAddrRelayFanout) targets.resize(kAddrRelayFanout);
@@ -265,7 +276,7 @@ void PeerManager::chain_changed(const ProcessBlockResult& r, PeerId /*source*/) 
 
 void PeerManager::transaction_accepted(const Hash256& id, PeerId source) {
   for (auto& [pid, p] : peers_) {
-    if (!p.handshake_done || p.disconnecting || pid == source || p.known.contains(id)) continue;
+    if (!p.handshake_done || p.disconnecting || pid == source || !p.wants_relay() || p.known.contains(id)) continue;
     p.known.insert(id);
     if (p.tx_to_announce.empty() && p.inv_budget > 0) {
       --p.inv_budget;

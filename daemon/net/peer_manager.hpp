@@ -88,6 +88,7 @@ class KnownInventory {
 struct PeerState {
   PeerId id = 0;
   bool inbound = false;
+  ConnectionType type = ConnectionType::kInbound;
   net::NetAddress address;
   std::chrono::steady_clock::time_point connected;
   std::optional<net::VersionMsg> version;
@@ -112,6 +113,13 @@ struct PeerState {
   std::size_t inv_budget = kMaxInvTxPerTick;             //!< transactions it may still be told this tick
   double addr_tokens = 1;                                //!< unsolicited addresses it may still give us
   std::chrono::steady_clock::time_point addr_tokens_at;  //!< when addr_tokens was last refilled
+
+  //! Transactions and addresses travel on this connection: not block-relay-only, not a feeler.
+  //! On the others our version says relay=false and their tx, inv of tx and addr are ignored.
+  bool full_relay() const { return type != ConnectionType::kBlockRelayOnly && type != ConnectionType::kFeeler; }
+  //! We announce transactions and relay addresses to it: a full-relay connection whose peer did
+  //! not ask for none (its version's relay flag; the other side of a block-relay-only connection).
+  bool wants_relay() const { return full_relay() && version && version->relay; }
 };
 
 //! The P2P protocol (Bitcoin Core's PeerManager in net_processing.cpp): handshake, ping,

@@ -73,7 +73,12 @@ void PeerManager::handle(PeerState& p, net::InvMsg m) {
   bool unknown_block = false;
   Hash256 last_unknown;
   const auto now = clock_.steady_now();
+  std::size_t ignored_txs = 0;
   for (const auto& item : m.items) {
+    if (item.type == net::InvType::kTx && !p.full_relay()) {
+      ++ignored_txs;  // we asked for no transactions on this connection: nothing is remembered
+      continue;
+    }
     p.known.insert(item.hash);
     if (item.type == net::InvType::kTx) {
       if (mempool_.contains(item.hash) || recent_rejects_.contains(item.hash)) continue;
@@ -85,6 +90,8 @@ void PeerManager::handle(PeerState& p, net::InvMsg m) {
       p.best_known = idx;
     }
   }
+  if (ignored_txs > 0)
+    log_debug("net", "peer {} ({}) announced {} transactions (ignored)", p.id, to_string(p.type), ignored_txs);
   if (!want.items.empty()) sink_.send(p.id, want);
   if (unknown_block) request_headers(p, last_unknown);
   download_blocks();
@@ -110,7 +117,8 @@ void PeerManager::serve_getdata(PeerState& p) {
     const net::InvItem item = p.getdata_backlog.front();
     p.getdata_backlog.pop_front();
     if (item.type == net::InvType::kTx) {
-      if (const auto* e = mempool_.find(item.hash)) {
+      // No transaction is served where none is announced (a block-relay-only connection).
+      if (const auto* e = p.wants_relay() ? mempool_.find(item.hash) : nullptr) {
         sink_.send(p.id, net::TxMsg{e->tx});
         p.known.insert(item.hash);
       } else {
@@ -305,6 +313,11 @@ void PeerManager::block_processed(PeerId id, const net::NetAddress& address, con
 }
 
 void PeerManager::handle(PeerState& p, net::TxMsg m) {
+  if (!p.full_relay()) {
+    // We asked for no transactions on this connection: not checked, not remembered.
+    log_debug("net", "peer {} ({}) sent a transaction (ignored)", p.id, to_string(p.type));
+    return;
+  }
   const Hash256 id = txid(m.tx);
   p.known.insert(id);
   tx_requests_.received(id);
@@ -354,6 +367,11 @@ void PeerManager::handle(PeerState& p, net::GetAddrMsg) {
 }
 
 void PeerManager::handle(PeerState& p, net::AddrMsg m) {
+  if (!p.full_relay()) {
+    // No address relay on block-relay-only connections (and feelers): nothing is taken or counted.
+    log_debug("net", "peer {} ({}) sent {} addresses (ignored)", p.id, to_string(p.type), m.addresses.size());
+    return;
+  }
   // docs/protocol.md 7.3: more than kMaxUnsolicitedAddr entries only as the one reply to getaddr.
   // The first addr after our getaddr is its reply, whatever its size (taken whole, once).
   const bool reply = p.getaddr_pending;

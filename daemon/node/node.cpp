@@ -37,6 +37,9 @@ ConnManager::Options connman_options(const NodeOptions& o) {
   n.max_connections = o.max_connections;
   n.idle_timeout = std::chrono::seconds(o.peer_timeout);
   n.datadir = o.datadir;
+  n.full_relay_outbound = static_cast<std::size_t>(o.full_relay_outbound);
+  n.feelers = o.feelers;
+  n.feeler_interval = std::chrono::seconds(o.feeler_interval);
   return n;
 }
 

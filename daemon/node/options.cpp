@@ -36,6 +36,12 @@ std::vector<OptionSpec> node_option_specs() {
        "network's, 0 before launch)"},
       {"maxconnections", K::kInt, std::to_string(kDefaultMaxConnections),
        "Maximum P2P connections, inbound and outbound"},
+      {"outboundfullrelay", K::kInt, std::to_string(kDefaultMaxOutbound),
+       "Full-relay outbound connections to keep, 0..8; 2 block-relay-only ones come on top"},
+      {"feelers", K::kFlag, "1",
+       "Every 2 minutes, once the outbound slots are full, test one address of the address book with a short "
+       "connection (default: 1; 0 on regtest)"},
+      {"feelerinterval", K::kInt, "120", "Seconds between feeler connections (for tests)"},
       {"debug", K::kList, "category",
        "Log a category: net, rpc, mempool, validation, tracker, mining, or all (repeatable)"},
       {"printtoconsole", K::kFlag, "0", "Also write the log to standard output"},
@@ -101,6 +107,15 @@ std::optional<std::string> read_node_options(const Args& args, NodeOptions& out)
     if (!out.minimum_chain_work) {
       return fmt::format("invalid -minimumchainwork={}: use 1 to 64 hex digits", args.get_string("minimumchainwork"));
     }
+  }
+  out.full_relay_outbound = static_cast<int>(args.get_int("outboundfullrelay", kDefaultMaxOutbound));
+  if (out.full_relay_outbound < 0 || out.full_relay_outbound > kDefaultMaxOutbound) {
+    return fmt::format("invalid -outboundfullrelay={}: use 0..{}", out.full_relay_outbound, kDefaultMaxOutbound);
+  }
+  out.feelers = args.get_bool("feelers", out.params->network != Network::kRegtest);
+  out.feeler_interval = args.get_int("feelerinterval", out.feeler_interval);
+  if (out.feeler_interval < 1 || out.feeler_interval > 86400) {
+    return fmt::format("invalid -feelerinterval={}: use 1..86400 seconds", out.feeler_interval);
   }
   out.debug = args.get_list("debug");
   for (const auto& c : out.debug) {

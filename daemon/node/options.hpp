@@ -33,6 +33,9 @@ struct NodeOptions {
   std::vector<std::string> connect;
   std::vector<std::string> addnode;
   int max_connections = kDefaultMaxConnections;
+  int full_relay_outbound = kDefaultMaxOutbound;  //!< -outboundfullrelay
+  bool feelers = true;                            //!< -feelers (default off on regtest)
+  std::int64_t feeler_interval = 120;             //!< -feelerinterval, seconds between feelers
   std::vector<std::string> debug;
   bool print_to_console = false;
   bool daemon = false;

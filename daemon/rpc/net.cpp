@@ -39,7 +39,8 @@ RpcMethod getpeerinfo(NodeContext& node) {
               o["id"] = info.id;
               o["addr"] = info.address.to_string();
               o["inbound"] = info.inbound;
-              o["connection_type"] = info.inbound ? "inbound" : "outbound";
+              o["connection_type"] = to_string(info.kind());
+              if (p && p->version) o["relaytxes"] = p->wants_relay();
               o["handshake_done"] = p && p->handshake_done;
               if (p && p->version) {
                 o["version"] = p->version->protocol_version;

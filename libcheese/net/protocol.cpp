@@ -113,6 +113,7 @@ void write(Writer& w, const VersionMsg& m) {
   w.u16(m.listen_port);
   w.u64(m.nonce);
   w.var_string(m.user_agent);
+  if (!m.relay) w.u8(0);
 }
 void read(Reader& r, VersionMsg& m) {
   m.protocol_version = r.u32();
@@ -123,6 +124,12 @@ void read(Reader& r, VersionMsg& m) {
   m.listen_port = r.u16();
   m.nonce = r.u64();
   m.user_agent = read_printable(r, kMaxUserAgentLength);
+  // The optional relay flag: absent (relay) or one 0x00 byte (no transaction relay). 0x01 is
+  // refused so that every message has one encoding.
+  if (r.remaining() > 0) {
+    if (r.u8() != 0) r.fail(DecodeError::kInvalidValue);
+    m.relay = false;
+  }
 }
 
 void write(Writer&, const VerackMsg&) {}

@@ -71,6 +71,9 @@ struct VersionMsg {
   std::uint16_t listen_port = 0;  //!< 0 = not listening
   std::uint64_t nonce = 0;        //!< random per node run: detects self-connections
   std::string user_agent;
+  //! false: "do not announce or send me transactions" (a block-relay-only connection). On the
+  //! wire only when false, as one trailing 0x00 byte; absent means true (docs/protocol.md 4.1).
+  bool relay = true;
   friend bool operator==(const VersionMsg&, const VersionMsg&) = default;
 };
 

@@ -3,20 +3,20 @@
 // (tests/daemon/net/peer_harness.hpp: fake sink, clock and chain services over a real regtest
 // Chainstate in a temporary directory, on /dev/shm when writable) whose chain holds 11 prebuilt
 // blocks (key 1's first coinbase is spendable). The input is a script (fuzz_input.hpp) of up to
-// 64 steps by up to 4 fake peers at a time: connect (in/out), close, a handshake, messages (version
-// with fuzzed fields, verack, ping/pong, inv/getdata/notfound of fuzzed hashes or of the prebuilt
-// blocks and transfers, getheaders, headers of the prebuilt blocks or mutated ones, blocks and
-// transfers prebuilt or mutated through net::decode_message, getaddr/addr with fuzzed
-// addresses, raw fuzzed payloads of any command that decode), a message from a peer that is gone
-// or never was, clock moves, ticks, running the queued block/transaction work, the block queue
-// full or with room again. A peer the processor disconnected is closed at the end of the step, as
-// the connection manager would.
+// 64 steps by up to 4 fake peers at a time: connect (inbound, or outbound of any connection kind), close, a
+// handshake, messages (version with fuzzed fields, verack, ping/pong, inv/getdata/notfound of fuzzed hashes or of the
+// prebuilt blocks and transfers, getheaders, headers of the prebuilt blocks or mutated ones, blocks and transfers
+// prebuilt or mutated through net::decode_message, getaddr/addr with fuzzed addresses, raw fuzzed payloads of any
+// command that decode), a message from a peer that is gone or never was, clock moves, ticks, running the queued
+// block/transaction work, the block queue full or with room again. A peer the processor disconnected is closed at the
+// end of the step, as the connection manager would.
 //
 // Properties after every step: no crash or sanitizer finding; the processor sends only to peers
 // it saw connect and never to one after on_closed; a closed peer has nothing in flight; per peer
 // tx_requests().in_flight <= kMaxTxRequestsPerPeer and downloads().in_flight <=
 // net::kMaxBlocksInFlightPerPeer; peer_count() equals the open connections; the chain has a tip;
-// the address book holds at most kMaxAddrBookEntries.
+// the address book holds at most kMaxAddrBookEntries; a block-relay-only or feeler connection is
+// never sent tx, addr, getaddr or a transaction inv.
 
 #include <algorithm>
 #include <array>
@@ -154,8 +154,13 @@ class Run {
   void connect() {
     if (live_.size() >= kMaxLivePeers) return;
     const bool inbound = in_.flag();
-    const PeerId id = h_.connect(inbound, static_cast<std::uint8_t>(in_.range<std::uint8_t>(1, 4)),
-                                 static_cast<std::uint16_t>(40000 + in_.range<std::uint8_t>(0, 3)));
+    const auto n = static_cast<std::uint8_t>(in_.range<std::uint8_t>(1, 4));
+    const auto port = static_cast<std::uint16_t>(40000 + in_.range<std::uint8_t>(0, 3));
+    constexpr ConnectionType kOutbound[] = {ConnectionType::kOutboundFullRelay, ConnectionType::kBlockRelayOnly,
+                                            ConnectionType::kFeeler, ConnectionType::kManual};
+    const PeerId id = inbound ? h_.connect(true, n, port)
+                              : h_.connect_as(kOutbound[in_.range<std::uint8_t>(0, 3)], n, port);
+    if (const PeerState* p = h_.peers.peer(id); p && !p->full_relay()) quiet_.insert(id);
     FUZZ_CHECK(!seen_.contains(id));
     seen_.insert(id);
     live_.insert(id);
@@ -379,6 +384,15 @@ class Run {
                      static_cast<unsigned long long>(s.peer));
       FUZZ_CHECK(seen_.contains(s.peer));
       FUZZ_CHECK(!closed_.contains(s.peer));
+      if (quiet_.contains(s.peer)) {
+        // Block-relay-only and feeler connections: never a transaction or an address.
+        FUZZ_CHECK(!std::holds_alternative<net::TxMsg>(s.message));
+        FUZZ_CHECK(!std::holds_alternative<net::AddrMsg>(s.message));
+        FUZZ_CHECK(!std::holds_alternative<net::GetAddrMsg>(s.message));
+        if (const auto* inv = std::get_if<net::InvMsg>(&s.message)) {
+          for (const auto& item : inv->items) FUZZ_CHECK(item.type != net::InvType::kTx);
+        }
+      }
       if (const auto* ping = std::get_if<net::PingMsg>(&s.message)) last_ping_[s.peer] = ping->nonce;
     }
     h_.sink.sent.clear();
@@ -405,6 +419,7 @@ class Run {
   FuzzInput& in_;
   PeerHarness h_;
   std::set<PeerId> seen_, live_, closed_;
+  std::set<PeerId> quiet_;  //!< block-relay-only and feeler connections
   std::map<PeerId, std::uint64_t> last_ping_;
 };
 

@@ -260,6 +260,18 @@ TEST_CASE("payload layouts match docs/protocol.md", "[net][protocol]") {
         "0400000000000000"  // nonce
         "032f782f");        // "/x/"
 
+  // The relay flag: absent when true (the layout above); one 0x00 byte when false.
+  VersionMsg no_relay = v;
+  no_relay.relay = false;
+  CHECK(to_hex(encode_payload(no_relay)) == to_hex(encode_payload(v)) + "00");
+  const auto decoded = decode_message("version", encode_payload(no_relay));
+  REQUIRE(decoded.has_value());
+  CHECK(std::get<VersionMsg>(*decoded) == no_relay);
+  CHECK(std::get<VersionMsg>(*decode_message("version", encode_payload(v))).relay);
+  // 0x01 would be a second encoding of "relay"; more than one byte is trailing data.
+  CHECK(decode_error("version", hex(to_hex(encode_payload(v)) + "01")) == malformed(DecodeError::kInvalidValue));
+  CHECK(decode_error("version", hex(to_hex(encode_payload(v)) + "0000")) == malformed(DecodeError::kTrailingData));
+
   InvMsg inv{{{InvType::kBlock, hash_of(1)}}};
   CHECK(to_hex(encode_payload(inv)) ==
         "01"
@@ -491,6 +503,7 @@ TEST_CASE("trailing bytes after a payload are rejected", "[net][protocol]") {
     const auto command = command_of(m);
     CAPTURE(command);
     for (std::size_t extra : {1U, 2U, 36U}) {
+      if (command == "version" && extra == 1) continue;  // the optional relay flag (layout test)
       Bytes payload = encode_payload(m);
       payload.resize(payload.size() + extra, 0x00);
       CHECK(decode_error(command, payload) == malformed(DecodeError::kTrailingData));

@@ -192,6 +192,20 @@ class PeerHarness {
     peers.on_connected({id, inbound, net::NetAddress::from_ipv4({127, 0, 0, n}, port)});
     return id;
   }
+  //! A new outbound connection of kind `type` to 127.0.0.<n>:<port>.
+  PeerId connect_as(ConnectionType type, std::uint8_t n = 2, std::uint16_t port = 40000) {
+    const PeerId id = next_id_++;
+    peers.on_connected({id, false, net::NetAddress::from_ipv4({127, 0, 0, n}, port), type});
+    return id;
+  }
+  //! An outbound connection of kind `type` past version/verack, what we sent cleared.
+  PeerId handshaked_as(ConnectionType type, std::uint8_t n = 2) {
+    const PeerId id = connect_as(type, n);
+    peers.on_message(id, version(1000 + id));
+    peers.on_message(id, net::VerackMsg{});
+    sink.sent.clear();
+    return id;
+  }
   net::VersionMsg version(std::uint64_t nonce = 42, std::uint64_t height = 0) const {
     net::VersionMsg v;
     v.protocol_version = net::kProtocolVersion;
