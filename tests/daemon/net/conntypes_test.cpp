@@ -154,7 +154,7 @@ TEST_CASE("a feeler completes the handshake, marks the address good and disconne
   for (int i = 0; i < kAddrDeadFailures; ++i) h.book.mark_attempt(target, h.clock.unix_now());
   std::mt19937_64 rng(1);
   const net::NetAddress asker = ip4(127, 0, 0, 99, 1);
-  REQUIRE(h.book.sample_for(asker, 10, kAddrDeadFailures, rng).empty());
+  REQUIRE(h.book.sample_for(asker, 10, kAddrDeadFailures, h.clock.unix_now(), rng).empty());
   const PeerId id = h.connect_as(ConnectionType::kFeeler, 2, 40000);
   const auto v = h.sink.take<net::VersionMsg>(id);
   REQUIRE(v.size() == 1);
@@ -164,7 +164,7 @@ TEST_CASE("a feeler completes the handshake, marks the address good and disconne
   h.peers.on_message(id, net::VerackMsg{});
   CHECK(h.sink.disconnected.contains(id));
   // Marked good: its failures are forgotten, so it is handed out again.
-  CHECK(h.book.sample_for(asker, 10, kAddrDeadFailures, rng).size() == 1);
+  CHECK(h.book.sample_for(asker, 10, kAddrDeadFailures, h.clock.unix_now(), rng).size() == 1);
   // Nothing else is asked of it: no getaddr, no headers, no ping.
   CHECK(h.sink.take<net::GetAddrMsg>(id).empty());
   CHECK(h.sink.take<net::GetHeadersMsg>(id).empty());
