@@ -71,7 +71,7 @@ class Poller:
 
 def empty_block(node, recipient):
     """A block of the coinbase only on the node's tip (solved here), as submitblock hex."""
-    tpl = node.rpc("getblocktemplate")
+    tpl = node.rpc("getblocktemplate", u.Key("wallet bench miner").address)
     subsidy = u.crumbs(tpl["coinbasevalue"]) - u.crumbs(tpl["fees"])
     height = tpl["height"]
     extra = b"wallet bench " + str(time.monotonic_ns()).encode()
@@ -149,7 +149,7 @@ def shutil_which(name):
     return shutil.which(name)
 
 
-def run_case(run, n, blocks, use_strace):
+def run_case(run, n, blocks, use_strace, confirm_unloaded):
     node = run.node()
     node.rpc("createwallet", "bench")
     w = node.wallet("bench")
@@ -178,26 +178,32 @@ def run_case(run, n, blocks, use_strace):
     stalls, rpc_ms = measure_blocks(node, poller, miner, blocks)
     syscalls = strace_stop(tracer) if use_strace else None
     assert node.rpc("getmempoolinfo")["size"] == n, "the payments still wait"
+    # Control: the same blocks with the wallet unloaded and the same payments waiting.
+    node.rpc("unloadwallet", "bench")
+    control, _ = measure_blocks(node, poller, miner, blocks)
+    if not confirm_unloaded:
+        node.rpc("loadwallet", "bench")
+        wait_scanned(w)
     # One block that confirms every payment.
     s = time.monotonic()
     node.rpc("generatetoaddress", 1, u.Key("wallet bench miner").address)
     e = time.monotonic()
     time.sleep(0.5)
-    confirm_stall = max(poller.longest(s, time.monotonic()), 0.0)
+    confirm_stall = poller.longest(s, time.monotonic())
     confirm_rpc = e - s
+    poller.stop()
+    if confirm_unloaded:
+        node.rpc("loadwallet", "bench")
+        wait_scanned(w)
     txs = w.listtransactions(n + 10)
     ids = [x["txid"] for x in txs if x["category"] == "receive"]
     confirmed = sum(1 for x in txs if x.get("confirmations", 0) == 1 and x["category"] == "receive")
-    # Control: the same kind of block with the wallet unloaded (and nothing waiting).
-    node.rpc("unloadwallet", "bench")
-    control, _ = measure_blocks(node, poller, miner, blocks)
-    poller.stop()
     node.stop()
     return {"n": n, "send_tx_per_s": round(n / send_s), "stalls_ms": ms(stalls), "submitblock_ms": ms(rpc_ms),
             "syscalls": syscalls, "confirm_block_stall_ms": round(confirm_stall * 1000, 1),
             "confirm_block_rpc_ms": round(confirm_rpc * 1000, 1), "receive_records": len(ids),
             "distinct_txids": len(set(ids)), "confirmed_records": confirmed,
-            "control_no_wallet_stalls_ms": ms(control)}
+            "control_wallet_unloaded_stalls_ms": ms(control), "confirm_block_wallet_loaded": not confirm_unloaded}
 
 
 def main():
@@ -206,11 +212,13 @@ def main():
     ap.add_argument("--payments", type=int, nargs="+", default=[1000, 5000])
     ap.add_argument("--blocks", type=int, default=3)
     ap.add_argument("--strace", action="store_true")
+    ap.add_argument("--confirm-unloaded", action="store_true",
+                    help="unload the wallet for the block that confirms the payments (a control)")
     opts = ap.parse_args()
     run = framework.TestRun(opts.build_dir)
     try:
         for n in opts.payments:
-            r = run_case(run, n, opts.blocks, opts.strace)
+            r = run_case(run, n, opts.blocks, opts.strace, opts.confirm_unloaded)
             print(json.dumps(r), flush=True)
     finally:
         run.cleanup()
