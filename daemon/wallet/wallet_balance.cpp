@@ -38,6 +38,9 @@ std::vector<WalletManager::AddressState> WalletManager::address_states(const Loa
     const auto [nonce, pending] = mempool_.pending_for(a.pubkey, chain);
     s.next_nonce = nonce;
     s.pending_out = pending;
+    // The mempool takes nonces in [confirmed nonce, confirmed nonce + max_per_sender).
+    const std::uint64_t window_end = chain.account(a.pubkey).nonce + mempool_.limits().max_per_sender;
+    s.room = window_end > nonce ? window_end - nonce : 0;
     out.push_back(std::move(s));
   }
   return out;

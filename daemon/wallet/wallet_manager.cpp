@@ -31,7 +31,8 @@ WalletManager::WalletManager(asio::io_context& io, Options options, Chainstate& 
       mempool_(mempool),
       blocks_(blocks),
       tasks_(io.get_executor(),
-             [](std::string_view name, std::string_view what) { log_info("{} failed: {}", name, what); }) {
+             [](std::string_view name, std::string_view what) { log_info("{} failed: {}", name, what); }),
+      flush_timer_(io) {
   options_.network = chain.params().network;
   options_.kdf = KdfLimits::for_network(chain.params().network);
 }
@@ -39,6 +40,7 @@ WalletManager::WalletManager(asio::io_context& io, Options options, Chainstate& 
 WalletManager::~WalletManager() {
   kdf_thread_.join();
   stop();
+  alive_.reset();
 }
 
 fs::path WalletManager::dir() const { return node_options_.datadir / "wallets"; }
@@ -68,7 +70,10 @@ void WalletManager::start() {
 }
 
 void WalletManager::stop() {
+  flush_timer_.cancel();
+  flush_armed_ = false;
   for (auto& [name, e] : wallets_) {
+    flush_queued(*e);
     e->relock.cancel();
     e->unloaded = true;
   }
@@ -180,6 +185,7 @@ asio::awaitable<void> WalletManager::unload(const std::string& name, bool remove
   it = wallets_.find(name);
   if (it == wallets_.end() || it->second != e) co_return;
   e->relock.cancel();
+  flush_queued(*e);
   e->unloaded = true;
   wallets_.erase(it);
   if (remove_from_startup) save_startup_wallet(node_options_.datadir, name, false);
@@ -200,12 +206,15 @@ asio::awaitable<void> WalletManager::wait_idle(std::shared_ptr<LoadedWallet> e) 
 }
 
 std::shared_ptr<LoadedWallet> WalletManager::default_wallet(const RpcRequest& r) const {
+  std::shared_ptr<LoadedWallet> e;
   if (!r.wallet.empty()) {
     const auto it = wallets_.find(r.wallet);
-    return it == wallets_.end() ? nullptr : it->second;
+    if (it != wallets_.end()) e = it->second;
+  } else if (wallets_.size() == 1) {
+    e = wallets_.begin()->second;
   }
-  if (wallets_.size() == 1) return wallets_.begin()->second;
-  return nullptr;
+  if (e) flush_queued(*e);  // what the mempool brought in the last kWalletFlushDelay
+  return e;
 }
 
 asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::for_request(const RpcRequest& r, bool while_scanning) {
@@ -237,6 +246,7 @@ asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::for_request(const 
                                "getwalletinfo shows the progress",
                                e->wallet.name(), at, tip));
   }
+  flush_queued(*e);  // what the mempool brought in the last kWalletFlushDelay
   co_return e;
 }
 

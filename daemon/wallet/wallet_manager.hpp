@@ -18,6 +18,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "chain/mempool.hpp"
@@ -49,6 +51,26 @@ inline constexpr auto kWalletBusyWait = std::chrono::seconds(60);
 //! A chain scan (a new, restored or loaded wallet far behind the tip, rescanblockchain) runs on the
 //! io thread in slices of at most this long, so RPC and P2P go on between slices.
 inline constexpr auto kWalletScanSlice = std::chrono::milliseconds(100);
+//! Mempool transactions that touch a wallet are written to its file together, at most this long
+//! after the first of them entered the mempool: one SQLite commit for a burst of
+//! sendrawtransaction, not one each. Wallet RPCs write what is waiting before they read.
+inline constexpr auto kWalletFlushDelay = std::chrono::milliseconds(10);
+
+//! A transaction the wallet has recorded as unconfirmed: what is needed to tell, without reading
+//! the file, whether it can still confirm and whether it is ours to offer the mempool again.
+struct WalletPending {
+  PublicKey sender{};       //!< zero for a coinbase (an orphaned reward)
+  std::uint64_t nonce = 0;  //!< the transfer's nonce
+  bool coinbase = false;
+  bool send = false;  //!< sent by one of the wallet's addresses (resubmitted after a restart or reorg)
+};
+
+//! The records of one mempool transaction waiting for the next write (kWalletFlushDelay).
+struct WalletQueuedTx {
+  Hash256 txid;
+  WalletPending info;
+  std::vector<WalletTx> records;
+};
 
 struct LoadedWallet {
   LoadedWallet(Wallet w, asio::io_context& io) : wallet(std::move(w)), relock(io) {}
@@ -64,6 +86,20 @@ struct LoadedWallet {
   //! transactions are not written one by one while more blocks are queued).
   std::optional<WalletBlockRef> scanned;
   std::chrono::steady_clock::time_point scan_started;
+
+  // The mempool bookkeeping (wallet_mempool.cpp), so that a block costs what it changes for the
+  // wallet, not what waits in the mempool.
+  //! Every transaction with an unconfirmed record, and those by sender (to drop the ones a
+  //! block's nonces made impossible). Read from the file once, then kept up to date.
+  std::unordered_map<Hash256, WalletPending, Hash256Hasher> pending;
+  std::unordered_map<PublicKey, std::unordered_set<Hash256, Hash256Hasher>, PublicKeyHasher> pending_by_sender;
+  std::unordered_set<Hash256, Hash256Hasher> pending_sends;  //!< those sent by the wallet
+  bool pending_loaded = false;
+  //! The whole mempool has been looked at since the wallet was loaded, rescanned or busy; after
+  //! that, each transaction is seen once, as it enters.
+  bool mempool_recorded = false;
+  std::vector<WalletQueuedTx> queued;
+  std::unordered_set<Hash256, Hash256Hasher> queued_ids;
 };
 
 struct WalletBalances {
@@ -143,6 +179,9 @@ class WalletManager {
     Amount balance = 0;
     Amount pending_out = 0;
     std::uint64_t next_nonce = 0;
+    //! How many more transactions the mempool takes from it before a block (its per-sender
+    //! window, kMaxMempoolTxsPerSender, less those waiting).
+    std::uint64_t room = 0;
   };
   std::vector<AddressState> address_states(const LoadedWallet& e) const;
   //! Where `mine`/`setgenerate` pay by default: the wallet's first address (handed out now if
@@ -168,10 +207,22 @@ class WalletManager {
   void arm_relock(const std::shared_ptr<LoadedWallet>& e);
   void chain_changed();
   void transaction_added(const Transaction& tx, const Hash256& id);
-  //! Records a transaction of the mempool that touches the wallet; true if it did.
-  bool record_unconfirmed(LoadedWallet& e, const Transaction& tx, const Hash256& id, std::int64_t time);
-  //! Drops unconfirmed records that can never confirm (their sender's nonce is used on chain).
-  void drop_conflicted(LoadedWallet& e);
+  //! Queues the records of a mempool transaction that touches the wallet (not already pending or
+  //! queued); true if it does. `force`: also when already pending (to write it again, durably).
+  bool enqueue(LoadedWallet& e, const Transaction& tx, const Hash256& id, std::int64_t time,
+               bool force = false) const;
+  //! Writes the queued records in one SQLite transaction; false if they could not be written
+  //! (nothing is written while the wallet is busy).
+  bool flush_queued(LoadedWallet& e, WalletSync sync = WalletSync::kRederivable) const;
+  //! Arms the flush timer (kWalletFlushDelay) unless it is armed.
+  void schedule_flush();
+  //! Reads the unconfirmed records into LoadedWallet::pending (once, and after a reorg or rescan).
+  void load_pending(LoadedWallet& e) const;
+  //! Records every mempool transaction that touches the wallet and is not recorded yet.
+  void record_mempool(LoadedWallet& e);
+  //! Drops unconfirmed records that can never confirm (not pooled, and their sender's nonce is
+  //! used on chain); only those of `senders` when given.
+  void drop_conflicted(LoadedWallet& e, const std::unordered_set<PublicKey, PublicKeyHasher>* senders = nullptr);
   //! Offers our unconfirmed transfers to the mempool again (after a restart or a reorg).
   asio::awaitable<void> resubmit(std::shared_ptr<LoadedWallet> e);
   //! Starts resubmit(e) in tasks_.
@@ -199,6 +250,10 @@ class WalletManager {
   //! Chain scans and resubmissions; each also ends by itself once its wallet is unloaded.
   io::TaskGroup tasks_;
   std::chrono::steady_clock::duration scan_slice_ = kWalletScanSlice;
+  asio::steady_timer flush_timer_;
+  bool flush_armed_ = false;
+  //! Expires with the manager: a flush already due when it is destroyed does nothing.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   WalletOptions options_;
   bool started_ = false;
 };

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iterator>
 #include <optional>
+#include <unordered_set>
 #include <vector>
 
 #include <fmt/format.h>
@@ -11,15 +12,14 @@
 #include "daemon/rpc/util.hpp"
 #include "daemon/validation/block_processor.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
+#include "daemon/wallet/wallet_records.hpp"
 #include "util/log.hpp"
 #include "util/time.hpp"
 
 namespace cheese {
 
-namespace {
+namespace wallet_records {
 
-//! What one transaction means to a wallet: zero, one or two records (a payment to ourselves is
-//! a send and a receive).
 std::vector<WalletTx> records_of(const Wallet& w, const Transaction& tx, const Hash256& id,
                                  std::optional<std::uint64_t> height, std::int64_t time) {
   std::vector<WalletTx> out;
@@ -53,7 +53,6 @@ std::vector<WalletTx> records_of(const Wallet& w, const Transaction& tx, const H
   return out;
 }
 
-//! Hands out every keypool key a record uses (a restored wallet finds its addresses this way).
 void mark_used(Wallet& w, const std::vector<WalletTx>& records) {
   for (const auto& r : records) {
     if (r.own) {
@@ -64,10 +63,25 @@ void mark_used(Wallet& w, const std::vector<WalletTx>& records) {
   }
 }
 
+}  // namespace wallet_records
+
+namespace {
+
+using wallet_records::mark_used;
+using wallet_records::records_of;
+
+using Senders = std::unordered_set<PublicKey, PublicKeyHasher>;
+
 //! The wallet's records of one block of the active chain at height `h` (their keys marked used).
-std::vector<WalletTx> block_records(Wallet& w, const Block& block, std::uint64_t h, std::int64_t time) {
+//! Adds to `touched` the senders of the block that have unconfirmed records in the wallet (their
+//! nonce moved: some of those records may never confirm now).
+std::vector<WalletTx> block_records(LoadedWallet& e, const Block& block, std::uint64_t h, std::int64_t time,
+                                    Senders& touched) {
+  Wallet& w = e.wallet;
   std::vector<WalletTx> records;
   for (const auto& tx : block.txs) {
+    if (!tx.is_coinbase() && e.pending_by_sender.contains(tx.sender)) touched.insert(tx.sender);
+    if (!(w.is_mine(tx.recipient) || (!tx.is_coinbase() && w.is_mine(tx.sender)))) continue;
     auto r = records_of(w, tx, txid(tx), h, time);
     if (!r.empty()) {
       mark_used(w, r);
@@ -107,6 +121,9 @@ std::optional<std::uint64_t> first_height_to_scan(const Chainstate& chain, Loade
     log_info("wallet {}: {}", w.name(), st.error().message);
     return std::nullopt;
   }
+  // More records are unconfirmed now: read them again, and look at the whole mempool once more.
+  e.pending_loaded = false;
+  e.mempool_recorded = false;
   return f ? fork + 1 : 0;
 }
 
@@ -153,14 +170,18 @@ asio::awaitable<void> WalletManager::continue_scan(std::shared_ptr<LoadedWallet>
 bool WalletManager::scan_slice(LoadedWallet& e, std::chrono::steady_clock::time_point deadline) {
   Wallet& w = e.wallet;
   const Chainstate& chain = chain_;
+  // The mempool's records first: a block below may confirm some of them.
+  flush_queued(e);
   const std::optional<std::uint64_t> start = first_height_to_scan(chain, e);
   if (!start) return true;
+  if (!e.pending_loaded) load_pending(e);
   const std::uint64_t from = *start;
   if (!e.scanning) {
     e.scan_from = from;
     e.scan_started = std::chrono::steady_clock::now();
   }
   std::size_t found = 0;
+  Senders touched;
   for (std::uint64_t h = from; h <= chain.height(); ++h) {
     const BlockIndex* idx = chain.at_height(h);
     auto block = chain.read_block(idx->hash);
@@ -169,7 +190,7 @@ bool WalletManager::scan_slice(LoadedWallet& e, std::chrono::steady_clock::time_
                idx->hash.to_display_hex(), h);
       break;
     }
-    std::vector<WalletTx> records = block_records(w, *block, h, idx->header.time);
+    std::vector<WalletTx> records = block_records(e, *block, h, idx->header.time, touched);
     // Blocks without our transactions only move the sync point; write it every 1,000 blocks,
     // where this slice ends, and at the tip, except while more blocks wait in the node's queue
     // (initial sync: one wallet commit per block would cost an fsync each).
@@ -180,17 +201,27 @@ bool WalletManager::scan_slice(LoadedWallet& e, std::chrono::steady_clock::time_
                        (at_tip && blocks_.queued_block_bytes() == 0);
     if (!write) continue;
     found += records.size();
-    if (auto st = w.record_transactions(records, WalletBlockRef{idx->hash, h}); !st) {
+    // Not synced at commit: after a power loss the scan from the stored sync point writes the
+    // same records again (docs/wallet.md, "Durability").
+    if (auto st = w.record_transactions(records, WalletBlockRef{idx->hash, h}, WalletSync::kRederivable); !st) {
       log_info("wallet {}: {}", w.name(), st.error().message);
       return true;
     }
-    if (slice_over) return false;
+    for (const auto& r : records) wallet_records::erase_pending(e, r.txid);
+    if (slice_over) {
+      drop_conflicted(e, &touched);
+      return false;
+    }
   }
   if (from == 0 && chain.height() > 0) {
     log_info("wallet {}: scanned {} blocks, {} records", w.name(), chain.height() + 1, found);
   }
-  for (const auto* entry : mempool_.entries()) record_unconfirmed(e, entry->tx, entry->txid, entry->time);
-  drop_conflicted(e);
+  if (!e.mempool_recorded) {
+    record_mempool(e);
+    drop_conflicted(e);
+  } else {
+    drop_conflicted(e, &touched);
+  }
   return true;
 }
 
@@ -206,6 +237,8 @@ asio::awaitable<std::uint64_t> WalletManager::rescan(std::shared_ptr<LoadedWalle
     throw_wallet_error(st.error());
   }
   e->scanned.reset();  // from the moved-back sync point
+  e->pending_loaded = false;
+  e->mempool_recorded = false;
   sync(e);
   co_await wait_scanned(e);
   co_return chain.height();
@@ -218,82 +251,6 @@ asio::awaitable<void> WalletManager::wait_scanned(std::shared_ptr<LoadedWallet> 
     co_await timer.async_wait(asio::use_awaitable);
   }
   if (e->unloaded) throw RpcError(kRpcWalletNotFound, fmt::format("Wallet \"{}\" was unloaded", e->wallet.name()));
-}
-
-// ---- the mempool --------------------------------------------------------------------------------
-
-bool WalletManager::record_unconfirmed(LoadedWallet& e, const Transaction& tx, const Hash256& id, std::int64_t time) {
-  auto records = records_of(e.wallet, tx, id, std::nullopt, time);
-  if (records.empty()) return false;
-  // A record already confirmed stays confirmed; one already pooled keeps its first-seen time.
-  if (auto known = e.wallet.find_transaction(id); known && !known->empty()) {
-    for (auto& r : records) {
-      for (const auto& k : *known) {
-        if (k.direction == r.direction) {
-          r.height = k.height;
-          r.time = k.time;
-        }
-      }
-    }
-  }
-  mark_used(e.wallet, records);
-  if (auto st = e.wallet.record_transactions(records, std::nullopt); !st) {
-    log_info("wallet {}: {}", e.wallet.name(), st.error().message);
-  }
-  return true;
-}
-
-void WalletManager::drop_conflicted(LoadedWallet& e) {
-  auto pending = e.wallet.unconfirmed_transactions();
-  if (!pending) return;
-  for (const auto& r : *pending) {
-    if (mempool_.contains(r.txid) || r.raw.empty()) continue;
-    auto tx = decode_transaction(r.raw);
-    if (!tx || tx->is_coinbase()) continue;
-    if (chain_.account(tx->sender).nonce > tx->nonce) {
-      log_info("wallet {}: transaction {} can no longer confirm (nonce {} of its sender is used); forgetting it",
-               e.wallet.name(), r.txid.to_display_hex(), tx->nonce);
-      (void)e.wallet.remove_transaction(r.txid);
-    }
-  }
-}
-
-asio::awaitable<void> WalletManager::resubmit(std::shared_ptr<LoadedWallet> e) {
-  auto pending = e->wallet.unconfirmed_transactions();
-  if (!pending) co_return;
-  for (const auto& r : *pending) {
-    if (r.direction != TxDirection::kSend || r.raw.empty() || mempool_.contains(r.txid)) continue;
-    auto tx = decode_transaction(r.raw);
-    if (!tx) continue;
-    const MempoolAccept a = co_await blocks_.submit_transaction(std::move(*tx));
-    if (e->unloaded) co_return;
-    log_info("wallet {}: resubmitted {}: {}", e->wallet.name(), r.txid.to_display_hex(),
-             a.ok() ? "accepted" : "refused");
-  }
-  if (!e->busy && !e->unloaded) drop_conflicted(*e);
-}
-
-void WalletManager::spawn_resubmit(const std::shared_ptr<LoadedWallet>& e) {
-  tasks_.spawn(fmt::format("wallet {}: resubmission", e->wallet.name()), resubmit(e));
-}
-
-// ---- notifications ------------------------------------------------------------------------------
-
-void WalletManager::chain_changed() {
-  for (auto& [name, e] : wallets_) {
-    sync(e);
-    if (!e->busy) spawn_resubmit(e);
-  }
-}
-
-void WalletManager::transaction_added(const Transaction& tx, const Hash256& id) {
-  for (auto& [name, e] : wallets_) {
-    if (e->busy) {
-      e->needs_sync = true;
-      continue;
-    }
-    record_unconfirmed(*e, tx, id, unix_now());
-  }
 }
 
 }  // namespace cheese

@@ -12,6 +12,7 @@
 #include "daemon/validation/block_processor.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
 #include "util/log.hpp"
+#include "util/time.hpp"
 #include "wallet/payment.hpp"
 
 namespace cheese {
@@ -23,14 +24,15 @@ std::vector<SpendableAddress> spendable_addresses(const std::vector<WalletManage
   std::vector<SpendableAddress> out;
   out.reserve(states.size());
   for (const auto& s : states) {
-    out.push_back({s.address.pubkey, s.balance > s.pending_out ? s.balance - s.pending_out : 0, s.next_nonce});
+    out.push_back(
+        {s.address.pubkey, s.balance > s.pending_out ? s.balance - s.pending_out : 0, s.next_nonce, s.room});
   }
   return out;
 }
 
 //! The RpcError of a payment the builder refuses: -6 for want of funds, the wallet error's own
 //! code for a key (-13 locked, ...).
-[[noreturn]] void throw_payment_error(const PaymentError& e) {
+[[noreturn]] void throw_payment_error(const PaymentError& e, std::size_t window) {
   switch (e.code) {
     case PaymentErrc::kInvalidAmount: throw RpcError(kRpcTypeError, "Invalid amount: it must be above 0");
     case PaymentErrc::kNoSingleSource:
@@ -43,6 +45,14 @@ std::vector<SpendableAddress> spendable_addresses(const std::vector<WalletManage
                      fmt::format("Insufficient funds: {} CHZ spendable (confirmed, minus pending spends), "
                                  "{} CHZ needed (amount + fee)",
                                  format_amount(e.spendable), format_amount(e.needed)));
+    case PaymentErrc::kSenderWindowFull:
+      throw RpcError(kRpcInsufficientFunds,
+                     fmt::format("Too many payments waiting: the wallet's funded addresses that could pay {} CHZ "
+                                 "(amount + fee) already have {} transactions each waiting in the mempool, its limit "
+                                 "per sending address. Wait for the next block to confirm some, or keep funds on "
+                                 "more addresses of the wallet (send to a new address, getnewaddress) so that more "
+                                 "payments can wait at once",
+                                 format_amount(e.needed), window));
     case PaymentErrc::kKey:
       if (e.key_error) throw_wallet_error(*e.key_error);
       break;
@@ -102,9 +112,21 @@ asio::awaitable<WalletSendResult> WalletManager::send(std::shared_ptr<LoadedWall
   const SigningKeyLookup key_for = [&wallet](const PublicKey& pk) { return wallet.key_for(pk); };
   // Every transaction is signed before any is submitted: a key problem then sends nothing.
   auto built = build_payment(sources, PaymentRequest{to, amount, fee, split}, key_for, chain_.params().magic);
-  if (!built) throw_payment_error(built.error());
+  if (!built) throw_payment_error(built.error(), mempool_.limits().max_per_sender);
+  const std::vector<Transaction> signed_txs = *built;
   auto submitting = submit_payment(blocks_, std::move(*built), fee);
   WalletSendResult out = co_await std::move(submitting);
+  // The txids are acknowledged only once the send's records are on disk (docs/wallet.md,
+  // "Durability"): written now, synced at commit, with whatever else waits for a write.
+  co_await wait_idle(e);
+  for (std::size_t i = 0; i < out.txids.size(); ++i) enqueue(*e, signed_txs[i], out.txids[i], unix_now(), true);
+  if (!flush_queued(*e, WalletSync::kDurable)) {
+    std::string ids;
+    for (const auto& id : out.txids) ids += (ids.empty() ? "" : ", ") + id.to_display_hex();
+    throw RpcError(
+        kRpcWalletError,
+        fmt::format("the payment was sent ({}) but the wallet file could not record it; see the log", ids));
+  }
   log_info("wallet {}: sent {} CHZ to {} in {} transaction(s)", e->wallet.name(), format_amount(amount),
            address_of(to, chain_.params()), out.txids.size());
   co_return out;

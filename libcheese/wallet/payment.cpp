@@ -14,6 +14,7 @@ std::string_view to_string(PaymentErrc e) {
     case PaymentErrc::kInsufficientFunds: return "insufficient funds";
     case PaymentErrc::kNoSingleSource: return "insufficient funds in one address";
     case PaymentErrc::kKey: return "signing key unavailable";
+    case PaymentErrc::kSenderWindowFull: return "too many payments waiting from the funded addresses";
   }
   return "payment error";
 }
@@ -41,27 +42,31 @@ bool has_duplicates(std::span<const SpendableAddress> sources) {
 
 }  // namespace
 
-PaymentResult<std::vector<PaymentPart>> plan_payment(std::span<const SpendableAddress> sources,
-                                                     const PaymentRequest& request) {
-  const Amount amount = request.amount;
-  const Amount fee = request.fee;
-  if (amount == 0 || !money_range(amount) || !money_range(fee)) {
-    return Unexpected(payment_error(PaymentErrc::kInvalidAmount));
-  }
-  if (has_duplicates(sources)) return Unexpected(payment_error(PaymentErrc::kDuplicateSource));
-  const Amount needed = amount + fee;  // both are within the money range: no overflow
+namespace {
 
-  std::vector<SpendableAddress> usable;
+struct Usable {
+  std::vector<SpendableAddress> sources;  //!< largest available first, ties by public key
   Amount total = 0;
+};
+
+Usable usable_sources(std::span<const SpendableAddress> sources, bool need_room) {
+  Usable u;
   for (const auto& s : sources) {
-    if (s.available == 0) continue;
-    usable.push_back(s);
-    total = saturating_add(total, s.available);
+    if (s.available == 0 || (need_room && s.room == 0)) continue;
+    u.sources.push_back(s);
+    u.total = saturating_add(u.total, s.available);
   }
-  std::sort(usable.begin(), usable.end(), [](const SpendableAddress& a, const SpendableAddress& b) {
+  std::sort(u.sources.begin(), u.sources.end(), [](const SpendableAddress& a, const SpendableAddress& b) {
     return a.available != b.available ? a.available > b.available : a.pubkey < b.pubkey;
   });
+  return u;
+}
 
+//! The plan over `usable` (empty when it cannot pay).
+std::vector<PaymentPart> plan_over(const std::vector<SpendableAddress>& usable, const PaymentRequest& request) {
+  const Amount amount = request.amount;
+  const Amount fee = request.fee;
+  const Amount needed = amount + fee;  // both are within the money range: no overflow
   std::vector<PaymentPart> plan;
   if (!usable.empty() && usable.front().available >= needed) {
     // The smallest balance that covers it alone, so large balances stay whole.
@@ -79,15 +84,33 @@ PaymentResult<std::vector<PaymentPart>> plan_payment(std::span<const SpendableAd
     }
     if (left > 0) plan.clear();
   }
-  if (plan.empty()) {
-    PaymentError e;
-    e.code = !request.split && total >= needed ? PaymentErrc::kNoSingleSource : PaymentErrc::kInsufficientFunds;
-    e.spendable = total;
-    e.largest = usable.empty() ? 0 : usable.front().available;
-    e.needed = needed;
-    return Unexpected(std::move(e));
-  }
   return plan;
+}
+
+}  // namespace
+
+PaymentResult<std::vector<PaymentPart>> plan_payment(std::span<const SpendableAddress> sources,
+                                                     const PaymentRequest& request) {
+  if (request.amount == 0 || !money_range(request.amount) || !money_range(request.fee)) {
+    return Unexpected(payment_error(PaymentErrc::kInvalidAmount));
+  }
+  if (has_duplicates(sources)) return Unexpected(payment_error(PaymentErrc::kDuplicateSource));
+  const Usable with_room = usable_sources(sources, true);
+  std::vector<PaymentPart> plan = plan_over(with_room.sources, request);
+  if (!plan.empty()) return plan;
+  const Usable all = usable_sources(sources, false);
+  PaymentError e;
+  e.needed = request.amount + request.fee;
+  if (!plan_over(all.sources, request).empty()) {
+    e.code = PaymentErrc::kSenderWindowFull;
+    e.full = static_cast<std::size_t>(std::count_if(
+        sources.begin(), sources.end(), [](const SpendableAddress& s) { return s.available > 0 && s.room == 0; }));
+  } else {
+    e.code = !request.split && all.total >= e.needed ? PaymentErrc::kNoSingleSource : PaymentErrc::kInsufficientFunds;
+  }
+  e.spendable = all.total;
+  e.largest = all.sources.empty() ? 0 : all.sources.front().available;
+  return Unexpected(std::move(e));
 }
 
 PaymentResult<std::vector<Transaction>> build_payment(std::span<const SpendableAddress> sources,

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -26,6 +27,9 @@ struct SpendableAddress {
   PublicKey pubkey{};
   Amount available = 0;          //!< confirmed balance minus its pending spends (amount + fee)
   std::uint64_t next_nonce = 0;  //!< the nonce its next transaction must carry
+  //! How many more transactions the mempool takes from it before a block (its per-sender window
+  //! less those waiting); an address without room pays nothing.
+  std::uint64_t room = std::numeric_limits<std::uint64_t>::max();
 };
 
 struct PaymentRequest {
@@ -49,6 +53,9 @@ enum class PaymentErrc : std::uint8_t {
   kInsufficientFunds,  //!< everything spendable together is below amount + fee
   kNoSingleSource,     //!< enough in total, but no one address covers amount + fee and split is off
   kKey,                //!< a signing key could not be had (`key_error` says why: kLocked, ...)
+  //! the funds are there, but the addresses that hold them have no room left in the mempool's
+  //! per-sender window (too many payments from them wait for a block)
+  kSenderWindowFull,
 };
 std::string_view to_string(PaymentErrc e);
 
@@ -57,16 +64,18 @@ struct PaymentError {
   Amount spendable = 0;                  //!< the sum of every source's available amount
   Amount largest = 0;                    //!< the largest single available amount
   Amount needed = 0;                     //!< amount + fee
+  std::size_t full = 0;                  //!< with kSenderWindowFull: funded addresses without room
   std::optional<WalletError> key_error;  //!< set with kKey
 };
 
 template <typename T>
 using PaymentResult = Result<T, PaymentError>;
 
-//! Chooses who pays. The smallest balance that covers amount + fee alone pays it all, so large
-//! balances stay whole; otherwise, with split, the largest balances first each pay up to their
-//! balance minus their own fee (a balance at or below the fee is skipped). Ties are broken by
-//! public key, so the plan does not depend on the order of `sources`.
+//! Chooses who pays, among the sources with room in their window. The smallest balance that covers
+//! amount + fee alone pays it all, so large balances stay whole; otherwise, with split, the
+//! largest balances first each pay up to their balance minus their own fee (a balance at or below
+//! the fee is skipped). Ties are broken by public key, so the plan does not depend on the order of
+//! `sources`. kSenderWindowFull when the payment would be possible if every source had room.
 PaymentResult<std::vector<PaymentPart>> plan_payment(std::span<const SpendableAddress> sources,
                                                      const PaymentRequest& request);
 

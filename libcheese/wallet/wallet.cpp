@@ -220,6 +220,13 @@ WalletStatus Wallet::encrypt(std::string_view passphrase, KdfLimits kdf) {
     } catch (const DbError&) {
       // Not fatal (e.g. no room for the copy VACUUM makes): the encryption is committed.
     }
+    try {
+      // Folds the log into the file (the zeroed pages replace the plaintext there) and truncates
+      // the log, which held page images from before the deletion.
+      w.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch (const DbError&) {
+      // Not fatal either: the next checkpoint (at 1,000 pages, or at close) does it.
+    }
     w.crypto = rec;
     w.wipe_secrets();
     return std::monostate{};

@@ -126,6 +126,19 @@ struct WalletTx {
   friend bool operator==(const WalletTx&, const WalletTx&) = default;
 };
 
+//! How a write to the wallet file survives a power loss (docs/wallet.md, "Durability"). Both are
+//! atomic (all of a call's rows or none) and survive a crash of the process (kill -9).
+enum class WalletSync : std::uint8_t {
+  //! On disk before the call returns (WAL synced at commit, SQLite's synchronous=FULL): what the
+  //! node cannot learn again (a send the user was told about, keys handed out, passphrases).
+  kDurable,
+  //! Not synced at commit (synchronous=NORMAL): a power loss may undo the last such writes,
+  //! never half of one and never one before a durable write that came after it. For what the
+  //! chain and the mempool tell again: block records with their sync point (the scan from the
+  //! stored sync point writes them again), payments seen in the mempool.
+  kRederivable,
+};
+
 //! The last block whose transactions the wallet has recorded.
 struct WalletBlockRef {
   Hash256 hash;
@@ -217,7 +230,8 @@ class Wallet {
   WalletStatus record_transaction(const WalletTx& tx);
   //! Inserts or updates several records and, when given, the block the wallet is synced to, in one
   //! SQLite transaction: after a crash either all of a block's records are there or none.
-  WalletStatus record_transactions(std::span<const WalletTx> txs, std::optional<WalletBlockRef> synced_to);
+  WalletStatus record_transactions(std::span<const WalletTx> txs, std::optional<WalletBlockRef> synced_to,
+                                   WalletSync sync = WalletSync::kDurable);
   //! The block recorded by the last record_transactions(..., synced_to) (nullopt: never synced).
   WalletResult<std::optional<WalletBlockRef>> synced_to() const;
   //! Marks every record above `height` unconfirmed (blocks disconnected by a reorg, or a rescan)
@@ -228,6 +242,8 @@ class Wallet {
   WalletResult<std::uint64_t> transaction_count() const;
   //! Forgets every record of a transaction (e.g. one that can never confirm).
   WalletStatus remove_transaction(const Hash256& txid);
+  //! The same for several transactions, in one SQLite transaction.
+  WalletStatus remove_transactions(std::span<const Hash256> txids, WalletSync sync = WalletSync::kRederivable);
   //! The records of one transaction (one per direction).
   WalletResult<std::vector<WalletTx>> find_transaction(const Hash256& txid) const;
   //! As listtransactions: skip the `skip` most recent records, take the next `count`, and return

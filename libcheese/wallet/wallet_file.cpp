@@ -70,10 +70,20 @@ void check_header(const fs::path& file, std::string_view header) {
 }
 
 void set_pragmas(Db& db) {
-  // A rollback journal that is deleted at every commit keeps the wallet one file. (SQLite's
-  // locking_mode=EXCLUSIVE is not used: it keeps the journal, with old page images, beside the
-  // file; FileLock gives the exclusivity instead.) secure_delete overwrites deleted content.
-  db.exec("PRAGMA journal_mode=DELETE");
+  // Write-ahead log: a commit appends to <file>-wal, with one fsync under synchronous=FULL (the
+  // connection's default: every write is durable at commit unless the caller asks for
+  // WalletSync::kRederivable, which drops the fsync), where a rollback journal costs four fsyncs
+  // and a create and unlink of the journal. The log is folded back into the file every 1,000
+  // pages and when the wallet is closed, which deletes it. secure_delete overwrites deleted
+  // content (encrypt() then truncates the log: Wallet::encrypt). SQLite's locking_mode=EXCLUSIVE
+  // is not used: FileLock gives the exclusivity.
+  {
+    Stmt s = db.prepare("PRAGMA journal_mode=WAL");
+    if (!s.step() || s.column_text(0) != "wal") {
+      fail(WalletErrc::kStorage, fmt::format("cannot use a write-ahead log for {}: journal mode is {}",
+                                             db.path().string(), s.column_text(0)));
+    }
+  }
   db.exec("PRAGMA synchronous=FULL");
   db.exec("PRAGMA secure_delete=ON");
 }
@@ -132,6 +142,8 @@ TempFile::~TempFile() {
     std::error_code ec;
     fs::remove(path_, ec);
     fs::remove(fs::path(path_.string() + "-journal"), ec);
+    fs::remove(fs::path(path_.string() + "-wal"), ec);
+    fs::remove(fs::path(path_.string() + "-shm"), ec);
   }
 }
 

@@ -60,8 +60,8 @@ CREATE TABLE sync(
 //! file, a truncated one or one from a newer format fails with a clear error.
 void check_header(const std::filesystem::path& file, std::string_view header);
 
-//! The connection settings of every wallet file: rollback journal deleted at commit, full
-//! sync, secure_delete.
+//! The connection settings of every wallet file: write-ahead log, full sync by default
+//! (WalletSync), secure_delete.
 void set_pragmas(Db& db);
 
 //! A meta row (INSERT OR REPLACE).

@@ -57,13 +57,17 @@ void check_record(const WalletTx& tx) {
   }
 }
 
-void upsert_record(Db& db, const WalletTx& tx) {
-  Stmt s = db.prepare(
+Stmt prepare_upsert(Db& db) {
+  return db.prepare(
       "INSERT INTO transactions(txid, direction, height, amount, fee, counterparty, time, own, raw) "
       "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
       "ON CONFLICT(txid, direction) DO UPDATE SET height = excluded.height, amount = excluded.amount, "
       "fee = excluded.fee, counterparty = excluded.counterparty, time = excluded.time, "
       "own = coalesce(excluded.own, own), raw = coalesce(excluded.raw, raw)");
+}
+
+//! One record through a statement of prepare_upsert (reset afterwards).
+void upsert_record(Stmt& s, const WalletTx& tx) {
   s.bind(1, tx.txid.span()).bind(2, static_cast<std::int64_t>(tx.direction));
   if (tx.height) {
     s.bind(3, static_cast<std::int64_t>(*tx.height));
@@ -97,21 +101,49 @@ void put_sync(Db& db, const WalletBlockRef& ref) {
       .run();
 }
 
+//! For the life of one write: the connection's synchronous level for `sync` (connections stay at
+//! FULL otherwise: wallet_file.cpp). Set outside the SQLite transaction, as SQLite requires.
+class SyncLevel {
+ public:
+  SyncLevel(Db& db, WalletSync sync) : db_(db), relaxed_(sync == WalletSync::kRederivable) {
+    if (relaxed_) db_.exec("PRAGMA synchronous=NORMAL");
+  }
+  ~SyncLevel() {
+    if (!relaxed_) return;
+    try {
+      db_.exec("PRAGMA synchronous=FULL");
+    } catch (const wallet_detail::DbError&) {
+      // Cannot happen outside a transaction; the next durable write would still be atomic.
+    }
+  }
+  SyncLevel(const SyncLevel&) = delete;
+  SyncLevel& operator=(const SyncLevel&) = delete;
+
+ private:
+  Db& db_;
+  bool relaxed_;
+};
+
 }  // namespace
 
 WalletStatus Wallet::record_transaction(const WalletTx& tx) {
   return record_transactions(std::span<const WalletTx>(&tx, 1), std::nullopt);
 }
 
-WalletStatus Wallet::record_transactions(std::span<const WalletTx> txs, std::optional<WalletBlockRef> synced_to) {
+WalletStatus Wallet::record_transactions(std::span<const WalletTx> txs, std::optional<WalletBlockRef> synced_to,
+                                         WalletSync sync) {
   Impl& w = *impl_;
   return guarded(w.path, [&] {
     for (const auto& tx : txs) check_record(tx);
     if (synced_to && synced_to->height > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
       fail(WalletErrc::kInvalidTransaction, "height out of range");
     }
+    SyncLevel level(w.db, sync);
     Txn txn(w.db);
-    for (const auto& tx : txs) upsert_record(w.db, tx);
+    if (!txs.empty()) {
+      Stmt upsert = prepare_upsert(w.db);
+      for (const auto& tx : txs) upsert_record(upsert, tx);
+    }
     if (synced_to) {
       put_sync(w.db, *synced_to);
     }
@@ -176,6 +208,19 @@ WalletStatus Wallet::remove_transaction(const Hash256& txid) {
   Impl& w = *impl_;
   return guarded(w.path, [&] {
     w.db.prepare("DELETE FROM transactions WHERE txid = ?").bind(1, txid.span()).run();
+    return std::monostate{};
+  });
+}
+
+WalletStatus Wallet::remove_transactions(std::span<const Hash256> txids, WalletSync sync) {
+  Impl& w = *impl_;
+  return guarded(w.path, [&] {
+    if (txids.empty()) return std::monostate{};
+    SyncLevel level(w.db, sync);
+    Txn txn(w.db);
+    Stmt s = w.db.prepare("DELETE FROM transactions WHERE txid = ?");
+    for (const auto& id : txids) s.bind(1, id.span()).run();
+    txn.commit();
     return std::monostate{};
   });
 }

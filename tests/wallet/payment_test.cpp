@@ -246,3 +246,33 @@ TEST_CASE("Payment: signed with a wallet's own keys", "[wallet][payment]") {
   CHECK((*txs)[0].nonce == 2);
   CHECK((*txs)[1].nonce == 5);
 }
+
+TEST_CASE("Payment: an address without room in its mempool window does not pay", "[wallet][payment]") {
+  Keys keys;
+  // Address 3 would be chosen (the smallest that covers 300), but it has no room: 2 pays.
+  const std::vector<SpendableAddress> sources = {{pub(1), 1000, 5, 25}, {pub(2), 500, 0, 1}, {pub(3), 300, 7, 0}};
+  auto txs = build_payment(sources, request(250, 50), keys.lookup(), regtest_magic());
+  REQUIRE(txs.has_value());
+  REQUIRE(txs->size() == 1);
+  CHECK(txs->front().sender == pub(2));
+  CHECK(txs->front().nonce == 0);
+
+  // Split skips the full address too: 1000 - 50 and 500 - 50 pay 1,200 without address 3.
+  auto split = build_payment(sources, request(1200, 50, true), keys.lookup(), regtest_magic());
+  REQUIRE(split.has_value());
+  REQUIRE(split->size() == 2);
+  CHECK(split->at(0).sender == pub(1));
+  CHECK(split->at(1).sender == pub(2));
+
+  // Enough funds, but only on addresses without room: kSenderWindowFull, and no key fetched.
+  const std::vector<SpendableAddress> full = {{pub(1), 1000, 25, 0}, {pub(2), 500, 25, 0}, {pub(4), 10, 0, 25}};
+  const int before = keys.lookups;
+  const PaymentError e = error_of(build_payment(full, request(250, 50), keys.lookup(), regtest_magic()));
+  CHECK(e.code == PaymentErrc::kSenderWindowFull);
+  CHECK(e.full == 2);
+  CHECK(e.needed == 300);
+  CHECK(keys.lookups == before);
+  // Not enough even with room everywhere: still insufficient funds, not a full window.
+  CHECK(error_of(build_payment(full, request(2000, 50, true), keys.lookup(), regtest_magic())).code ==
+        PaymentErrc::kInsufficientFunds);
+}

@@ -369,6 +369,8 @@ TEST_CASE("Encrypting a wallet removes every trace of the seed from the file", "
   CHECK_FALSE(w.holds_secrets());
   check_no_secrets(file, secrets);
   CHECK_FALSE(fs::exists(fs::path(file.string() + "-journal")));
+  // The write-ahead log held page images from before the deletion: encrypt() truncates it.
+  if (const fs::path log(file.string() + "-wal"); fs::exists(log)) CHECK(fs::file_size(log) == 0);
 
   // Still usable, and still the same keys.
   REQUIRE(w.unlock("s3cret").has_value());
@@ -684,4 +686,48 @@ TEST_CASE("Keypool look-ahead and mark_used", "[wallet][wallet]") {
   for (std::size_t i = 0; i < before + 2; ++i) REQUIRE(zero.new_address().has_value());
   CHECK(zero.keypool_remaining() == 0);
   CHECK(zero.addresses().size() == 5 + before + 2);
+}
+
+TEST_CASE("Wallet file: write-ahead log, batched records, one file after close", "[wallet][wallet]") {
+  TempDir dir;
+  const fs::path file = dir / "wal.wallet";
+  const fs::path log = fs::path(file.string() + "-wal");
+  Wallet w = take(Wallet::restore(file, "wal", kPhrase, std::nullopt, test_options()));
+  const PublicKey me = take(w.new_address()).pubkey;
+  // The journal mode is stored in the file header: bytes 18 and 19 are 2 for WAL.
+  const std::string header = read_file(file).substr(0, 20);
+  CHECK(header[18] == 2);
+  CHECK(header[19] == 2);
+
+  std::vector<WalletTx> batch;
+  for (std::uint8_t i = 1; i <= 200; ++i) {
+    WalletTx tx;
+    tx.txid.bytes.fill(i);
+    tx.direction = TxDirection::kReceive;
+    tx.amount = i;
+    tx.own = me;
+    tx.raw = Bytes{i};
+    batch.push_back(tx);
+  }
+  WalletBlockRef at;
+  at.hash.bytes.fill(0xB1);
+  at.height = 1;
+  // Not synced at commit, and still atomic and in the file for the next reader.
+  REQUIRE(w.record_transactions(batch, at, WalletSync::kRederivable).has_value());
+  CHECK(fs::exists(log));
+  std::vector<Hash256> gone{batch[0].txid, batch[1].txid};
+  REQUIRE(w.remove_transactions(gone).has_value());
+  // The durable default works after a relaxed write on the same connection.
+  WalletTx sent = batch[2];
+  sent.direction = TxDirection::kSend;
+  REQUIRE(w.record_transaction(sent).has_value());
+  CHECK(take(w.transaction_count()) == 199);
+  { Wallet closing = std::move(w); }
+  // Closed: the log is folded into the file and removed.
+  CHECK_FALSE(fs::exists(log));
+  CHECK_FALSE(fs::exists(fs::path(file.string() + "-shm")));
+  Wallet again = take(Wallet::open(file));
+  CHECK(take(again.transaction_count()) == 199);
+  CHECK(take(again.synced_to()) == at);
+  CHECK(take(again.find_transaction(batch[0].txid)).empty());
 }
