@@ -99,6 +99,16 @@ def report(name, samples, window, op_seconds, extra=""):
     sys.stdout.flush()
 
 
+def stall_info(node):
+    """The node's own view (getstallinfo), where the build has it: stalls and the longest's task."""
+    try:
+        info = slow_rpc(node, "getstallinfo")
+    except framework.RpcError:
+        return
+    tasks = ", ".join(f"{name} {t['stalls']}x max {t['longest_ms']:.0f} ms" for name, t in info["tasks"].items())
+    print(f"    node's getstallinfo: {info['stalls']} stalls over {info['bound_ms']} ms; {tasks or 'none'}")
+
+
 def timed(fn):
     t0 = time.monotonic()
     result = fn()
@@ -203,6 +213,7 @@ def scenario_mempool(run, opts):
     for verbose in (True, False):
         measure_calls(node, opts.rounds, f"(a) getrawmempool {str(verbose).lower()} at {opts.mempool_txs} txs",
                       "getrawmempool", [verbose])
+    stall_info(node)
     node.stop()
 
 
@@ -215,6 +226,7 @@ def scenario_block(run, opts):
     for verbosity in (2, 1):
         measure_calls(node, opts.rounds, f"(b) getblock verbosity {verbosity} of a {n_tx}-transaction block",
                       "getblock", [block_hash, verbosity])
+    stall_info(node)
     node.stop()
 
 
@@ -240,6 +252,7 @@ def scenario_reorg(run, opts):
     waiting = a.rpc("getmempoolinfo")["size"]
     report(f"(c) {opts.reorg_depth}-block reorg with {opts.reorg_txs} txs waiting", samples, window,
            window[1] - window[0], f", {waiting} txs waiting after")
+    stall_info(a)
     a.stop()
     b.stop()
 
@@ -265,6 +278,7 @@ def scenario_wallet(run, opts):
         assert result is None, result
         report(f"(d) block {i + 1} arriving with {opts.wallet_txs} wallet payments waiting", samples, window,
                window[1] - window[0])
+    stall_info(a)
     a.stop()
     b.stop()
 
