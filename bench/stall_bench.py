@@ -40,7 +40,7 @@ BURN = "rchz1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqedx4de"
 
 
 def _probe(port, auth, stop, out):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1200)
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "getblockcount", "params": []})
     headers = {"Content-Type": "application/json", "Authorization": auth}
     samples = []
