@@ -7,6 +7,7 @@
 #include "daemon/net/anchors.hpp"
 #include "daemon/net/eviction.hpp"
 #include "io/accept_loop.hpp"
+#include "io/io_watchdog.hpp"
 #include "util/log.hpp"
 #include "util/time.hpp"
 
@@ -219,6 +220,7 @@ void ConnManager::connection_closed(const std::shared_ptr<Connection>& c) {
 }
 
 void ConnManager::deliver(PeerId peer, net::Message message) {
+  const auto named = io::IoWatchdog::scope_here("p2p", net::command_of(message));  // the io watchdog's name
   if (events_) events_->on_message(peer, std::move(message));
 }
 

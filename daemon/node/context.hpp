@@ -26,6 +26,10 @@ class HttpServer;
 class HttpRpc;
 class NodeChainServices;
 class WebUi;
+class RpcWorkers;
+namespace io {
+class IoWatchdog;
+}
 
 //! The node's parts, owned here and built by Node (daemon/node/node.cpp) in dependency order: a
 //! plain struct with no member functions (Bitcoin Core's node/context.h). A subsystem receives the
@@ -47,6 +51,8 @@ struct NodeContext {
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<HttpRpc> http_rpc;  //!< auth and routes of the RPC/web port
   RpcTable rpc;
+  std::unique_ptr<RpcWorkers> rpc_workers;   //!< build large RPC results off the io thread
+  std::unique_ptr<io::IoWatchdog> watchdog;  //!< the io thread's stall watchdog (getstallinfo)
   std::unique_ptr<WebUi> web;
   std::function<void()> request_stop;  //!< asks the node for a clean shutdown (the stop RPC)
   NodeContext();

@@ -13,9 +13,11 @@
 #include "daemon/net/tracker_client.hpp"
 #include "daemon/node/chain_services.hpp"
 #include "daemon/rpc/http_rpc.hpp"
+#include "daemon/rpc/rpc_workers.hpp"
 #include "daemon/validation/block_processor.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
 #include "daemon/webui/web_ui.hpp"
+#include "io/io_watchdog.hpp"
 #include "primitives/bytes.hpp"
 #include "util/log.hpp"
 
@@ -91,6 +93,7 @@ void init_http(NodeContext& ctx) {
       [&front](std::string_view auth, std::string_view) { return front.check_auth(auth); });
   ctx.http->allow(o.rpc_allow_ip);
   ctx.http->set_request_timeout(std::chrono::seconds(o.rpc_server_timeout));
+  ctx.rpc_workers = std::make_unique<RpcWorkers>();
   register_control_rpcs(ctx, ctx.rpc);
   register_chain_rpcs(ctx, ctx.rpc);
   register_net_rpcs(ctx, ctx.rpc);
@@ -118,6 +121,10 @@ Node::Node(NodeOptions options) {
   ctx_.io = &io_;
   ctx_.started = std::chrono::steady_clock::now();
   ctx_.request_stop = [this] { request_stop(); };
+  ctx_.watchdog = std::make_unique<io::IoWatchdog>(io_.get_executor(), [](std::string_view task, auto held) {
+    log_info("io thread stalled {:.1f} ms in {} (bound {} ms)", static_cast<double>(held.count()) / 1000.0, task,
+             io::kIoStallWarning.count());
+  });
   init_chain(ctx_);
   ctx_.blocks = std::make_unique<BlockProcessor>(io_, *ctx_.chain, *ctx_.mempool,
                                                  [this](const std::string& what) { fatal_error(what); });
@@ -141,6 +148,7 @@ Node::Node(NodeOptions options) {
 Node::~Node() = default;
 
 int Node::run() {
+  ctx_.watchdog->start();  // run() is the io thread
   ctx_.wallets->start();
   ctx_.http_rpc->start();
   for (const auto& addr : ctx_.options.rpc_bind) ctx_.http->listen(addr, ctx_.options.rpc_port);
@@ -182,6 +190,7 @@ void Node::request_stop() {
     if (ctx_.tracker) ctx_.tracker->stop();
     ctx_.miner->stop();
     ctx_.wallets->stop();
+    ctx_.watchdog->stop();
   });
 }
 

@@ -12,6 +12,8 @@
 #include "daemon/net/tracker_client.hpp"
 #include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
+#include "daemon/rpc/big_reads.hpp"
+#include "daemon/rpc/rpc_workers.hpp"
 #include "daemon/rpc/util.hpp"
 #include "daemon/validation/block_processor.hpp"
 #include "daemon/wallet/wallet_manager.hpp"
@@ -41,22 +43,18 @@ Amount immature_rewards(NodeContext& node, const PublicKey& key) {
   return total;
 }
 
-json::value block_json(NodeContext& node, const BlockIndex* idx, int verbosity) {
-  auto block = node.chain->read_block(idx->hash);
-  if (!block) throw RpcError(kRpcMiscError, "Block not available (only its header is known)");
-  if (verbosity == 0) return json::value(to_hex(serialize(*block)));
-  json::object o = header_json((*node.chain), idx);
-  o["size"] = serialized_size(*block);
-  json::array txs;
-  for (const auto& tx : block->txs) {
-    if (verbosity >= 2) {
-      txs.push_back(transaction_json(tx, (*node.params)));
-    } else {
-      txs.push_back(json::value(txid(tx).to_display_hex()));
-    }
-  }
-  o["tx"] = std::move(txs);
-  return o;
+//! getblock: the header and the stored bytes read here, the JSON built on a worker.
+asio::awaitable<void> block_json(NodeContext& node, RpcRequest& r, const BlockIndex* idx, int verbosity) {
+  auto snapshot = std::make_shared<BlockSnapshot>();
+  auto bytes = node.chain->read_block_bytes(idx->hash);
+  if (!bytes) throw RpcError(kRpcMiscError, "Block not available (only its header is known)");
+  snapshot->bytes = std::move(*bytes);
+  if (verbosity > 0) snapshot->header = header_json((*node.chain), idx);
+  const ChainParams& params = *node.params;
+  // GCC 12 destroys temporaries captured in a co_await expression twice: name the awaitable.
+  auto building = build_on_worker(
+      *node.rpc_workers, [snapshot, verbosity, &params] { return block_json_text(*snapshot, verbosity, params); });
+  r.raw_result = co_await std::move(building);
 }
 
 std::string chain_tip_status(const Chainstate& chain, const BlockIndex* tip) {
@@ -175,7 +173,8 @@ RpcMethod getblock(NodeContext& node) {
             const BlockIndex* idx = block_by_hash(node, r.get_hash("blockhash"));
             const std::int64_t verbosity = r.get_int("verbosity");
             if (verbosity < 0 || verbosity > 2) throw RpcError(kRpcInvalidParameter, "verbosity must be 0, 1 or 2");
-            co_return block_json(node, idx, static_cast<int>(verbosity));
+            co_await block_json(node, r, idx, static_cast<int>(verbosity));
+            co_return nullptr;
           }};
 }
 
@@ -260,26 +259,16 @@ RpcMethod getrawmempool(NodeContext& node) {
           "Transactions waiting in the mempool.",
           "cheese-cli getrawmempool true",
           [&node](RpcRequest& r) -> asio::awaitable<json::value> {
-            auto entries = node.mempool->entries();
-            std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->time < b->time; });
-            if (!r.get_bool("verbose")) {
-              json::array out;
-              for (const auto* e : entries) out.push_back(json::value(e->txid.to_display_hex()));
-              co_return out;
-            }
-            json::object out;
-            for (const auto* e : entries) {
-              json::object o;
-              o["size"] = e->size;
-              o["fee"] = amount_value(e->tx.fee);
-              o["time"] = e->time;
-              o["from"] = address_of(e->tx.sender, (*node.params));
-              o["to"] = address_of(e->tx.recipient, (*node.params));
-              o["amount"] = amount_value(e->tx.amount);
-              o["nonce"] = e->tx.nonce;
-              out[e->txid.to_display_hex()] = std::move(o);
-            }
-            co_return out;
+            // A copy of the entries here; sorted and serialised on a worker (issue 19: 142 ms on
+            // the io thread at 20,000 transactions before).
+            auto rows = std::make_shared<std::vector<MempoolRow>>(snapshot_mempool(*node.mempool));
+            const bool verbose = r.get_bool("verbose");
+            const ChainParams& params = *node.params;
+            auto building = build_on_worker(*node.rpc_workers, [rows, verbose, &params] {
+              return mempool_json_text(std::move(*rows), verbose, params);
+            });
+            r.raw_result = co_await std::move(building);
+            co_return nullptr;
           }};
 }
 

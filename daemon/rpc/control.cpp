@@ -12,6 +12,7 @@
 #include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
 #include "daemon/validation/block_processor.hpp"
+#include "io/io_watchdog.hpp"
 
 namespace cheese {
 
@@ -52,10 +53,38 @@ RpcMethod uptime(NodeContext& node) {
           }};
 }
 
+double milliseconds(std::chrono::microseconds us) { return static_cast<double>(us.count()) / 1000.0; }
+
+RpcMethod getstallinfo(NodeContext& node) {
+  return {"getstallinfo",
+          "control",
+          {},
+          "Stalls of the io thread since start: turns longer than bound_ms that kept every RPC and P2P "
+          "client waiting, how many, the longest, and per task (\"rpc <method>\", \"p2p <message>\", "
+          "\"connect block\", or \"(unnamed)\").",
+          "cheese-cli getstallinfo",
+          [&node](RpcRequest&) -> asio::awaitable<json::value> {
+            const io::IoStallStats& s = node.watchdog->stats();
+            json::object o;
+            o["bound_ms"] = s.bound.count();
+            o["tick_ms"] = s.tick.count();
+            o["stalls"] = s.stalls;
+            o["longest_ms"] = milliseconds(s.longest);
+            o["longest_task"] = s.longest_task;
+            json::object tasks;
+            for (const auto& [name, t] : s.tasks) {
+              tasks[name] = json::object{
+                  {"stalls", t.stalls}, {"longest_ms", milliseconds(t.longest)}, {"total_ms", milliseconds(t.total)}};
+            }
+            o["tasks"] = std::move(tasks);
+            co_return o;
+          }};
+}
+
 }  // namespace
 
 void register_control_rpcs(NodeContext& node, RpcTable& table) {
-  for (auto m : {help(table), stop(node), uptime(node)}) table.add(std::move(m));
+  for (auto m : {help(table), stop(node), uptime(node), getstallinfo(node)}) table.add(std::move(m));
 }
 
 }  // namespace cheese

@@ -75,7 +75,8 @@ struct RpcParam {
 
 struct RpcRequest;
 
-//! A method: one row of the table.
+//! A method: one row of the table. A handler runs on the io thread, named to the io watchdog
+//! ("rpc <name>"); one whose result can be large builds it on a worker (RpcRequest::raw_result).
 struct RpcMethod {
   std::string name;
   std::string category;
@@ -93,6 +94,10 @@ struct RpcRequest {
   const RpcMethod* method = nullptr;
   std::vector<std::optional<json::value>> params;  //!< by position, as RpcMethod::params
   std::string wallet;                              //!< from /wallet/<name>, or empty
+  //! A handler may set this to its result as JSON text (built on a worker thread, see
+  //! RpcWorkers) instead of returning the value: the reply then carries the text as it is, so
+  //! the io thread only copies and sends a large result. The returned value is then ignored.
+  std::optional<std::string> raw_result;
 
   //! Whether the caller gave the parameter (a JSON null counts as not given).
   bool has(std::string_view name) const;

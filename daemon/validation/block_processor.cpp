@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "io/io_watchdog.hpp"
 #include "io/run_on_pool.hpp"
 #include "util/log.hpp"
 #include "util/time.hpp"
@@ -159,6 +160,7 @@ asio::awaitable<void> BlockProcessor::connect_queued_blocks() {
     // from the miner or submitblock, and the last queued one, commit before anyone hears of them.
     const CommitMode mode = item.durable || block_queue_.empty() ? CommitMode::kNow : CommitMode::kDeferred;
     BlockSubmission out;
+    const auto named = io::IoWatchdog::scope_here("connect block", {});  // the io watchdog's name
     out.result = chain_.process_block_with_signatures(*item.block, unix_now(), **item.signatures, mode);
     after_block(out.result, item.source_peer);
     item.done(out);
