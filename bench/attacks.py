@@ -454,22 +454,29 @@ def attack_addr_reply(t, o):
     return row
 
 
-def attack_slots(t, o):
-    """5. Inbound slot exhaustion from one IP: connections that complete the handshake, then an
-    honest node connects."""
-    v = Victim(t, with_honest=False)
-    n = v.node
-    v.begin()
-    conns = []
-    refused = 0
-    for _ in range(o.conns):
+def open_handshaken(node, count):
+    """`count` raw connections that complete the handshake (those refused are counted)."""
+    conns, refused = [], 0
+    for _ in range(count):
         try:
-            raw = u.RawPeer(n.p2p_port, timeout=5)
+            raw = u.RawPeer(node.p2p_port, timeout=5)
             raw.handshake(best_height=0, timeout=5)
             conns.append(raw)
         except (TestFailure, OSError):
             refused += 1
+    return conns, refused
+
+
+def attack_slots(t, o):
+    """5. Inbound slot exhaustion from one IP: connections that complete the handshake, then an
+    honest node connects, then a second wave of attacker connections comes."""
+    v = Victim(t, with_honest=False)
+    n = v.node
+    v.begin()
+    conns, refused = open_handshaken(n, o.conns)
     keys = {u.raw_key(c) for c in conns}
+    burst = sum(1 for p in u.peers(n) if p["addr"] in keys)
+    time.sleep(1.5)  # a node that evicts does so within a tick of its connection manager
     before = sum(1 for p in u.peers(n) if p["addr"] in keys)
     t0 = time.monotonic()
     h = start_honest(t, n, wait=False)
@@ -479,6 +486,12 @@ def attack_slots(t, o):
         honest_s = round(time.monotonic() - t0, 2)
     except TestFailure:
         pass
+    # A second wave: does a connection that arrives after the honest peer evict it?
+    wave, wave_refused = open_handshaken(n, o.wave)
+    time.sleep(1.5)
+    v.honest = h
+    kept = u.connected_to(n, h)
+    conns += wave
     alive = sum(1 for c in conns if c.still_open(0.5))
     row = v.end()
     row.update(v.entries())
@@ -486,7 +499,11 @@ def attack_slots(t, o):
     row["discouraged"] = bool(u.banned(n))
     row["honest_s"] = honest_s
     row["attacker_slots"] = before
-    row["params"] = f"{o.conns} connections from 127.0.0.1 ({len(conns)} handshakes done, {refused} refused)"
+    row["attacker_slots_burst"] = burst
+    row["honest_kept_after_wave"] = kept
+    row["honest_s_after_wave"] = v.honest_served(o.honest_timeout) if kept else None
+    row["params"] = (f"{o.conns} connections from 127.0.0.1 ({len(conns) - len(wave)} handshakes done, {refused} "
+                     f"refused), honest node, then {o.wave} more ({wave_refused} refused)")
     for c in conns:
         c.close()
     return row
@@ -698,6 +715,7 @@ def main():
     p.add_argument("--reply-rounds", type=int, default=12, help="4b: outbound connections answered")
     p.add_argument("--reply-seconds", type=float, default=40, help="4b: at most this long")
     p.add_argument("--conns", type=int, default=100, help="5: attacker connections")
+    p.add_argument("--wave", type=int, default=30, help="5: attacker connections after the honest one")
     p.add_argument("--slow-peers", type=int, default=8, help="6: peers that never read")
     p.add_argument("--big-blocks", type=int, default=4, help="6: blocks of about 1 MB")
     p.add_argument("--repeat", type=int, default=10, help="6: each block asked for this many times per peer")
