@@ -718,7 +718,8 @@ def main():
     p.add_argument("--wave", type=int, default=30, help="5: attacker connections after the honest one")
     p.add_argument("--slow-peers", type=int, default=8, help="6: peers that never read")
     p.add_argument("--big-blocks", type=int, default=4, help="6: blocks of about 1 MB")
-    p.add_argument("--repeat", type=int, default=10, help="6: each block asked for this many times per peer")
+    p.add_argument("--repeat", type=int, default=7,
+                   help="6: each block asked for this many times per peer (7 x 4 MB: under the old 32 MiB limit)")
     p.add_argument("--hold", type=float, default=10, help="6: seconds the peers hold their queues")
     p.add_argument("--txs", type=int, default=20000, help="7: transactions")
     p.add_argument("--honest-timeout", type=float, default=10, help="seconds the honest peer may wait")
