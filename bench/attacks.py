@@ -357,10 +357,9 @@ def honest_book(count):
 def book_shares(v):
     """(attacker entries, honest entries) of peers.json, written when V stops."""
     v.node.stop()
-    with open(os.path.join(v.node.datadir, "peers.json"), encoding="ascii") as f:
-        book = json.load(f)
-    attacker = sum(1 for e in book if e.get("addr", "").startswith("127.0.0.2:"))
-    honest = sum(1 for e in book if e.get("addr", "").startswith(HONEST_IP + ":"))
+    book = u.saved_addresses(v.node)
+    attacker = sum(1 for a in book if a.startswith("127.0.0.2:"))
+    honest = sum(1 for a in book if a.startswith(HONEST_IP + ":"))
     return attacker, honest
 
 

@@ -11,6 +11,7 @@ transactions). Contents:
 """
 
 import hashlib
+import json
 import os
 import random
 import socket
@@ -507,6 +508,15 @@ def raw_key(raw):
 
 def banned(node):
     return {b["address"] for b in node.rpc("listbanned")}
+
+
+def saved_addresses(node):
+    """The ip:port of every entry of the node's peers.json (version 1: a bare array of entries;
+    version 2: {"version": 2, "key": ..., "entries": [...]}). Written at shutdown and every minute."""
+    with open(os.path.join(node.datadir, "peers.json"), encoding="utf-8") as f:
+        doc = json.load(f)
+    entries = doc.get("entries", []) if isinstance(doc, dict) else doc
+    return [e.get("addr", "") for e in entries if isinstance(e, dict)]
 
 
 def connect_raw(node, handshake=False, best_height=0):
