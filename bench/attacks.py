@@ -371,10 +371,8 @@ def getaddr_share(v):
             payload = asker.expect("addr", timeout=5)
         except TestFailure:
             return None, 0
-    count, off = payload[0], 1
-    if count == 0xFD:
-        count, off = struct.unpack_from("<H", payload, 1)[0], 3
-    ips = [payload[off + 34 * i + 16: off + 34 * i + 32] for i in range(count)]
+    ips = [ip for _, _, ip, _ in u.parse_addr(payload)]
+    count = len(ips)
     attacker = sum(1 for ip in ips if ip == ATTACKER_IP)
     return (round(attacker / count, 3) if count else None), count
 

@@ -285,6 +285,27 @@ def parse_inv(payload):
     return out
 
 
+def read_varint(payload, off=0):
+    """(value, offset after it) of the varint at `off`."""
+    first = payload[off]
+    if first < 0xFD:
+        return first, off + 1
+    size = {0xFD: 2, 0xFE: 4, 0xFF: 8}[first]
+    return int.from_bytes(payload[off + 1: off + 1 + size], "little"), off + 1 + size
+
+
+def parse_addr(payload):
+    """addr entries as (time, services, ip[16], port)."""
+    n, off = read_varint(payload)
+    out = []
+    for i in range(n):
+        t, services = struct.unpack_from("<qQ", payload, off + 34 * i)
+        ip = payload[off + 34 * i + 16: off + 34 * i + 32]
+        port = struct.unpack_from("<H", payload, off + 34 * i + 32)[0]
+        out.append((t, services, ip, port))
+    return out
+
+
 def header_bytes(version, prev, merkle, t, bits, nonce):
     return struct.pack("<I", version) + prev + merkle + struct.pack("<III", t, bits, nonce)
 
