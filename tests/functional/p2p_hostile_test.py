@@ -17,7 +17,7 @@ import time
 
 import framework
 import p2p_util as u
-from framework import assert_equal, assert_true, TestFailure
+from framework import assert_equal, assert_true
 
 MAIN_MAGIC = bytes.fromhex("c8e35ed1")
 STATE = {}
@@ -40,13 +40,8 @@ def setup(t):
     return n, h
 
 
-def raw_key(raw):
-    host, port = raw.sock.getsockname()[:2]
-    return f"{host}:{port}"
-
-
-def banned(node):
-    return {b["address"] for b in node.rpc("listbanned")}
+raw_key = u.raw_key
+banned = u.banned
 
 
 def honest_still_fine():
@@ -77,18 +72,7 @@ def expect_open(raw, what):
 
 
 def connect(handshake=False):
-    n = STATE["n"]
-    # On loopback a discouragement names the exact ip:port, and the kernel may hand a new
-    # connection a port discouraged by an earlier test: take another port then (bounded).
-    bans = banned(n)
-    for _ in range(20):
-        raw = u.RawPeer(n.p2p_port)
-        if raw_key(raw) not in bans:
-            break
-        raw.close()
-    if handshake:
-        raw.handshake(best_height=0)
-    return raw
+    return u.connect_raw(STATE["n"], handshake=handshake)
 
 
 # --------------------------------------------------------------------------------------------- frame errors
@@ -344,11 +328,7 @@ def test_getheaders_from_another_chain(t):
 
 def solve(header_fields, body, valid_pow=True):
     version, prev, merkle, t_, bits = header_fields
-    for nonce in range(1_000_000):
-        header = u.header_bytes(version, prev, merkle, t_, bits, nonce)
-        if u.hash_meets(header, bits) == valid_pow:
-            return header, body
-    raise TestFailure("no nonce")
+    return u.solve_header(version, prev, merkle, t_, bits, valid_pow), body
 
 
 def template(n):

@@ -11,6 +11,7 @@ transactions). Contents:
 """
 
 import hashlib
+import json
 import os
 import random
 import socket
@@ -284,6 +285,27 @@ def parse_inv(payload):
     return out
 
 
+def read_varint(payload, off=0):
+    """(value, offset after it) of the varint at `off`."""
+    first = payload[off]
+    if first < 0xFD:
+        return first, off + 1
+    size = {0xFD: 2, 0xFE: 4, 0xFF: 8}[first]
+    return int.from_bytes(payload[off + 1: off + 1 + size], "little"), off + 1 + size
+
+
+def parse_addr(payload):
+    """addr entries as (time, services, ip[16], port)."""
+    n, off = read_varint(payload)
+    out = []
+    for i in range(n):
+        t, services = struct.unpack_from("<qQ", payload, off + 34 * i)
+        ip = payload[off + 34 * i + 16: off + 34 * i + 32]
+        port = struct.unpack_from("<H", payload, off + 34 * i + 32)[0]
+        out.append((t, services, ip, port))
+    return out
+
+
 def header_bytes(version, prev, merkle, t, bits, nonce):
     return struct.pack("<I", version) + prev + merkle + struct.pack("<III", t, bits, nonce)
 
@@ -313,17 +335,70 @@ def merkle_root(txids_internal):
 
 
 # ---------------------------------------------------------------------------------------------
+# blocks built by hand (regtest's proof of work is trivial: about one hash in two meets its target)
+
+REGTEST_BITS = 0x207FFFFF
+BLOCK_SUBSIDY = 50 * COIN
+
+
+def coinbase_bytes(recipient_pub, amount, height, extra=b""):
+    """A coinbase (kind 1): recipient, amount, nonce = the block height, extra bytes (at most 100)."""
+    return bytes([1]) + recipient_pub + struct.pack("<QQ", amount, height) + varint(len(extra)) + extra
+
+
+def solve_header(version, prev, merkle, t, bits=REGTEST_BITS, valid_pow=True):
+    """The 80-byte header with the first nonce whose hash meets (or, valid_pow=False, misses) the target."""
+    for nonce in range(1_000_000):
+        header = header_bytes(version, prev, merkle, t, bits, nonce)
+        if hash_meets(header, bits) == valid_pow:
+            return header
+    raise TestFailure("no nonce")
+
+
+def make_block(prev, height, t, recipient_pub, txs=(), fees=0, extra=b"", bits=REGTEST_BITS):
+    """A whole block on `prev` (internal byte order) at `height`: a coinbase paying the subsidy plus
+    `fees` to recipient_pub, then the raw transactions `txs`. Returns the serialized block."""
+    raw_txs = [coinbase_bytes(recipient_pub, BLOCK_SUBSIDY + fees, height, extra)] + list(txs)
+    header = solve_header(1, prev, merkle_root([sha256d(x) for x in raw_txs]), t, bits)
+    return header + varint(len(raw_txs)) + b"".join(raw_txs)
+
+
+def block_hash(block):
+    """Internal byte order hash of a serialized block (or of an 80-byte header)."""
+    return sha256d(block[:80])
+
+
+def block_time(block):
+    return struct.unpack_from("<I", block, 68)[0]
+
+
+def headers_payload(headers):
+    return varint(len(headers)) + b"".join(h[:80] for h in headers)
+
+
+# ---------------------------------------------------------------------------------------------
 # a hand-driven peer
 
 
 class RawPeer:
     """A TCP connection to a node's P2P port that speaks frames by hand."""
 
-    def __init__(self, port, timeout=10.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=10.0, sock=None):
+        """Connects to 127.0.0.1:port, or wraps `sock`, a socket already connected."""
+        self.sock = sock if sock is not None else socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
         self.closed = False
         self.received = []  # (command, payload) of everything read
+
+    @classmethod
+    def small_buffer(cls, port, rcvbuf=4096, timeout=10.0):
+        """A peer with a small receive buffer (set before connecting): what the node sends it and it
+        does not read stays in the node's own send queue, not in the kernel's buffers."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(timeout)
+        s.connect(("127.0.0.1", port))
+        return cls(port, sock=s)
 
     def close(self):
         try:
@@ -444,6 +519,39 @@ class RawPeer:
             if m[0] == "pong" and m[1] == nonce:
                 return True
         return not self.closed
+
+
+def raw_key(raw):
+    """The ip:port the node sees for a raw peer (what a discouragement on loopback names)."""
+    host, port = raw.sock.getsockname()[:2]
+    return f"{host}:{port}"
+
+
+def banned(node):
+    return {b["address"] for b in node.rpc("listbanned")}
+
+
+def saved_addresses(node):
+    """The ip:port of every entry of the node's peers.json (version 1: a bare array of entries;
+    version 2: {"version": 2, "key": ..., "entries": [...]}). Written at shutdown and every minute."""
+    with open(os.path.join(node.datadir, "peers.json"), encoding="utf-8") as f:
+        doc = json.load(f)
+    entries = doc.get("entries", []) if isinstance(doc, dict) else doc
+    return [e.get("addr", "") for e in entries if isinstance(e, dict)]
+
+
+def connect_raw(node, handshake=False, best_height=0):
+    """A RawPeer to node. On loopback a discouragement names the exact ip:port, and the kernel may
+    hand a new connection a port discouraged by an earlier test: take another port then (bounded)."""
+    bans = banned(node)
+    for _ in range(20):
+        raw = RawPeer(node.p2p_port)
+        if raw_key(raw) not in bans:
+            break
+        raw.close()
+    if handshake:
+        raw.handshake(best_height=best_height)
+    return raw
 
 
 # ---------------------------------------------------------------------------------------------
