@@ -312,13 +312,38 @@ void ConnManager::dial_more(const std::set<std::string>& endpoints) {
   DialRound r = dial_round(endpoints);
   dial_anchors(r);
   dial_from_book(r, ConnectionType::kOutboundFullRelay, wanted_full_relay(), false);
-  // A stale tip: one full-relay connection more, to a network group none of our outbound peers is in.
-  if (stale_tip_) dial_from_book(r, ConnectionType::kOutboundFullRelay, wanted_full_relay() + 1, true);
+  // A stale tip: one full-relay connection more, to a network group none of our outbound peers is
+  // in (off regtest), and the outbound peers rotate until the tip moves.
+  rotate_stale_outbound(r);
+  if (stale_tip_) {
+    dial_from_book(r, ConnectionType::kOutboundFullRelay, wanted_full_relay() + 1,
+                   params_.network != Network::kRegtest);
+  }
   dial_from_book(r, ConnectionType::kBlockRelayOnly, wanted_block_relay(), false);
   const OutboundCounts want{wanted_full_relay(), wanted_block_relay(), 0};
   if (options_.feelers && feelers_.take(std::chrono::steady_clock::now(), r.counts, want)) {
     dial_from_book(r, ConnectionType::kFeeler, 1, false);
   }
+}
+
+void ConnManager::rotate_stale_outbound(const DialRound& r) {
+  const auto t = std::chrono::steady_clock::now();
+  if (!stale_tip_ || r.counts.full_relay <= wanted_full_relay() || !events_) {
+    stale_extra_since_ = {};
+    return;
+  }
+  if (stale_extra_since_ == std::chrono::steady_clock::time_point{}) stale_extra_since_ = t;
+  if (t - stale_extra_since_ < kStaleTipRotation) return;
+  stale_extra_since_ = {};
+  std::optional<EvictionCandidate> oldest;
+  for (const auto& [id, c] : connections_) {
+    if (c->info().inbound || c->info().type != ConnectionType::kOutboundFullRelay) continue;
+    EvictionCandidate e;
+    e.id = id;
+    events_->eviction_hints(e);
+    if (!oldest || e.last_block < oldest->last_block) oldest = e;
+  }
+  if (oldest) disconnect(oldest->id, "the tip is stale: trying another outbound peer");
 }
 
 ConnManager::DialRound ConnManager::dial_round(const std::set<std::string>& endpoints) const {

@@ -34,6 +34,12 @@ inline constexpr std::chrono::seconds kConnectTimeout{5};
 inline constexpr std::chrono::seconds kAddrBookSaveInterval{60};
 //! How often the manager dials, and ticks the message processor (timeouts, stalls, retries).
 inline constexpr std::chrono::milliseconds kConnManagerTick{500};
+//! While the tip is stale and the extra outbound peer it asked for is connected, every this often
+//! the full-relay outbound peer that gave us a new block longest ago (the extra one included) is
+//! disconnected, so that another extra peer is tried (Bitcoin Core's EvictExtraOutboundPeers):
+//! a node whose outbound peers are all on the wrong side of a healed partition finds the other
+//! side.
+inline constexpr std::chrono::seconds kStaleTipRotation{30};
 
 //! The connections (Bitcoin Core's CConnman): the listening socket, dialling (-connect,
 //! -addnode, anchors.json, the address book: full-relay, block-relay-only and feeler connections,
@@ -173,6 +179,10 @@ class ConnManager final : public MessageSink {
   std::uint64_t total_recv_ = 0;
   bool stopping_ = false;
   bool stale_tip_ = false;  //!< one more outbound connection wanted, to a new network group
+  //! Since when the stale tip's extra peer is connected (epoch: not now).
+  std::chrono::steady_clock::time_point stale_extra_since_{};
+  //! A stale tip with its extra peer connected for kStaleTipRotation: one outbound peer goes.
+  void rotate_stale_outbound(const DialRound& r);
   std::unique_ptr<asio::steady_timer> tick_timer_;
 };
 

@@ -5,6 +5,7 @@
 #include <coroutine>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -19,6 +20,7 @@
 #include "chain/mempool.hpp"
 #include "daemon/in_process_node.hpp"
 #include "daemon/node/node.hpp"
+#include "daemon/rpc/rpc_workers.hpp"
 #include "daemon/rpc/util.hpp"
 #include "io/io_watchdog.hpp"
 #include "util/json.hpp"
@@ -179,8 +181,22 @@ TEST_CASE("a getblockcount sent during a big read is answered before it", "[daem
   auto bodies = std::make_shared<std::pair<std::string, std::string>>(call_body("getrawmempool", "[true]"),
                                                                       call_body("getblockcount", "[]"));
   auto replies = std::make_shared<std::vector<RpcReply>>();
-  asio::post(*ctx.io, [&ctx, order, both, bodies, replies] {
-    auto finish = [order, both, replies](std::string name, RpcReply reply) {
+  // Both workers are held busy until getblockcount has its reply: the big read cannot finish
+  // first however the threads are scheduled (on the io thread, as before, it would).
+  auto release = std::make_shared<std::promise<void>>();
+  std::shared_future<void> released = release->get_future().share();
+  auto set = std::make_shared<std::atomic<bool>>(false);
+  struct Release {  // also when a check fails: the node's workers must be free to stop
+    std::shared_ptr<std::promise<void>> p;
+    std::shared_ptr<std::atomic<bool>> set;
+    ~Release() {
+      if (!set->exchange(true)) p->set_value();
+    }
+  } guard{release, set};
+  for (unsigned i = 0; i < kRpcWorkerThreads; ++i) ctx.rpc_workers->post([released] { released.wait(); });
+  asio::post(*ctx.io, [&ctx, order, both, bodies, replies, release, set] {
+    auto finish = [order, both, replies, release, set](std::string name, RpcReply reply) {
+      if (name == "getblockcount" && !set->exchange(true)) release->set_value();
       order->push_back(std::move(name));
       replies->push_back(std::move(reply));
       if (order->size() == 2) both->set_value();
