@@ -352,7 +352,9 @@ def main(argv=None):
     if why:
         print(f"SKIP: {why}", file=sys.stderr)
         return EXIT_SKIP
-    # SIGTERM and SIGHUP unwind like Ctrl-C, so that the finally below always cleans up.
+    # SIGINT (even when inherited as ignored, as in a background job), SIGTERM and SIGHUP unwind
+    # like Ctrl-C, so that the finally below always cleans up.
+    signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
     try:
