@@ -20,6 +20,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import sys
 import time
 
@@ -154,7 +155,25 @@ class Run:
             self.failures.append(f"partition leaked: {crossed} packets crossed the trunk ({before} -> {after})")
         if tracker.violations:
             self.failures.append(f"stale tips during the partition: {len(tracker.violations)} node(s)")
+        self.summary["partition"]["before_heal"] = self.link_snapshot()
         self.heal(tracker.tip["A"], tx_b)
+
+    def link_snapshot(self):
+        """Just before the heal: connections that cross the trunk (should be none left) and nodes
+        still short of outbound peers (they keep dialling, also across the trunk: what heals a
+        short partition at once)."""
+        cross, short, out = 0, 0, []
+        for node in self.s.nodes:
+            try:
+                peers = node.rpc("getpeerinfo")
+            except (OSError, framework.RpcError, framework.HttpError):
+                continue
+            n_out = sum(1 for p in peers if not p["inbound"])
+            out.append(n_out)
+            short += n_out < min(8, len(self.s.nodes) - 1)
+            cross += sum(1 for p in peers if not p["inbound"] and side_of(p["addr"], self.s) not in (node.side, "?"))
+        return {"cross_side_outbound": cross, "nodes_short_of_outbound": short,
+                "outbound_median": statistics.median(out) if out else None}
 
     def heal(self, best_tip, tx_b):
         s, opts = self.s, self.opts
