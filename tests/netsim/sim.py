@@ -74,6 +74,7 @@ class SimNode:
         self.auth = None
         self._conn = None
         self._id = 0
+        self.last_error = None  # the last RPC error seen while waiting (for diagnosis)
 
     def __repr__(self):
         return f"node{self.index}({self.side} {self.ip})"
@@ -182,7 +183,8 @@ class Simulator:
         self.tracker_bin = os.path.join(self.build_dir, "tracker", "cheese-tracker")
         for path in (self.cheesed, self.tracker_bin):
             if not os.access(path, os.X_OK):
-                raise framework.TestFailure(f"{path} is not built (cmake --build build --target cheesed cheese-tracker)")
+                raise framework.TestFailure(f"{path} is not built "
+                                            "(cmake --build build --target cheesed cheese-tracker)")
         self.prefix = prefix
         self.topo = netns.Topology(prefix, n_nodes, side_a if side_a is not None else (n_nodes + 1) // 2)
         self.debug = list(debug)
