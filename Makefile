@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 export CCACHE_BASEDIR := $(CURDIR)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test run clean sanitize fuzz bench
+.PHONY: all deps configure build test run clean sanitize fuzz bench netsim
 
 all: build
 
@@ -27,6 +27,12 @@ run: build
 
 bench: build
 	@$(BUILD_DIR)/bench/cheese-bench
+
+# The network simulator (tests/netsim/README.md; needs root): NETSIM_ARGS="--nodes 100 --prefix cs".
+NETSIM_ARGS ?= --nodes 12 --scenario partition --partition-seconds 30
+netsim: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target cheesed cheese-tracker
+	@python3 tests/netsim/netsim.py --build-dir $(BUILD_DIR) $(NETSIM_ARGS)
 
 # ASan + UBSan build of everything, in its own folder.
 sanitize:

@@ -1,0 +1,427 @@
+#!/usr/bin/env python3
+"""cheesechain network simulator: N `cheesed` hosts, each in its own network namespace.
+
+    sudo python3 tests/netsim/netsim.py --nodes 100 --scenario partition --partition-seconds 60 --prefix cs
+
+Scenarios (tests/netsim/README.md has the details):
+  converge   start everything, mine on one node: seconds until every node has the tip; send a
+             transaction: seconds until every mempool has it.
+  partition  converge, cut the trunk between sides A and B, mine on both (more on A), send a
+             transaction on B (it will be reorged out), keep mining, heal: seconds from the heal
+             until every node is on the most-work tip and until the transaction is back in
+             every mempool; during the partition every node must reach its side's tip in time.
+
+Prints one JSON summary on stdout (progress on stderr). Exit code: 0 when the bounds hold, 1
+when they do not, 2 on a setup error, 77 when namespaces cannot be made (not root, no `ip netns`).
+"""
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import sys
+import time
+
+import netns
+import sim
+from sim import log, stats
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "functional"))
+
+import framework  # noqa: E402
+import p2p_util as u  # noqa: E402  (keys, signed transfers)
+
+EXIT_SKIP = 77
+DEFAULT_HEAL_BOUND = 10.0  # seconds from the heal until every node is on the most-work tip
+DEFAULT_STALE_BOUND = 15.0  # seconds a node may lag its own side's tip during the partition
+
+
+class Run:
+    """One scenario run; `summary` becomes the JSON output, `failures` the reasons to exit 1."""
+
+    def __init__(self, s, opts):
+        self.s = s
+        self.opts = opts
+        self.summary = {"nodes": len(s.nodes), "side_a": s.topo.side_a, "side_b": len(s.nodes) - s.topo.side_a}
+        self.failures = []
+        self.rng = random.Random(opts.seed)
+        self.alice = u.Key("netsim alice")
+        self.bob = u.Key("netsim bob")
+        self.miner = u.Key("netsim miner")
+        self.reach_timeout = opts.reach_timeout or max(30.0, 0.5 * len(s.nodes))
+
+    # --- helpers -----------------------------------------------------------------------------
+    def tip_times(self, nodes, tip, t0, timeout, what):
+        return self.s.wait_each(nodes, lambda n: n.rpc("getbestblockhash") == tip, timeout, what, t0=t0,
+                                raise_on_timeout=False)
+
+    def mine(self, node, count, address):
+        return node.rpc("generatetoaddress", count, address)
+
+    def transfer(self, node):
+        """alice pays bob 1 CHZ, sent to `node`; returns the Transfer."""
+        nonce = node.rpc("getaccount", self.alice.address)["next_nonce"]
+        tx = u.make_transfer(self.alice, self.bob.pub, u.COIN, u.MIN_RELAY_FEE, nonce)
+        framework.assert_equal(node.rpc("sendrawtransaction", tx.hex), tx.txid, "txid")
+        return tx
+
+    def wait_network(self):
+        """Every node has at least `want` connections (they came through the tracker)."""
+        want = min(self.opts.min_peers, len(self.s.nodes) - 1)
+        t0 = time.monotonic()
+        times = self.s.wait_each(self.s.nodes, lambda n: n.rpc("getconnectioncount") >= want,
+                                 self.reach_timeout * 2, f"connected to {want} peers", interval=0.5)
+        log(f"every node has >= {want} peers after {time.monotonic() - t0:.1f} s")
+        self.summary["discovery"] = {"min_peers": want, **stats(times, len(self.s.nodes))}
+
+    # --- converge ----------------------------------------------------------------------------
+    def converge(self):
+        """Blocks and a transaction from one node to all; leaves alice funded, mempools empty."""
+        s = self.s
+        self.wait_network()
+        n = len(s.nodes)
+        # One block on node 0, then the blocks that make alice's coinbase spendable.
+        t0 = time.monotonic()
+        tip = self.mine(s.nodes[0], 1, self.alice.address)[-1]
+        block = self.tip_times(s.nodes, tip, t0, self.reach_timeout, "on the first block")
+        log(f"block 1 reached {len(block)}/{n} nodes, max {max(block.values(), default=0):.2f} s")
+        miner = s.nodes[self.rng.randrange(n)]
+        t0 = time.monotonic()
+        tip = self.mine(miner, u.COINBASE_MATURITY + 1, self.miner.address)[-1]
+        burst = self.tip_times(s.nodes, tip, t0, self.reach_timeout, "on the tip")
+        log(f"{u.COINBASE_MATURITY + 1} blocks from {miner} reached {len(burst)}/{n} nodes")
+        # A transaction from the last node to every mempool.
+        t0 = time.monotonic()
+        tx = self.transfer(s.nodes[-1])
+        txt = s.wait_each(s.nodes, lambda nd: tx.txid in nd.rpc("getrawmempool"), self.reach_timeout,
+                          "with the transaction", t0=t0, raise_on_timeout=False)
+        log(f"transaction reached {len(txt)}/{n} mempools, max {max(txt.values(), default=0):.2f} s")
+        # Confirmed, so that the partition starts from empty mempools.
+        tip = self.mine(s.nodes[n // 2], 1, self.miner.address)[-1]
+        confirm = self.tip_times(s.nodes, tip, time.monotonic(), self.reach_timeout, "on the tip")
+        self.summary["converge"] = {"block": stats(block, n), "blocks_11": stats(burst, n), "tx": stats(txt, n),
+                                    "confirm_block": stats(confirm, n)}
+        for name, res in (("block", block), ("tx", txt), ("confirm_block", confirm)):
+            if len(res) < n:
+                self.failures.append(f"converge: {n - len(res)} node(s) never got the {name}")
+        self.summary["connections"] = s.connections()
+
+    # --- partition ---------------------------------------------------------------------------
+    def partition(self):
+        s, opts = self.s, self.opts
+        self.converge()
+        a_nodes, b_nodes = s.side_nodes("A"), s.side_nodes("B")
+        s.topo.set_trunk(False)
+        t_cut = time.monotonic()
+        before = s.topo.trunk_counters()
+        log(f"partition: trunk down ({len(a_nodes)} | {len(b_nodes)} nodes)")
+        # Side B: a transaction, then a block with it (the block and the transaction lose later).
+        b0 = b_nodes[0]
+        tx_b = self.transfer(b0)
+        s.wait_each(b_nodes, lambda nd: tx_b.txid in nd.rpc("getrawmempool"), self.reach_timeout,
+                    "with side B's transaction", raise_on_timeout=False)
+        tracker = SideTracker(self)
+        tracker.mined("B", b0, self.mine(b0, 1, self.miner.address)[-1])
+        framework.assert_true(tx_b.txid in b0.rpc("getblock", tracker.tip["B"])["tx"], "side B's block has the tx")
+        # Keep mining: A every interval, B every second interval, until the partition ends.
+        interval = opts.block_interval
+        next_block = {"A": time.monotonic(), "B": time.monotonic() + interval}
+        end = t_cut + opts.partition_seconds
+        for _ in range(int(opts.partition_seconds / sim.POLL_INTERVAL) + 10):
+            now = time.monotonic()
+            if now >= end:
+                break
+            for side, step in (("A", interval), ("B", 2 * interval)):
+                if now >= next_block[side]:
+                    miner = tracker.miner(side)
+                    tracker.mined(side, miner, self.mine(miner, 1, self.miner.address)[-1])
+                    next_block[side] = now + step
+            tracker.sweep()
+            time.sleep(sim.POLL_INTERVAL)
+        # Side A must hold more work at the heal.
+        if tracker.height["A"] <= tracker.height["B"]:
+            miner = tracker.miner("A")
+            tracker.mined("A", miner, self.mine(miner, tracker.height["B"] - tracker.height["A"] + 1,
+                                                self.miner.address)[-1])
+        tracker.finish(opts.stale_bound)
+        after = s.topo.trunk_counters()
+        crossed = sum(after.values()) - sum(before.values())
+        self.summary["partition"] = {"seconds": round(time.monotonic() - t_cut, 1), **tracker.report(),
+                                     "trunk_packets_during_partition": crossed}
+        if crossed:
+            self.failures.append(f"partition leaked: {crossed} packets crossed the trunk ({before} -> {after})")
+        if tracker.violations:
+            self.failures.append(f"stale tips during the partition: {len(tracker.violations)} node(s)")
+        self.summary["partition"]["before_heal"] = self.link_snapshot()
+        self.heal(tracker.tip["A"], tx_b)
+
+    def link_snapshot(self):
+        """Just before the heal: connections that cross the trunk (should be none left) and nodes
+        still short of outbound peers (they keep dialling, also across the trunk: what heals a
+        short partition at once)."""
+        cross, short, out = 0, 0, []
+        for node in self.s.nodes:
+            try:
+                peers = node.rpc("getpeerinfo")
+            except (OSError, framework.RpcError, framework.HttpError):
+                continue
+            n_out = sum(1 for p in peers if not p["inbound"])
+            out.append(n_out)
+            short += n_out < min(8, len(self.s.nodes) - 1)
+            cross += sum(1 for p in peers if not p["inbound"] and side_of(p["addr"], self.s) not in (node.side, "?"))
+        return {"cross_side_outbound": cross, "nodes_short_of_outbound": short,
+                "outbound_median": statistics.median(out) if out else None}
+
+    def heal(self, best_tip, tx_b):
+        s, opts = self.s, self.opts
+        n = len(s.nodes)
+        s.topo.set_trunk(True)
+        t_heal = time.monotonic()
+        unix_heal = time.time()
+        log("heal: trunk up")
+        tip_t, pool_t = {}, {}
+
+        def check(node):
+            if node.index not in tip_t and node.rpc("getbestblockhash") == best_tip:
+                tip_t[node.index] = time.monotonic() - t_heal
+            if node.index not in pool_t and tx_b.txid in node.rpc("getrawmempool"):
+                pool_t[node.index] = time.monotonic() - t_heal
+            return node.index in tip_t and node.index in pool_t
+
+        s.wait_each(s.nodes, check, opts.heal_timeout, "healed", raise_on_timeout=False)
+        tip_stats, pool_stats = stats(tip_t, n), stats(pool_t, n)
+        self.summary["heal"] = {"tip": tip_stats, "mempool": pool_stats, "bound_seconds": opts.heal_bound}
+        log(f"heal: tip max {tip_stats['max']} s ({tip_stats['missing']} missing), "
+            f"mempool max {pool_stats['max']} s ({pool_stats['missing']} missing)")
+        slow = [nd for nd in s.nodes if tip_t.get(nd.index, float("inf")) > opts.heal_bound]
+        if slow:
+            self.failures.append(f"heal: {len(slow)} node(s) not on the most-work tip within {opts.heal_bound} s")
+            self.summary["heal"]["slow_nodes"] = [diagnose(nd, tip_t.get(nd.index), unix_heal) for nd in slow[:5]]
+        late_pool = [nd.index for nd in s.nodes if nd.index not in pool_t]
+        if late_pool:
+            self.failures.append(f"heal: {len(late_pool)} mempool(s) never got the reorged-out transaction back")
+
+
+class SideTracker:
+    """During the partition: each side's newest tip, and for every node how long it takes to
+    reach it. A node still behind its side's tip `stale_bound` seconds after that tip was mined
+    is a stale-tip violation (its own side is reachable and in its address book)."""
+
+    def __init__(self, run):
+        self.run = run
+        self.nodes = {"A": run.s.side_nodes("A"), "B": run.s.side_nodes("B")}
+        self.tip, self.mined_at, self.height = {}, {}, {"A": 0, "B": 0}
+        self.on_tip = {"A": set(), "B": set()}  # node indexes on the side's current tip
+        self.delays = {"A": [], "B": []}
+        self.violations = {}  # node index -> {"side", "lag", "tip"}
+        self.blocks = {"A": 0, "B": 0}
+        for side in ("A", "B"):
+            h = self.nodes[side][0].rpc("getblockcount")
+            self.height[side] = h
+
+    def mined(self, side, node, tip):
+        self.tip[side] = tip
+        self.mined_at[side] = time.monotonic()
+        self.height[side] = node.rpc("getblockcount")
+        self.on_tip[side] = {node.index}
+        self.blocks[side] += 1
+
+    def miner(self, side):
+        """A node already on the side's tip (so that the side's chain stays one chain)."""
+        return self.run.s.nodes[self.run.rng.choice(sorted(self.on_tip[side]))] if side in self.tip else \
+            self.nodes[side][0]
+
+    def sweep(self):
+        now = time.monotonic()
+        for side in ("A", "B"):
+            if side not in self.tip:
+                continue
+            for node in self.nodes[side]:
+                if node.index in self.on_tip[side]:
+                    continue
+                try:
+                    best = node.rpc("getbestblockhash")
+                except (OSError, framework.RpcError, framework.HttpError):
+                    continue
+                if best == self.tip[side]:
+                    self.on_tip[side].add(node.index)
+                    self.delays[side].append(now - self.mined_at[side])
+                elif now - self.mined_at[side] > self.run.opts.stale_bound and node.index not in self.violations:
+                    self.violations[node.index] = {"node": node.index, "side": side,
+                                                   "lag": round(now - self.mined_at[side], 1), "tip": best[:16]}
+
+    def finish(self, bound):
+        """Waits (bounded) until every node is on its side's tip; the ones that are not are
+        violations with a diagnosis."""
+        deadline = time.monotonic() + bound
+        for _ in range(int(bound / sim.POLL_INTERVAL) + 2):
+            self.sweep()
+            if all(len(self.on_tip[s]) == len(self.nodes[s]) for s in ("A", "B")) or time.monotonic() > deadline:
+                break
+            time.sleep(sim.POLL_INTERVAL)
+        for side in ("A", "B"):
+            for node in self.nodes[side]:
+                if node.index not in self.on_tip[side]:
+                    v = self.violations.setdefault(node.index, {"node": node.index, "side": side})
+                    v.update(diagnose(node, None, time.time() - bound))
+
+    def report(self):
+        n_a, n_b = len(self.nodes["A"]), len(self.nodes["B"])
+        return {"blocks_a": self.blocks["A"], "blocks_b": self.blocks["B"],
+                "height_a": self.height["A"], "height_b": self.height["B"],
+                "side_a_block": stats(self.delays["A"], len(self.delays["A"])),
+                "side_b_block": stats(self.delays["B"], len(self.delays["B"])),
+                "stale_tip_violations": sorted(self.violations.values(), key=lambda v: v["node"]),
+                "stale_bound_seconds": self.run.opts.stale_bound, "nodes": [n_a, n_b]}
+
+
+def diagnose(node, seconds, since_unix):
+    """What a late node looked like: its tip, its peers and their sides, its address book size,
+    and its log lines about connections since `since_unix`."""
+    out = {"node": node.index, "side": node.side, "reached_after": seconds}
+    try:
+        out["height"] = node.rpc("getblockcount")
+        info = node.rpc("getnetworkinfo")
+        out["addressbook"] = info.get("addressbook")
+        peers = node.rpc("getpeerinfo")
+        out["peers"] = [f"{'in ' if p['inbound'] else 'out'} {p['addr']} side {side_of(p['addr'], node.sim)} "
+                        f"lastrecv {int(time.time() - p.get('lastrecv', 0))}s ago" for p in peers]
+    except Exception as e:  # noqa: BLE001 - diagnosis must not hide the result
+        out["rpc_error"] = str(e)
+    lines = node.log_lines_since(since_unix)
+    out["log"] = [ln for ln in lines if "[net]" not in ln or "connect" in ln or "disconnect" in ln][-15:]
+    return out
+
+
+def side_of(addr, s):
+    host = addr.rsplit(":", 1)[0]
+    for node in s.nodes:
+        if node.ip == host:
+            return node.side
+    return "tracker" if host == netns.TRACKER_IP else "?"
+
+
+def print_table(summary):
+    """The timings as a table on stderr (the JSON on stdout has everything)."""
+    rows = [("discovery", summary.get("discovery"))]
+    for key in ("block", "blocks_11", "tx", "confirm_block"):
+        rows.append((f"converge {key}", summary.get("converge", {}).get(key)))
+    part = summary.get("partition", {})
+    rows += [("partition side A block", part.get("side_a_block")), ("partition side B block", part.get("side_b_block")),
+             ("heal tip", summary.get("heal", {}).get("tip")), ("heal mempool", summary.get("heal", {}).get("mempool"))]
+    lines = [f"{'seconds until every node':<26} {'median':>7} {'p90':>7} {'max':>7} {'missing':>7}"]
+    for name, st in rows:
+        if st:
+            lines.append(f"{name:<26} " + " ".join(f"{str(st.get(k)):>7}" for k in ("median", "p90", "max", "missing")))
+    if part:
+        lines.append(f"stale-tip violations: {len(part.get('stale_tip_violations', []))}; "
+                     f"trunk packets during the partition: {part.get('trunk_packets_during_partition')}")
+    lines.append(f"connections: {summary.get('connections')}; memory: {summary.get('memory')}")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--build-dir", default=os.path.join(HERE, "..", "..", "build"),
+                   help="cmake build directory with daemon/cheesed and tracker/cheese-tracker")
+    p.add_argument("--nodes", type=int, default=12)
+    p.add_argument("--scenario", choices=("converge", "partition"), default="converge")
+    p.add_argument("--prefix", default="ns", help="name prefix of namespaces (a-z0-9, at most 8)")
+    p.add_argument("--partition-seconds", type=float, default=60.0)
+    p.add_argument("--block-interval", type=float, default=5.0,
+                   help="seconds between blocks on side A during the partition (B: twice that)")
+    p.add_argument("--heal-bound", type=float, default=DEFAULT_HEAL_BOUND)
+    p.add_argument("--heal-timeout", type=float, default=None,
+                   help="how long to measure after the heal (default: max(60, 6 x heal bound))")
+    p.add_argument("--stale-bound", type=float, default=DEFAULT_STALE_BOUND)
+    p.add_argument("--reach-timeout", type=float, default=None,
+                   help="bound on each converge measurement (default: max(30, nodes / 2) s)")
+    p.add_argument("--min-peers", type=int, default=4, help="connections each node needs before mining")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--debug", action="append", default=None, help="cheesed -debug category (default: net)")
+    p.add_argument("--node-arg", action="append", default=[], help="extra cheesed option (repeatable)")
+    p.add_argument("--keep", action="store_true", help="keep data directories and logs")
+    p.add_argument("--auto-prefix", action="store_true",
+                   help="use the first free PREFIX0..PREFIX9 (for runs side by side)")
+    p.add_argument("--cleanup-only", action="store_true", help="remove leftovers of the prefix and exit")
+    opts = p.parse_args(argv)
+    if opts.heal_timeout is None:
+        opts.heal_timeout = max(60.0, 6 * opts.heal_bound)
+    if opts.nodes < 2 or opts.nodes > 1000:
+        p.error("--nodes: 2..1000")
+    return opts
+
+
+def _raise_interrupt(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv=None):
+    opts = parse_args(argv)
+    try:
+        netns.check_prefix(opts.prefix)
+    except netns.NetnsError as e:
+        print(e, file=sys.stderr)
+        return 2
+    why = netns.available()
+    if why:
+        print(f"SKIP: {why}", file=sys.stderr)
+        return EXIT_SKIP
+    # SIGINT (even when inherited as ignored, as in a background job), SIGTERM and SIGHUP unwind
+    # like Ctrl-C, so that the finally below always cleans up.
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGHUP, _raise_interrupt)
+    try:
+        if opts.auto_prefix:
+            opts.prefix, lock = netns.lock_free_prefix(opts.prefix)
+        else:
+            lock = netns.PrefixLock(opts.prefix).__enter__()
+    except netns.NetnsError as e:
+        print(f"netsim: {e}", file=sys.stderr)
+        return 2
+    try:
+        return run_locked(opts)
+    except KeyboardInterrupt as e:
+        print(f"netsim: interrupted ({e or 'Ctrl-C'}); everything was removed", file=sys.stderr)
+        return 130
+    finally:
+        lock.__exit__()
+
+
+def run_locked(opts):
+    """The run itself, with the prefix's lock held."""
+    if opts.cleanup_only:
+        netns.cleanup(opts.prefix, log=log)
+        return 0
+    s = sim.Simulator(opts.build_dir, opts.nodes, opts.prefix, debug=opts.debug or ["net"],
+                      extra_args=opts.node_arg, keep=opts.keep)
+    run = None
+    t0 = time.monotonic()
+    try:
+        s.start()
+        run = Run(s, opts)
+        getattr(run, opts.scenario)()
+        run.summary["memory"] = s.memory()
+    except (framework.TestFailure, netns.NetnsError) as e:
+        s.failed = True
+        print(f"netsim: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if run is not None:
+            run.summary.update(scenario=opts.scenario, seconds=round(time.monotonic() - t0, 1),
+                               failures=run.failures, ok=not run.failures)
+            run.summary["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+            s.failed = s.failed or bool(run.failures)
+            print_table(run.summary)
+            print(json.dumps(run.summary, indent=1, default=str), flush=True)
+        s.close()
+    return 1 if run.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
