@@ -50,6 +50,16 @@ Verdict HeadersPresync::step(Walk& w, const BlockHeader& h, const Hash256& hash,
   return {};
 }
 
+std::optional<HeadersPresync::Result> HeadersPresync::advance(Walk& w, const BlockHeader& h, const Hash256& hash,
+                                                              std::int64_t now) {
+  if (h.prev_hash != w.last_hash) return fail("non-consecutive headers", true);
+  if (auto v = step(w, h, hash, now); !v) {
+    return fail(fmt::format("invalid header {}: {}", hash.to_display_hex(), to_string(v.reason)),
+                is_misbehavior(v.reason));
+  }
+  return std::nullopt;
+}
+
 bool HeadersPresync::commitment_bit(const Hash256& hash) const {
   return (sha256d(ByteSpan(salt_.data(), salt_.size()), ByteSpan(hash.bytes.data(), hash.bytes.size())).bytes[0] &
           1) != 0;
@@ -84,12 +94,8 @@ HeadersPresync::Result HeadersPresync::process(const std::vector<BlockHeader>& h
 HeadersPresync::Result HeadersPresync::presync_headers(const std::vector<BlockHeader>& headers, bool full,
                                                        std::int64_t now) {
   for (const BlockHeader& h : headers) {
-    if (h.prev_hash != presync_.last_hash) return fail("non-consecutive headers", true);
     const Hash256 hash = block_hash(h);
-    if (auto v = step(presync_, h, hash, now); !v) {
-      return fail(fmt::format("invalid header {}: {}", hash.to_display_hex(), to_string(v.reason)),
-                  is_misbehavior(v.reason));
-    }
+    if (auto failed = advance(presync_, h, hash, now)) return *failed;
     if (presync_.height % limits_.commitment_period == commitment_offset_) {
       commitments_.push_back(commitment_bit(hash));
       if (commitments_.size() > max_commitments_) return fail("more headers than the median-time rule allows", true);
@@ -114,12 +120,8 @@ HeadersPresync::Result HeadersPresync::presync_headers(const std::vector<BlockHe
 HeadersPresync::Result HeadersPresync::redownload_headers(const std::vector<BlockHeader>& headers, bool full,
                                                           std::int64_t now) {
   for (const BlockHeader& h : headers) {
-    if (h.prev_hash != redownload_.last_hash) return fail("non-consecutive headers", true);
     const Hash256 hash = block_hash(h);
-    if (auto v = step(redownload_, h, hash, now); !v) {
-      return fail(fmt::format("invalid header {}: {}", hash.to_display_hex(), to_string(v.reason)),
-                  is_misbehavior(v.reason));
-    }
+    if (auto failed = advance(redownload_, h, hash, now)) return *failed;
     if (!release_all_ && redownload_.height % limits_.commitment_period == commitment_offset_) {
       // A chain that differs from the presynced one (the peer's chain changed, or it lied) ends
       // the sync with nothing of it stored; an honest peer is simply synced again later.

@@ -87,6 +87,8 @@ class HeadersPresync {
   };
   //! Checks the header on top of the walk's last one (its link is the caller's) and moves on to it.
   Verdict step(Walk& w, const BlockHeader& h, const Hash256& hash, std::int64_t now) const;
+  //! The header's link and checks on top of the walk: moves on, or the failed end of the sync.
+  std::optional<Result> advance(Walk& w, const BlockHeader& h, const Hash256& hash, std::int64_t now);
   bool commitment_bit(const Hash256& hash) const;
   Result presync_headers(const std::vector<BlockHeader>& headers, bool full, std::int64_t now);
   Result redownload_headers(const std::vector<BlockHeader>& headers, bool full, std::int64_t now);
