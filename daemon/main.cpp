@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -38,6 +40,9 @@ int main(int argc, char** argv) {
   // A file-size limit (ulimit -f) then fails the write with EFBIG, which the node reports and
   // stops on like a full disk, instead of the signal killing it in the middle of a write.
   std::signal(SIGXFSZ, SIG_IGN);
+  // Everything the node writes (logs, cookie, databases, peers.json, wallets) is private to its
+  // user, whatever the caller's umask (as bitcoind does).
+  ::umask(077);
   NodeOptions options;
   bool help = false;
   bool version = false;

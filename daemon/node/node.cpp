@@ -1,5 +1,9 @@
 #include "daemon/node/node.hpp"
 
+#include <unistd.h>
+
+#include <cstdio>
+
 #include <fmt/format.h>
 
 #include <random>
@@ -155,7 +159,13 @@ int Node::run() {
   for (const auto& ep : ctx_.http->endpoints()) {
     log_info("JSON-RPC listening on {}:{}", ep.address().to_string(), ep.port());
   }
-  log_info("Web UI: {}", web_ui_url(ctx_, *ctx_.web));
+  // The login link carries a credential: never in debug.log (it may be read by others, or
+  // shipped with a bug report). On the console when there is one; `cheese-cli webui` any time.
+  log_info("Web UI ready; its login link: cheese-cli webui");
+  if (!ctx_.options.daemon && (ctx_.options.print_to_console || ::isatty(STDOUT_FILENO))) {
+    std::printf("Web UI: %s\n", web_ui_url(ctx_, *ctx_.web).c_str());
+    std::fflush(stdout);
+  }
   ctx_.connman->start();
   ctx_.peerman->set_listen_port(ctx_.connman->listen_port());
   if (!ctx_.options.trackers.empty()) {

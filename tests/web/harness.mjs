@@ -72,13 +72,21 @@ export class CheeseNode {
     const out = fs.openSync(path.join(this.base, 'stdout.txt'), 'a');
     this.proc = spawn(path.join(buildDir(), 'daemon', 'cheesed'), args, { stdio: ['ignore', out, out] });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code) => resolve(code)));
-    const log = path.join(this.datadir, 'debug.log');
-    this.url = await waitFor(() => {
+    // The login link is never written to debug.log: ask the node for it with the cookie.
+    const cookie = path.join(this.datadir, '.cookie');
+    this.url = await waitFor(async () => {
       if (this.proc.exitCode !== null) throw new Error(`cheesed exited with ${this.proc.exitCode}: ${this.logTail()}`);
-      if (!fs.existsSync(log)) return null;
-      const m = /Web UI: (http:\/\/\S+#token=([0-9a-f]+))/.exec(fs.readFileSync(log, 'utf8'));
-      return m ? m[1] : null;
-    }, `node ${this.index} to log its web UI address`, START_TIMEOUT_MS);
+      if (!fs.existsSync(cookie)) return null;
+      const auth = Buffer.from(fs.readFileSync(cookie, 'utf8').trim()).toString('base64');
+      const res = await fetch(`http://127.0.0.1:${this.rpcPort}/`, {
+        method: 'POST',
+        headers: { Authorization: `Basic ${auth}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'webui', params: [] }),
+      });
+      if (!res.ok) return null;
+      const body = await res.json();
+      return body.result && body.result.url;
+    }, `node ${this.index} to give its web UI address`, START_TIMEOUT_MS);
     this.token = /#token=([0-9a-f]+)/.exec(this.url)[1];
     this.origin = new URL(this.url).origin;
     await waitFor(() => this.rpc('getblockcount').then(() => true), `node ${this.index} RPC`, START_TIMEOUT_MS);
