@@ -34,15 +34,20 @@ int lock_data_dir(const std::filesystem::path& dir) {
   return fd;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+//! Process-wide settings made before anything is opened.
+void prepare_process() {
   // A file-size limit (ulimit -f) then fails the write with EFBIG, which the node reports and
   // stops on like a full disk, instead of the signal killing it in the middle of a write.
   std::signal(SIGXFSZ, SIG_IGN);
   // Everything the node writes (logs, cookie, databases, peers.json, wallets) is private to its
   // user, whatever the caller's umask (as bitcoind does).
   ::umask(077);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  prepare_process();
   NodeOptions options;
   bool help = false;
   bool version = false;

@@ -32,7 +32,10 @@ struct ChainParams {
   std::uint64_t coinbase_maturity;      //!< blocks before a coinbase is credited
   std::uint64_t halving_interval = 210'000;
   Amount initial_subsidy = 50 * kCoin;
-  std::int64_t max_future_block_time = 2 * 60 * 60;
+  //! A block's time may be at most this far ahead of the node's clock: 10 minutes, a sixth of
+  //! the ASERT half-life, so a block stamped at the limit eases the next target by 2^(1/6), 12 %
+  //! (docs/consensus.md; Bitcoin's 2 hours would be 4x with a 1-hour half-life).
+  std::int64_t max_future_block_time = 10 * 60;
   std::size_t median_time_span = 11;
   //! Work a chain must have before its headers are stored or its blocks downloaded (Bitcoin Core's
   //! nMinimumChainWork, -minimumchainwork). Zero on every network: none has launched. At launch

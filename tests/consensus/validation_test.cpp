@@ -368,11 +368,11 @@ HeaderContext context() { return {kHeight, kMtp, regtest().pow_limit_bits}; }
 
 }  // namespace
 
-TEST_CASE("check_header_contextual accepts a header between the median time and two hours ahead",
+TEST_CASE("check_header_contextual accepts a header between the median time and 10 minutes ahead",
           "[consensus][validation]") {
   CHECK(check_header_contextual(header_at(kMtp + 1), context(), kNow, regtest()).ok());
   CHECK(check_header_contextual(header_at(kNow), context(), kNow, regtest()).ok());
-  CHECK(check_header_contextual(header_at(kNow + 7200), context(), kNow, regtest()).ok());
+  CHECK(check_header_contextual(header_at(kNow + 600), context(), kNow, regtest()).ok());  // at the limit
 }
 
 TEST_CASE("check_header_contextual: bits other than the expected ones are bad bits", "[consensus][validation]") {
@@ -394,14 +394,32 @@ TEST_CASE("check_header_contextual: a time not after the median time past is too
   CHECK(check_header_contextual(header_at(0), context(), kNow, regtest()).reason == Reject::kBlockTimeTooOld);
 }
 
-TEST_CASE("check_header_contextual: a time more than two hours ahead is too new", "[consensus][validation]") {
-  CHECK(regtest().max_future_block_time == 7200);
-  CHECK(check_header_contextual(header_at(kNow + 7201), context(), kNow, regtest()).reason ==
+TEST_CASE("check_header_contextual: a time more than 10 minutes ahead is too new", "[consensus][validation]") {
+  for (const Network n : {Network::kMain, Network::kTest, Network::kRegtest}) {
+    CHECK(chain_params(n).max_future_block_time == 600);
+  }
+  CHECK(check_header_contextual(header_at(kNow + 601), context(), kNow, regtest()).reason ==
         Reject::kBlockTimeTooNew);
   CHECK(check_header_contextual(header_at(0xffffffff), context(), kNow, regtest()).reason ==
         Reject::kBlockTimeTooNew);
   // The same header is fine once the clock has caught up.
-  CHECK(check_header_contextual(header_at(kNow + 7201), context(), kNow + 1, regtest()).ok());
+  CHECK(check_header_contextual(header_at(kNow + 601), context(), kNow + 1, regtest()).ok());
+}
+
+TEST_CASE("a block stamped at the future limit eases the next target by under 20 % (12 %)",
+          "[consensus][validation]") {
+  // What a miner buys with the limit: the child of a block stamped max_future_block_time ahead of
+  // schedule may carry this much easier a target (ASERT, 1-hour half-life: 2^(600/3600) = 1.122).
+  const ChainParams& p = chain_params(Network::kMain);
+  const std::uint64_t height = 1000;
+  const std::int64_t on_schedule = std::int64_t{p.genesis.header.time} + p.target_spacing * (height - 1);
+  const U256 normal = decode_compact(next_work_required(height, on_schedule, p)).target;
+  const U256 eased = decode_compact(next_work_required(height, on_schedule + p.max_future_block_time, p)).target;
+  CHECK(eased * U256{100} > normal * U256{111});
+  CHECK(eased * U256{100} < normal * U256{114});
+  // The 2 hours Bitcoin allows would have made it 4x easier.
+  const U256 two_hours = decode_compact(next_work_required(height, on_schedule + 7200, p)).target;
+  CHECK(two_hours * U256{100} > normal * U256{395});
 }
 
 // ===================== connect_block_transactions =====================
