@@ -289,7 +289,10 @@ void PeerManager::transaction_accepted(const Hash256& id, PeerId source) {
 
 void PeerManager::announce_queued_txs(PeerState& p) {
   net::InvMsg inv;
-  while (!p.tx_to_announce.empty() && p.inv_budget > 0) {
+  // Entries mined or dropped meanwhile are skipped, at most a few budgets' worth per tick, so a
+  // queue emptied by a block costs bounded time per peer and tick.
+  for (std::size_t looked = 0; !p.tx_to_announce.empty() && p.inv_budget > 0 && looked < 4 * kMaxInvTxPerTick;
+       ++looked) {
     const Hash256 id = p.tx_to_announce.front();
     p.tx_to_announce.pop_front();
     if (!mempool_.contains(id)) continue;  // mined or dropped meanwhile
