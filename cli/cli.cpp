@@ -356,6 +356,7 @@ std::vector<OptionSpec> daemon_config_options() {
       "daemon",
       "discover",
       "feelerinterval",
+      "extrablockrelayinterval",
       "feelers",
       "genthreads",
       "handshaketimeout",

@@ -49,7 +49,8 @@ ConnManager::ConnManager(asio::io_context& io, const ChainParams& params, Option
       options_(std::move(options)),
       tasks_(io.get_executor(),
              [](std::string_view name, std::string_view what) { log_debug("net", "{} ended: {}", name, what); }),
-      feelers_(std::chrono::steady_clock::now(), options_.feeler_interval) {
+      feelers_(std::chrono::steady_clock::now(), options_.feeler_interval),
+      extra_block_relay_(options_.extra_block_relay_interval) {
   std::random_device rd;
   local_nonce_ = (std::uint64_t{rd()} << 32) | rd();
   rng_.seed((std::uint64_t{rd()} << 32) | rd());
@@ -320,6 +321,11 @@ void ConnManager::dial_more(const std::set<std::string>& endpoints) {
                    params_.network != Network::kRegtest);
   }
   dial_from_book(r, ConnectionType::kBlockRelayOnly, wanted_block_relay(), false);
+  evict_extra_block_relay(r);
+  if (extra_block_relay_.take(std::chrono::steady_clock::now(), r.counts.block_relay, wanted_block_relay(), rng_)) {
+    log_debug("net", "probing with an extra block-relay-only connection");
+    dial_from_book(r, ConnectionType::kBlockRelayOnly, wanted_block_relay() + 1, false);
+  }
   const OutboundCounts want{wanted_full_relay(), wanted_block_relay(), 0};
   if (options_.feelers && feelers_.take(std::chrono::steady_clock::now(), r.counts, want)) {
     dial_from_book(r, ConnectionType::kFeeler, 1, false);
@@ -344,6 +350,24 @@ void ConnManager::rotate_stale_outbound(const DialRound& r) {
     if (!oldest || e.last_block < oldest->last_block) oldest = e;
   }
   if (oldest) disconnect(oldest->id, "the tip is stale: trying another outbound peer");
+}
+
+void ConnManager::initial_sync_done() { extra_block_relay_.start(std::chrono::steady_clock::now(), rng_); }
+
+void ConnManager::evict_extra_block_relay(const DialRound& r) {
+  if (r.counts.block_relay <= wanted_block_relay() || !events_) return;
+  std::vector<EvictionCandidate> peers;
+  for (const auto& [id, c] : connections_) {
+    if (c->info().inbound || c->info().type != ConnectionType::kBlockRelayOnly || !c->connected()) continue;
+    EvictionCandidate e;
+    e.id = id;
+    e.connected = c->stats().connected_since;
+    events_->eviction_hints(e);
+    if (e.handshake_done) peers.push_back(e);
+  }
+  if (auto id = ExtraBlockRelay::select_to_evict(peers, std::chrono::steady_clock::now())) {
+    disconnect(*id, "one block-relay-only connection too many: keeping the one that gave us a block last");
+  }
 }
 
 ConnManager::DialRound ConnManager::dial_round(const std::set<std::string>& endpoints) const {

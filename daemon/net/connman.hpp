@@ -17,6 +17,7 @@
 #include "daemon/net/ban_list.hpp"
 #include "daemon/net/connection.hpp"
 #include "daemon/net/eviction.hpp"
+#include "daemon/net/extra_block_relay.hpp"
 #include "daemon/net/net_events.hpp"
 #include "io/task_group.hpp"
 
@@ -61,6 +62,8 @@ class ConnManager final : public MessageSink {
     //! Feeler connections every `feeler_interval` (off by default on regtest: -feelers).
     bool feelers = false;
     std::chrono::seconds feeler_interval = kFeelerInterval;  //!< -feelerinterval (tests)
+    //! Mean gap between extra block-relay-only probes (-extrablockrelayinterval, tests).
+    std::chrono::seconds extra_block_relay_interval = kExtraBlockRelayInterval;
   };
 
   ConnManager(asio::io_context& io, const ChainParams& params, Options options);
@@ -85,6 +88,7 @@ class ConnManager final : public MessageSink {
   void listen_address(PeerId peer, const net::NetAddress& address) override;
   void own_address(const net::NetAddress& address) override;
   void stale_tip(bool stale) override { stale_tip_ = stale; }
+  void initial_sync_done() override;
 
   // Called by connections.
   const NetworkMagic& magic() const { return params_.magic; }
@@ -183,6 +187,9 @@ class ConnManager final : public MessageSink {
   std::chrono::steady_clock::time_point stale_extra_since_{};
   //! A stale tip with its extra peer connected for kStaleTipRotation: one outbound peer goes.
   void rotate_stale_outbound(const DialRound& r);
+  //! One block-relay-only connection more than wanted: the one ExtraBlockRelay chooses goes.
+  void evict_extra_block_relay(const DialRound& r);
+  ExtraBlockRelay extra_block_relay_;
   std::unique_ptr<asio::steady_timer> tick_timer_;
 };
 

@@ -46,6 +46,7 @@ struct EvictionCandidate {
   std::chrono::steady_clock::time_point last_block{};  //!< last new block it gave us (epoch: never)
   std::chrono::steady_clock::time_point last_tx{};     //!< last new transaction it gave us
   bool handshake_done = false;
+  std::size_t blocks_in_flight = 0;  //!< blocks we asked it for and wait for
 };
 
 //! The network group an address belongs to for eviction and outbound diversity: one party

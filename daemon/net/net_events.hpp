@@ -66,6 +66,8 @@ class MessageSink {
   //! manager dials one outbound connection more, to a network group it has no outbound peer in,
   //! until the tip moves again (false).
   virtual void stale_tip(bool stale) = 0;
+  //! The tip became recent for the first time (the initial sync is done): said once.
+  virtual void initial_sync_done() = 0;
   //! One of our own listening addresses (learned from a connection to ourselves): never dial it.
   virtual void own_address(const net::NetAddress& address) = 0;
 };

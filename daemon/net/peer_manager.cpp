@@ -77,6 +77,7 @@ void PeerManager::eviction_hints(EvictionCandidate& c) const {
   c.last_block = p->last_block;
   c.last_tx = p->last_tx;
   c.handshake_done = p->handshake_done;
+  c.blocks_in_flight = downloads_.in_flight(c.id);
 }
 
 void PeerManager::on_tick() {
@@ -99,6 +100,15 @@ void PeerManager::on_tick() {
   }
   download_blocks();
   check_stale_tip(now);
+  check_initial_sync();
+}
+
+void PeerManager::check_initial_sync() {
+  if (initial_sync_done_) return;
+  const std::int64_t recent = clock_.unix_now() - kInitialSyncTipAgeBlocks * chain_.params().target_spacing;
+  if (chain_.tip()->header.time < recent) return;
+  initial_sync_done_ = true;
+  sink_.initial_sync_done();
 }
 
 void PeerManager::check_stale_tip(std::chrono::steady_clock::time_point now) {

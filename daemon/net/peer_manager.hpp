@@ -44,6 +44,9 @@ inline constexpr std::size_t kAddrRelayFanout = 2;
 //! No new tip for this long (three block intervals) while peers are connected: the tip may be
 //! stale, and one more outbound connection is asked for (Bitcoin Core's stale-tip check).
 inline constexpr std::chrono::seconds kStaleTipAge{3 * 60};
+//! The initial sync is done once the tip is at most this many block intervals old (Bitcoin Core's
+//! CanDirectFetch); it is said once (MessageSink::initial_sync_done), and never taken back.
+inline constexpr std::int64_t kInitialSyncTipAgeBlocks = 20;
 //! An unrequested block more than this many blocks above our tip is not processed, even on a
 //! branch with more work (Bitcoin Core's MIN_BLOCKS_TO_KEEP rule): we ask for blocks in order.
 inline constexpr std::uint64_t kMaxUnrequestedBlocksAhead = 288;
@@ -184,6 +187,8 @@ class PeerManager final : public NetEvents {
   void announce_queued_txs(PeerState& p);
   void check_timeouts(PeerState& p, std::chrono::steady_clock::time_point now);
   void check_stale_tip(std::chrono::steady_clock::time_point now);
+  //! Tells the sink once that the tip is recent (kInitialSyncTipAgeBlocks).
+  void check_initial_sync();
   void queue_block(PeerState& p, std::shared_ptr<const Block> block);
   //! Reading is paused while the peer's block waits for room, its transaction is checked, or its
   //! getdata waits for its send queue.
@@ -234,6 +239,7 @@ class PeerManager final : public NetEvents {
   std::uint16_t listen_port_ = 0;
   std::chrono::steady_clock::time_point last_tip_change_;
   bool stale_tip_ = false;
+  bool initial_sync_done_ = false;
   std::mt19937_64 rng_;
   std::map<PeerId, PeerState> peers_;
   HeaderSync headers_;

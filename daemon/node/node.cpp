@@ -46,6 +46,7 @@ ConnManager::Options connman_options(const NodeOptions& o) {
   n.full_relay_outbound = static_cast<std::size_t>(o.full_relay_outbound);
   n.feelers = o.feelers;
   n.feeler_interval = std::chrono::seconds(o.feeler_interval);
+  n.extra_block_relay_interval = std::chrono::seconds(o.extra_block_relay_interval);
   return n;
 }
 

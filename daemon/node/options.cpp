@@ -42,6 +42,8 @@ std::vector<OptionSpec> node_option_specs() {
        "Every 2 minutes, once the outbound slots are full, test one address of the address book with a short "
        "connection (default: 1; 0 on regtest)"},
       {"feelerinterval", K::kInt, "120", "Seconds between feeler connections (for tests)"},
+      {"extrablockrelayinterval", K::kInt, "300",
+       "Mean seconds between extra block-relay-only connections that probe for a better chain (for tests)"},
       {"debug", K::kList, "category",
        "Log a category: net, rpc, mempool, validation, tracker, mining, or all (repeatable)"},
       {"printtoconsole", K::kFlag, "0", "Also write the log to standard output"},
@@ -116,6 +118,10 @@ std::optional<std::string> read_node_options(const Args& args, NodeOptions& out)
   out.feeler_interval = args.get_int("feelerinterval", out.feeler_interval);
   if (out.feeler_interval < 1 || out.feeler_interval > 86400) {
     return fmt::format("invalid -feelerinterval={}: use 1..86400 seconds", out.feeler_interval);
+  }
+  out.extra_block_relay_interval = args.get_int("extrablockrelayinterval", out.extra_block_relay_interval);
+  if (out.extra_block_relay_interval < 1 || out.extra_block_relay_interval > 86400) {
+    return fmt::format("invalid -extrablockrelayinterval={}: use 1..86400 seconds", out.extra_block_relay_interval);
   }
   out.debug = args.get_list("debug");
   for (const auto& c : out.debug) {

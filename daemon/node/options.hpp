@@ -36,6 +36,7 @@ struct NodeOptions {
   int full_relay_outbound = kDefaultMaxOutbound;  //!< -outboundfullrelay
   bool feelers = true;                            //!< -feelers (default off on regtest)
   std::int64_t feeler_interval = 120;             //!< -feelerinterval, seconds between feelers
+  std::int64_t extra_block_relay_interval = 300;  //!< -extrablockrelayinterval, mean seconds
   std::vector<std::string> debug;
   bool print_to_console = false;
   bool daemon = false;

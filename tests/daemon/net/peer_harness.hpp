@@ -74,6 +74,8 @@ class FakeSink final : public MessageSink {
   void own_address(const net::NetAddress& address) override { own_addresses.push_back(address); }
   void stale_tip(bool stale) override { stale_tip_reports.push_back(stale); }
   std::vector<bool> stale_tip_reports;
+  void initial_sync_done() override { ++initial_sync_reports; }
+  int initial_sync_reports = 0;
 
   //! The messages of type M sent to `peer` since the last take, removed from `sent`.
   template <typename M>
