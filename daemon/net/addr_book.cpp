@@ -1,5 +1,7 @@
 #include "daemon/net/addr_book.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <tuple>
@@ -68,9 +70,16 @@ std::uint64_t AddressBook::keyed_hash(std::string_view tag, std::string_view a, 
   return v;
 }
 
+std::string AddressBook::group_of(const net::NetAddress& a) const {
+  if (!group_per_address_ || a.is_loopback()) return network_group(a);
+  std::string out = "ip:";
+  for (const std::uint8_t b : a.ip) out += fmt::format("{:02x}", b);
+  return out;
+}
+
 std::size_t AddressBook::new_slot(const net::NetAddress& a, const net::NetAddress& from) const {
-  const std::string source_group = network_group(from);
-  const std::uint64_t h1 = keyed_hash("new1", network_group(a), source_group) % kAddrNewBucketsPerSourceGroup;
+  const std::string source_group = group_of(from);
+  const std::uint64_t h1 = keyed_hash("new1", group_of(a), source_group) % kAddrNewBucketsPerSourceGroup;
   const std::size_t bucket = keyed_hash("new2", source_group, u64_bytes(h1)) % kAddrNewBucketCount;
   const std::size_t pos = keyed_hash("newpos", u64_bytes(bucket), endpoint_bytes(a)) % kAddrBucketSize;
   return bucket * kAddrBucketSize + pos;
@@ -78,7 +87,7 @@ std::size_t AddressBook::new_slot(const net::NetAddress& a, const net::NetAddres
 
 std::size_t AddressBook::tried_slot(const net::NetAddress& a) const {
   const std::uint64_t h1 = keyed_hash("tried1", endpoint_bytes(a)) % kAddrTriedBucketsPerGroup;
-  const std::size_t bucket = keyed_hash("tried2", network_group(a), u64_bytes(h1)) % kAddrTriedBucketCount;
+  const std::size_t bucket = keyed_hash("tried2", group_of(a), u64_bytes(h1)) % kAddrTriedBucketCount;
   const std::size_t pos = keyed_hash("triedpos", u64_bytes(bucket), endpoint_bytes(a)) % kAddrBucketSize;
   return bucket * kAddrBucketSize + pos;
 }

@@ -93,6 +93,11 @@ class AddressBook {
   //! An empty book with the given key (tests; load() replaces it with the file's).
   explicit AddressBook(const Key& key);
 
+  //! Regtest (tests on loopback and in network namespaces, where every host shares one /16): each
+  //! IP address is its own network group for bucketing, so that a simulated network's addresses
+  //! spread over the tables as a real one's would over many /16s. Set before load() and add().
+  void set_group_per_address(bool on) { group_per_address_ = on; }
+
   //! Adds an address we connected to or that announced itself (its own group is the source).
   bool add(const net::NetAddress& a, std::string_view source, std::int64_t now);
   //! Adds an address `from` told us about (a peer, a tracker). Returns true when it is a new
@@ -166,6 +171,9 @@ class AddressBook {
   void clear();
   void load_entry(const Entry& e);
 
+  bool group_per_address_ = false;  //!< set_group_per_address
+  //! The network group bucketing uses: network_group(), or the IP itself (set_group_per_address).
+  std::string group_of(const net::NetAddress& a) const;
   Key key_{};
   std::unordered_map<Id, Record> entries_;
   std::unordered_map<std::string, Id> ids_;  //!< ip:port -> id

@@ -54,6 +54,7 @@ ConnManager::ConnManager(asio::io_context& io, const ChainParams& params, Option
   std::random_device rd;
   local_nonce_ = (std::uint64_t{rd()} << 32) | rd();
   rng_.seed((std::uint64_t{rd()} << 32) | rd());
+  addresses_.set_group_per_address(params_.network == Network::kRegtest);
   addresses_.load(options_.datadir / "peers.json");
   added_nodes_ = options_.addnode;
 }

@@ -604,3 +604,33 @@ TEST_CASE("loading a version 1 peers.json of 25,000 entries keeps at most kMaxAd
   CHECK(book.size() > 10'000);
   CHECK(book.consistent());
 }
+
+TEST_CASE("regtest: each IP is its own group, so a simulated network in one /16 fills the tables",
+          "[daemon][net][addr_book]") {
+  // 1,000 hosts of a simulator (10.77.0.0/16, as tests/netsim), all told us by its tracker.
+  const auto sim = [](std::uint32_t i) {
+    return net::NetAddress::from_ipv4(
+        {10, 77, static_cast<std::uint8_t>(1 + i / 250), static_cast<std::uint8_t>(1 + i % 250)}, 28433);
+  };
+  const net::NetAddress tracker = net::NetAddress::from_ipv4({10, 77, 0, 2}, 9999);
+  AddressBook one_group(test_key(5));
+  AddressBook per_address(test_key(5));
+  per_address.set_group_per_address(true);
+  for (std::uint32_t i = 0; i < 1000; ++i) {
+    one_group.add(sim(i), "tracker", tracker, kT);
+    per_address.add(sim(i), "tracker", tracker, kT);
+  }
+  // One address group from one source: one bucket.
+  CHECK(one_group.size() <= kAddrBucketSize);
+  // Per address: the 16 buckets of that source, 1,024 slots; collisions lose some.
+  CHECK(per_address.size() > 800);
+  CHECK(per_address.consistent());
+  // Loopback keeps ip:port groups either way (every local test node shares 127.0.0.1).
+  AddressBook loop(test_key(5));
+  loop.set_group_per_address(true);
+  for (std::uint16_t p = 0; p < 200; ++p) {
+    loop.add(net::NetAddress::from_ipv4({127, 0, 0, 1}, static_cast<std::uint16_t>(20000 + p)), "tracker",
+             net::NetAddress::from_ipv4({127, 0, 0, 1}, 9999), kT);
+  }
+  CHECK(loop.size() > 150);
+}
