@@ -79,8 +79,7 @@ TEST_CASE("queued lock: FIFO turns, and a caller beyond the bound is refused at 
   CHECK_FALSE(lock.locked());
 }
 
-TEST_CASE("queued lock: a cancelled waiter leaves the queue and the next one gets the lock",
-          "[io][queued_lock]") {
+TEST_CASE("queued lock: a cancelled waiter leaves the queue and the next one gets the lock", "[io][queued_lock]") {
   asio::io_context io;
   QueuedLock lock(io.get_executor(), 2);
   std::optional<QueuedLock::Guard> holder;
