@@ -3,6 +3,10 @@
 
 #include "daemon/rpc/wallet_json.hpp"
 
+#include <string>
+
+#include <fmt/format.h>
+
 #include "chain/chainstate.hpp"
 #include "chain/mempool.hpp"
 #include "daemon/rpc/util.hpp"
@@ -17,6 +21,24 @@ std::uint64_t confirmations(const NodeContext& node, const WalletTx& t) {
   if (!t.height) return 0;
   const std::uint64_t tip = node.chain->height();
   return *t.height <= tip ? tip - *t.height + 1 : 0;
+}
+
+//! Why a send of ours is neither confirmed nor in the mempool: `conflicted` (its sender's nonce
+//! was used by another transaction on the active chain: it can never confirm) and `reason`.
+void add_not_pooled_reason(const NodeContext& node, const WalletTx& t, json::object& o) {
+  if (t.raw.empty()) return;
+  const auto tx = decode_transaction(t.raw);
+  if (!tx) return;
+  const std::uint64_t used = node.chain->account(tx->sender).nonce;
+  const bool conflicted = tx->nonce < used;
+  o["conflicted"] = conflicted;
+  o["reason"] = conflicted ? fmt::format(
+                                 "nonce {} of {} was used by another transaction on the active chain: this "
+                                 "one can never confirm",
+                                 tx->nonce, address_of(tx->sender, (*node.params)))
+                           : std::string(
+                                 "not in the mempool (evicted, expired, or refused when offered again); the "
+                                 "wallet offers it again after each block and before its next send");
 }
 
 }  // namespace
@@ -58,7 +80,9 @@ json::object entry_json(NodeContext& node, const WalletTx& t) {
       o["blocktime"] = idx->header.time;
     }
   } else {
-    o["in_mempool"] = node.mempool->contains(t.txid);
+    const bool pooled = node.mempool->contains(t.txid);
+    o["in_mempool"] = pooled;
+    if (!pooled && t.direction == TxDirection::kSend) add_not_pooled_reason(node, t, o);
   }
   o["txid"] = t.txid.to_display_hex();
   o["time"] = t.time;
@@ -111,6 +135,17 @@ std::optional<json::object> wallet_only_transaction(NodeContext& node, const Rpc
   o["in_mempool"] = false;
   o["time"] = first.time;
   for (auto& kv : wallet_transaction_fields(node, r, id)) o[kv.key()] = kv.value();
+  // Why a send of ours is not in the mempool, from its record (listtransactions shows the same).
+  if (const auto* details = o.if_contains("details"); details && details->is_array()) {
+    for (const auto& d : details->get_array()) {
+      const auto& entry = d.get_object();
+      if (const auto* reason = entry.if_contains("reason")) {
+        o["conflicted"] = entry.at("conflicted");
+        o["reason"] = *reason;
+        break;
+      }
+    }
+  }
   return o;
 }
 

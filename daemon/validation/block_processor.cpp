@@ -229,12 +229,13 @@ void BlockProcessor::after_block(const ProcessBlockResult& result, std::uint64_t
   for (const auto& f : chain_listeners_) f(r, source_peer);
 }
 
-asio::awaitable<MempoolAccept> BlockProcessor::submit_transaction(Transaction tx, std::uint64_t source_peer) {
+asio::awaitable<MempoolAccept> BlockProcessor::submit_transaction(Transaction tx, std::uint64_t source_peer,
+                                                                  ReplacePolicy replace) {
   const auto magic = chain_.params().magic;
   auto shared = std::make_shared<const Transaction>(std::move(tx));
   // Cheap checks first: a transaction the pool would refuse anyway costs no signature check.
   if (!shared->is_coinbase()) {
-    if (MempoolAccept pre = mempool_.precheck(*shared, chain_); !pre.ok()) co_return pre;
+    if (MempoolAccept pre = mempool_.precheck(*shared, chain_, replace); !pre.ok()) co_return pre;
   }
   // GCC 12 destroys a lambda temporary inside a co_await expression twice (here: one reference
   // of `shared` too many released, a use-after-free found by ASan): name it first.
@@ -247,7 +248,7 @@ asio::awaitable<MempoolAccept> BlockProcessor::submit_transaction(Transaction tx
     r.consensus = Reject::kTxBadSignature;
     co_return r;
   }
-  MempoolAccept r = mempool_.accept(*shared, chain_, unix_now(), /*signature_checked=*/true);
+  MempoolAccept r = mempool_.accept(*shared, chain_, unix_now(), /*signature_checked=*/true, replace);
   if (r.ok()) {
     const Hash256 id = txid(*shared);
     log_debug("mempool", "accepted tx {} ({} in mempool)", id.to_display_hex(), mempool_.size());

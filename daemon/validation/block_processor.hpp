@@ -66,7 +66,10 @@ class BlockProcessor {
   void set_block_queue_limit_for_testing(std::size_t bytes) { queue_limit_ = bytes; }
 
   //! Checks the signature on the worker pool, then offers the transaction to the mempool.
-  asio::awaitable<MempoolAccept> submit_transaction(Transaction tx, std::uint64_t source_peer = 0);
+  //! `replace`: whether it may replace a pooled transaction of the same sender and nonce (the
+  //! wallet's sends pass ReplacePolicy::kNever).
+  asio::awaitable<MempoolAccept> submit_transaction(Transaction tx, std::uint64_t source_peer = 0,
+                                                    ReplacePolicy replace = ReplacePolicy::kByFee);
 
   //! Called on the io thread after every block submission that changed the chain (blocks
   //! connected or disconnected) or was processed, after the mempool has been updated.

@@ -25,6 +25,7 @@
 #include "chain/mempool.hpp"
 #include "daemon/rpc/server.hpp"
 #include "daemon/wallet/wallet_thread.hpp"
+#include "io/queued_lock.hpp"
 #include "io/task_group.hpp"
 #include "wallet/wallet.hpp"
 
@@ -56,6 +57,13 @@ inline constexpr auto kWalletScanSlice = std::chrono::milliseconds(100);
 //! sendrawtransaction, not one each. Wallet RPCs write what is waiting before they read.
 inline constexpr auto kWalletFlushDelay = std::chrono::milliseconds(10);
 
+//! Sends of one wallet that may wait behind the one in progress. Choosing the nonce, signing,
+//! entering the mempool and recording the send happen one send at a time per wallet (a send that
+//! read the same next nonce as another would conflict with it); the others wait their turn, in
+//! order, without blocking the io thread. A send beyond this many waiting is refused at once with
+//! RPC error -4 (docs/rpc.md, "Sends under concurrency"). Other wallets are not held up.
+inline constexpr std::size_t kMaxQueuedWalletSends = 32;
+
 //! A transaction the wallet has recorded as unconfirmed: what is needed to tell, without reading
 //! the file, whether it can still confirm and whether it is ours to offer the mempool again.
 struct WalletPending {
@@ -73,9 +81,14 @@ struct WalletQueuedTx {
 };
 
 struct LoadedWallet {
-  LoadedWallet(Wallet w, asio::io_context& io) : wallet(std::move(w)), relock(io) {}
+  LoadedWallet(Wallet w, asio::io_context& io)
+      : wallet(std::move(w)), relock(io), send_lock(io.get_executor(), kMaxQueuedWalletSends) {}
   Wallet wallet;
-  asio::steady_timer relock;        //!< fires walletlock after walletpassphrase's timeout
+  asio::steady_timer relock;  //!< fires walletlock after walletpassphrase's timeout
+  //! Held from choosing the nonces of a send (or a resubmission) until it is in the mempool and
+  //! recorded: the wallet's submissions run one at a time (kMaxQueuedWalletSends wait at most).
+  io::QueuedLock send_lock;
+  bool resubmit_waiting = false;    //!< a resubmission waits for send_lock (one is enough)
   std::int64_t unlocked_until = 0;  //!< unix seconds; 0 while locked
   bool busy = false;                //!< Argon2id runs on another thread: hands off
   bool needs_sync = false;          //!< chain or mempool changed while busy or scanning
@@ -190,8 +203,11 @@ class WalletManager {
 
   //! Signs and submits a payment. One transaction from the address that covers amount + fee;
   //! when none does and `split` is set, several from the largest balances down, each paying
-  //! `fee`. RpcError -6 insufficient funds, -13 locked, -26 refused by the mempool.
-  asio::awaitable<WalletSendResult> send(std::shared_ptr<LoadedWallet> e, const PublicKey& to, Amount amount,
+  //! `fee`. Runs under e->send_lock (after the wallet's earlier sends; -4 when
+  //! kMaxQueuedWalletSends already wait) and never replaces a pooled transaction.
+  //! RpcError -6 insufficient funds, -13 locked, -26 refused by the mempool.
+  //! `to` is taken by value: the coroutine outlives its caller's temporaries.
+  asio::awaitable<WalletSendResult> send(std::shared_ptr<LoadedWallet> e, PublicKey to, Amount amount,
                                          std::optional<Amount> fee, bool split);
   //! The fee a payment pays when none is given.
   Amount default_fee() const;
@@ -223,7 +239,12 @@ class WalletManager {
   //! Drops unconfirmed records that can never confirm (not pooled, and their sender's nonce is
   //! used on chain); only those of `senders` when given.
   void drop_conflicted(LoadedWallet& e, const std::unordered_set<PublicKey, PublicKeyHasher>* senders = nullptr);
-  //! Offers our unconfirmed transfers to the mempool again (after a restart or a reorg).
+  //! Offers our unconfirmed transfers that the mempool lacks to it again, oldest first, never
+  //! replacing a pooled one; the caller holds e->send_lock. Returns the senders offered.
+  asio::awaitable<std::unordered_set<PublicKey, PublicKeyHasher>> offer_pending_sends(
+      std::shared_ptr<LoadedWallet> e);
+  //! offer_pending_sends under send_lock (after a restart or a reorg), then drops what can no
+  //! longer confirm.
   asio::awaitable<void> resubmit(std::shared_ptr<LoadedWallet> e);
   //! Starts resubmit(e) in tasks_.
   void spawn_resubmit(const std::shared_ptr<LoadedWallet>& e);

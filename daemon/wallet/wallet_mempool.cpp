@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <string_view>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -74,6 +75,9 @@ void WalletManager::load_pending(LoadedWallet& e) const {
       info.coinbase = true;  // a reward whose block left the active chain
     } else if (auto tx = decode_transaction(r.raw)) {
       info = pending_info(e.wallet, *tx);
+      // A send of ours whose nonce the active chain used for another transaction: kept in the
+      // file as conflicted (drop_conflicted), neither offered again nor watched.
+      if (info.send && info.nonce < chain_.account(info.sender).nonce) continue;
     } else {
       continue;
     }
@@ -158,13 +162,21 @@ void WalletManager::drop_conflicted(LoadedWallet& e, const std::unordered_set<Pu
     for (const auto& [s, ids] : e.pending_by_sender) check_sender(s, ids);
   }
   if (gone.empty()) return;
-  if (auto st = e.wallet.remove_transactions(gone); !st) {
+  // Our own sends stay in the file, unconfirmed: a send that was acknowledged is never forgotten
+  // (listtransactions keeps it, gettransaction says it conflicted). Others' payments that can no
+  // longer confirm are forgotten.
+  std::vector<Hash256> forget;
+  for (const auto& id : gone) {
+    if (!e.pending.at(id).send) forget.push_back(id);
+  }
+  if (auto st = e.wallet.remove_transactions(forget); !forget.empty() && !st) {
     log_info("wallet {}: {}", e.wallet.name(), st.error().message);
     return;
   }
   for (const auto& id : gone) {
-    log_info("wallet {}: transaction {} can no longer confirm (nonce {} of its sender is used); forgetting it",
-             e.wallet.name(), id.to_display_hex(), e.pending.at(id).nonce);
+    const bool ours = e.pending.at(id).send;
+    log_info("wallet {}: transaction {} can no longer confirm (nonce {} of its sender is used); {}", e.wallet.name(),
+             id.to_display_hex(), e.pending.at(id).nonce, ours ? "kept as conflicted" : "forgetting it");
     erase_pending(e, id);
   }
 }
@@ -182,7 +194,10 @@ std::vector<Hash256> sends_to_offer(const LoadedWallet& e, const Mempool& pool) 
 
 }  // namespace
 
-asio::awaitable<void> WalletManager::resubmit(std::shared_ptr<LoadedWallet> e) {
+asio::awaitable<std::unordered_set<PublicKey, PublicKeyHasher>> WalletManager::offer_pending_sends(
+    std::shared_ptr<LoadedWallet> e) {
+  std::unordered_set<PublicKey, PublicKeyHasher> senders;
+  if (!e->pending_loaded) load_pending(*e);
   std::vector<std::pair<std::int64_t, Transaction>> offers;
   for (const auto& id : sends_to_offer(*e, mempool_)) {
     auto rows = e->wallet.find_transaction(id);
@@ -195,22 +210,38 @@ asio::awaitable<void> WalletManager::resubmit(std::shared_ptr<LoadedWallet> e) {
   std::stable_sort(offers.begin(), offers.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first < b.first : a.second.nonce < b.second.nonce;
   });
-  std::unordered_set<PublicKey, PublicKeyHasher> senders;
   for (auto& [time, tx] : offers) {
     const Hash256 id = txid(tx);
     senders.insert(tx.sender);
     if (mempool_.contains(id)) continue;
-    const MempoolAccept a = co_await blocks_.submit_transaction(std::move(tx));
-    if (e->unloaded) co_return;
-    log_info("wallet {}: resubmitted {}: {}", e->wallet.name(), id.to_display_hex(), a.ok() ? "accepted" : "refused");
+    // Never in place of a pooled transaction with the same nonce: that one may be a later send
+    // of this wallet that was acknowledged.
+    const MempoolAccept a = co_await blocks_.submit_transaction(std::move(tx), 0, ReplacePolicy::kNever);
+    if (e->unloaded) co_return senders;
+    log_info("wallet {}: resubmitted {}: {}", e->wallet.name(), id.to_display_hex(),
+             a.ok() ? std::string_view("accepted") : to_string(a.reason));
   }
+  co_return senders;
+}
+
+asio::awaitable<void> WalletManager::resubmit(std::shared_ptr<LoadedWallet> e) {
+  auto turn = co_await e->send_lock.lock();
+  e->resubmit_waiting = false;
+  if (!turn) {
+    // kMaxQueuedWalletSends sends wait: each of them offers the missing transfers first.
+    log_info("wallet {}: resubmission skipped, {} sends wait", e->wallet.name(), e->send_lock.waiting());
+    co_return;
+  }
+  if (e->busy || e->unloaded) co_return;
+  const auto senders = co_await offer_pending_sends(e);
   if (!e->busy && !e->unloaded) drop_conflicted(*e, &senders);
 }
 
 void WalletManager::spawn_resubmit(const std::shared_ptr<LoadedWallet>& e) {
-  if (e->busy || e->unloaded) return;
+  if (e->busy || e->unloaded || e->resubmit_waiting) return;
   if (!e->pending_loaded) load_pending(*e);
   if (sends_to_offer(*e, mempool_).empty()) return;
+  e->resubmit_waiting = true;
   tasks_.spawn(fmt::format("wallet {}: resubmission", e->wallet.name()), resubmit(e));
 }
 

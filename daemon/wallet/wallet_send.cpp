@@ -63,15 +63,22 @@ std::vector<SpendableAddress> spendable_addresses(const std::vector<WalletManage
 
 //! Offers the signed transactions to the mempool in order; -26 at the first refused, naming
 //! those already sent.
-asio::awaitable<WalletSendResult> submit_payment(BlockProcessor& blocks, std::vector<Transaction> txs, Amount fee) {
+asio::awaitable<WalletSendResult> submit_payment(BlockProcessor& blocks, const ChainParams& params,
+                                                 std::vector<Transaction> txs, Amount fee) {
   WalletSendResult out;
   for (auto& tx : txs) {
     const Hash256 id = txid(tx);
     const PublicKey sender = tx.sender;
-    const MempoolAccept a = co_await blocks.submit_transaction(std::move(tx));
+    const std::uint64_t nonce = tx.nonce;
+    // Never a replacement: a pooled transaction with this nonce is not ours to push out.
+    const MempoolAccept a = co_await blocks.submit_transaction(std::move(tx), 0, ReplacePolicy::kNever);
     if (!a.ok()) {
       std::string why = std::string(to_string(a.reason));
       if (a.reason == MempoolReject::kConsensus) why = std::string(to_string(a.consensus));
+      if (a.reason == MempoolReject::kConflict) {
+        why += fmt::format(": {} already has a transaction with nonce {} waiting, which the wallet does not replace",
+                           address_of(sender, params), nonce);
+      }
       std::string sent_ids;
       for (const auto& done : out.txids) sent_ids += (sent_ids.empty() ? "" : ", ") + done.to_display_hex();
       throw RpcError(kRpcVerifyRejected,
@@ -89,10 +96,25 @@ asio::awaitable<WalletSendResult> submit_payment(BlockProcessor& blocks, std::ve
 
 }  // namespace
 
-asio::awaitable<WalletSendResult> WalletManager::send(std::shared_ptr<LoadedWallet> e, const PublicKey& to,
-                                                      Amount amount, std::optional<Amount> fee_param, bool split) {
-  co_await wait_idle(e);
+asio::awaitable<WalletSendResult> WalletManager::send(std::shared_ptr<LoadedWallet> e, PublicKey to, Amount amount,
+                                                      std::optional<Amount> fee_param, bool split) {
   if (amount == 0 || !money_range(amount)) throw RpcError(kRpcTypeError, "Invalid amount: it must be above 0");
+  if (fee_param && *fee_param > kMaxWalletFee) {
+    throw RpcError(kRpcInvalidParameter,
+                   fmt::format("fee {} CHZ is above the wallet's limit of {} CHZ per transaction",
+                               format_amount(*fee_param), format_amount(kMaxWalletFee)));
+  }
+  // One send at a time per wallet, from reading the next nonces to recording the txids: a send
+  // that suspends (signature check, file write) cannot be overtaken by one that reads the same
+  // nonce.
+  const auto turn = co_await e->send_lock.lock();
+  if (!turn) {
+    throw RpcError(kRpcWalletError,
+                   fmt::format("Too many sends waiting for wallet \"{}\": {} already wait behind the one in progress "
+                               "(the limit per wallet); retry once some have returned",
+                               e->wallet.name(), kMaxQueuedWalletSends));
+  }
+  co_await wait_idle(e);
   const Amount fee = fee_param ? *fee_param : default_fee();
   if (fee > kMaxWalletFee) {
     throw RpcError(kRpcInvalidParameter,
@@ -107,6 +129,10 @@ asio::awaitable<WalletSendResult> WalletManager::send(std::shared_ptr<LoadedWall
   if (e->wallet.is_locked()) {
     throw RpcError(kRpcUnlockNeeded, "Error: Please enter the wallet passphrase with walletpassphrase first.");
   }
+  // Our earlier transfers that left the mempool (evicted, a restart) go back first, so that
+  // their nonces are not given to this payment.
+  co_await offer_pending_sends(e);
+  co_await wait_idle(e);
   const std::vector<SpendableAddress> sources = spendable_addresses(address_states(*e));
   const Wallet& wallet = e->wallet;
   const SigningKeyLookup key_for = [&wallet](const PublicKey& pk) { return wallet.key_for(pk); };
@@ -114,7 +140,7 @@ asio::awaitable<WalletSendResult> WalletManager::send(std::shared_ptr<LoadedWall
   auto built = build_payment(sources, PaymentRequest{to, amount, fee, split}, key_for, chain_.params().magic);
   if (!built) throw_payment_error(built.error(), mempool_.limits().max_per_sender);
   const std::vector<Transaction> signed_txs = *built;
-  auto submitting = submit_payment(blocks_, std::move(*built), fee);
+  auto submitting = submit_payment(blocks_, chain_.params(), std::move(*built), fee);
   WalletSendResult out = co_await std::move(submitting);
   // The txids are acknowledged only once the send's records are on disk (docs/wallet.md,
   // "Durability"): written now, synced at commit, with whatever else waits for a write.

@@ -31,6 +31,7 @@ std::string_view to_string(MempoolReject r) {
     case MempoolReject::kNonceTooFarAhead: return "nonce-too-far-ahead";
     case MempoolReject::kReplacementFeeTooLow: return "replacement-fee-too-low";
     case MempoolReject::kMempoolFull: return "mempool-full";
+    case MempoolReject::kConflict: return "txn-mempool-conflict";
   }
   return "unknown";
 }
@@ -45,7 +46,7 @@ bool Mempool::FeeOrder::operator()(const FeeKey& a, const FeeKey& b) const {
 
 Mempool::Mempool(const ChainParams& params, MempoolLimits limits) : params_(params), limits_(limits) {}
 
-MempoolAccept Mempool::precheck(const Transaction& tx, const AccountView& view) const {
+MempoolAccept Mempool::precheck(const Transaction& tx, const AccountView& view, ReplacePolicy replace) const {
   MempoolAccept out;
   const auto refuse = [&out](MempoolReject reason, Reject consensus = Reject::kOk) {
     out.reason = reason;
@@ -60,6 +61,7 @@ MempoolAccept Mempool::precheck(const Transaction& tx, const AccountView& view) 
   if (tx.nonce - account.nonce >= limits_.max_per_sender) return refuse(MempoolReject::kNonceTooFarAhead);
   if (const auto sender_it = by_sender_.find(tx.sender); sender_it != by_sender_.end()) {
     if (const auto same = sender_it->second.find(tx.nonce); same != sender_it->second.end()) {
+      if (replace == ReplacePolicy::kNever) return refuse(MempoolReject::kConflict);
       if (tx.fee < entries_.at(same->second).tx.fee + kMinReplacementFeeIncrement) {
         return refuse(MempoolReject::kReplacementFeeTooLow);
       }
@@ -69,7 +71,7 @@ MempoolAccept Mempool::precheck(const Transaction& tx, const AccountView& view) 
 }
 
 MempoolAccept Mempool::accept(const Transaction& tx, const AccountView& view, std::int64_t now,
-                              bool signature_checked) {
+                              bool signature_checked, ReplacePolicy replace) {
   MempoolAccept out;
   const auto refuse = [&out](MempoolReject reason, Reject consensus = Reject::kOk) {
     out.reason = reason;
@@ -79,7 +81,7 @@ MempoolAccept Mempool::accept(const Transaction& tx, const AccountView& view, st
     return out;
   };
 
-  if (MempoolAccept pre = precheck(tx, view); !pre.ok()) return pre;
+  if (MempoolAccept pre = precheck(tx, view, replace); !pre.ok()) return pre;
   const Hash256 id = txid(tx);
   const Account account = view.account(tx.sender);
   static const Nonces kNoNonces;

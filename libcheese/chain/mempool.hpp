@@ -54,6 +54,17 @@ enum class MempoolReject : std::uint8_t {
   kNonceTooFarAhead,      //!< nonce >= confirmed nonce + max_per_sender
   kReplacementFeeTooLow,  //!< same sender and nonce pooled; fee not raised by the increment
   kMempoolFull,           //!< pool full and the fee rate does not beat what would be evicted
+  kConflict,              //!< same sender and nonce pooled, and ReplacePolicy::kNever was asked
+};
+
+//! Whether a transaction may replace a pooled one of the same sender and nonce.
+enum class ReplacePolicy : std::uint8_t {
+  //! Relay policy (peers, sendrawtransaction): it replaces when its fee is higher by at least
+  //! kMinReplacementFeeIncrement, else kReplacementFeeTooLow.
+  kByFee,
+  //! Never (kConflict): the wallet's own sends, so that a second payment can never push out a
+  //! first one that was acknowledged (a replacement has to be an explicit act).
+  kNever,
 };
 
 std::string_view to_string(MempoolReject r);
@@ -87,11 +98,12 @@ class Mempool {
   //! The cheap checks of accept() (form, duplicate, fee, nonce window, replacement fee), without
   //! the signature and without adding: run before a signature is checked, so a transaction the
   //! pool would refuse anyway costs no signature check.
-  MempoolAccept precheck(const Transaction& tx, const AccountView& view) const;
+  MempoolAccept precheck(const Transaction& tx, const AccountView& view,
+                         ReplacePolicy replace = ReplacePolicy::kByFee) const;
   //! Checks tx against the chain (view = confirmed state at the tip) and the pool, and adds it.
   //! Runs check_transaction and, unless signature_checked, the signature check.
   MempoolAccept accept(const Transaction& tx, const AccountView& view, std::int64_t now,
-                       bool signature_checked = false);
+                       bool signature_checked = false, ReplacePolicy replace = ReplacePolicy::kByFee);
 
   //! After a block is connected (view = state with it): removes its transactions, then drops the
   //! pooled transfers of its senders that became invalid (nonce too low, balance too small).

@@ -306,6 +306,31 @@ TEST_CASE("mempool replaces same sender and nonce only for a higher fee", "[chai
   check_consistent(pool);
 }
 
+TEST_CASE("mempool never replaces when asked not to (a wallet's own sends)", "[chain][mempool]") {
+  Mempool pool(regtest());
+  MapView view;
+  const auto alice = key(1);
+  view.set(alice.public_key(), 10 * kCoin);
+  const auto first = transfer(alice, 0, kCoin, kFee);
+  REQUIRE(pool.accept(first, view, kNow, false, ReplacePolicy::kNever).ok());
+  // A second payment with the same nonce and a far higher fee: refused, the first stays.
+  const auto second = transfer(alice, 0, 2 * kCoin, kFee * 10, 202);
+  CHECK(pool.precheck(second, view, ReplacePolicy::kNever).reason == MempoolReject::kConflict);
+  const auto r = pool.accept(second, view, kNow, false, ReplacePolicy::kNever);
+  CHECK(r.reason == MempoolReject::kConflict);
+  CHECK(to_string(r.reason) == "txn-mempool-conflict");
+  CHECK(r.replaced.empty());
+  CHECK(pool.contains(txid(first)));
+  CHECK_FALSE(pool.contains(txid(second)));
+  CHECK(pool.size() == 1);
+  // The next nonce is no conflict; relay policy (the default) still replaces by fee.
+  CHECK(pool.accept(transfer(alice, 1, kCoin, kFee), view, kNow, false, ReplacePolicy::kNever).ok());
+  const auto relayed = pool.accept(second, view, kNow);
+  REQUIRE(relayed.ok());
+  CHECK(relayed.replaced.front() == txid(first));
+  check_consistent(pool);
+}
+
 TEST_CASE("mempool replacement drops later nonces the balance no longer covers", "[chain][mempool]") {
   Mempool pool(regtest());
   MapView view;

@@ -253,8 +253,16 @@ void accept_and_check(Mempool& pool, const Made& m, const AccountView& view, std
   const Snapshot before = snapshot(pool);
   const Hash256 id = txid(m.tx);
   const bool was_pooled = pool.contains(id);
-  const MempoolAccept r = pool.accept(m.tx, view, now);
+  // Half the offers come as a wallet's own sends do: never in place of a pooled transaction.
+  const ReplacePolicy policy = (id.bytes[0] & 1) != 0 ? ReplacePolicy::kNever : ReplacePolicy::kByFee;
+  bool same_nonce_pooled = false;
+  for (const auto& [other_id, other] : before.entries) {
+    if (other.tx.sender == m.tx.sender && other.tx.nonce == m.tx.nonce) same_nonce_pooled = true;
+  }
+  const MempoolAccept r = pool.accept(m.tx, view, now, false, policy);
   if (was_pooled) FUZZ_CHECK(r.reason == MempoolReject::kAlreadyKnown);
+  if (policy == ReplacePolicy::kNever && same_nonce_pooled) FUZZ_CHECK(!r.ok());
+  if (r.reason == MempoolReject::kConflict) FUZZ_CHECK(policy == ReplacePolicy::kNever && same_nonce_pooled);
   if (m.forgery != Forgery::kNone) FUZZ_CHECK(!r.ok());
   if (m.forgery == Forgery::kCoinbase) FUZZ_CHECK(r.reason == MempoolReject::kConsensus);
   if (!r.ok()) {
