@@ -375,11 +375,12 @@ std::vector<OptionSpec> daemon_config_options() {
       "reindex-chainstate",
       "rpcservertimeout",
       "rpcthreads",
+      "rpcwhitelistdefault",
       "txindex",
       "upnp",
   };
-  constexpr std::string_view kRepeatable[] = {"addnode", "connect", "debug", "rpcallowip",
-                                              "rpcbind", "tracker", "wallet"};
+  constexpr std::string_view kRepeatable[] = {"addnode", "connect",      "debug",   "rpcallowip",
+                                              "rpcbind", "rpcwhitelist", "tracker", "wallet"};
   std::vector<OptionSpec> specs;
   for (const auto name : kSingle) {
     specs.push_back({std::string(name), OptionSpec::Kind::kString, "", "(cheesed option, ignored by cheese-cli)"});

@@ -289,7 +289,9 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
     }
     const auto auth = req[http::field::authorization];
     const std::string_view auth_view(auth.data(), auth.size());
-    if (!(public_ && public_(req.method(), target)) && !auth_(auth_view, target)) {
+    const bool is_public = public_ && public_(req.method(), target);
+    std::optional<HttpCaller> caller = is_public ? std::nullopt : auth_(auth_view, target);
+    if (!is_public && !caller) {
       log_info("RPC request from {} with wrong or missing credentials", remote.address().to_string());
       asio::steady_timer delay(io_, kAuthFailureDelay);
       co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -297,6 +299,7 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
     } else {
       HttpRequestInfo info{req.method(), target, std::move(req.body()), std::string(req[http::field::content_type]),
                            std::string(req[http::field::if_none_match])};
+      info.caller = std::move(caller);
       result = co_await handler_(info);
     }
     auto res = make_response(result.status, req.version(), result.content_type, std::move(result.body), keep_alive);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,12 +31,20 @@ inline constexpr auto kRpcIdleTimeout = std::chrono::seconds(120);           //!
 inline constexpr auto kRpcWriteTimeout = std::chrono::seconds(30);
 inline constexpr auto kAuthFailureDelay = std::chrono::milliseconds(250);
 
+//! Whose credentials a request carried, as the auth check recognised them.
+struct HttpCaller {
+  enum class Kind { kBasic, kBearer };
+  Kind kind = Kind::kBasic;
+  std::string user;  //!< the Basic user name; empty for a Bearer token
+};
+
 struct HttpRequestInfo {
   http::verb method;
   std::string target;
   std::string body;
   std::string content_type;
-  std::string if_none_match;  //!< for conditional GETs of the web UI's assets
+  std::string if_none_match;                        //!< for conditional GETs of the web UI's assets
+  std::optional<HttpCaller> caller = std::nullopt;  //!< nullopt for a public request (no credentials checked)
 };
 
 struct HttpResult {
@@ -50,8 +59,8 @@ struct HttpResult {
 class HttpServer {
  public:
   using Handler = std::function<asio::awaitable<HttpResult>(const HttpRequestInfo&)>;
-  //! Returns true when the Authorization header value is acceptable.
-  using AuthCheck = std::function<bool(std::string_view authorization, std::string_view target)>;
+  //! Who the Authorization header value authenticates; nullopt when it is not acceptable.
+  using AuthCheck = std::function<std::optional<HttpCaller>(std::string_view authorization, std::string_view target)>;
   //! Returns true for requests served without credentials (the web UI's static files).
   using PublicCheck = std::function<bool(http::verb method, std::string_view target)>;
   //! Takes over a connection whose request asks for a WebSocket upgrade; it checks the

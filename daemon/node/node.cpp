@@ -91,7 +91,8 @@ void init_chain(NodeContext& ctx) {
 //! The RPC/web port: the Beast server, its auth and routes, the RPC table and the web UI.
 void init_http(NodeContext& ctx) {
   const NodeOptions& o = ctx.options;
-  ctx.http_rpc = std::make_unique<HttpRpc>(ctx.rpc, o.datadir / ".cookie", o.rpc_user, o.rpc_password);
+  ctx.http_rpc = std::make_unique<HttpRpc>(ctx.rpc, o.datadir / ".cookie", o.rpc_user, o.rpc_password,
+                                           o.rpc_whitelist);
   HttpRpc& front = *ctx.http_rpc;
   ctx.http = std::make_unique<HttpServer>(
       *ctx.io, [&front](const HttpRequestInfo& r) { return front.handle(r); },
@@ -109,10 +110,13 @@ void init_http(NodeContext& ctx) {
   WebUi& web = *ctx.web;
   front.set_static_files(
       [&web](std::string_view path, std::string_view etag) { return web.serve_asset(path, etag); });
-  front.set_extra_auth([&web](std::string_view auth) { return web.bearer_ok(auth); });
+  // The token is a credential in a browser tab: it may call what the pages call, nothing more.
+  front.set_bearer_auth([&web](std::string_view auth) { return web.bearer_ok(auth); },
+                        RpcAllowList::only({kWebUiMethods.begin(), kWebUiMethods.end()}));
   attach_web_ui(ctx, web);
+  if (auto err = check_rpc_whitelist_methods(o.rpc_whitelist, ctx.rpc)) throw std::runtime_error(*err);
   ctx.http->set_upgrade_handler([&front, &web](beast::tcp_stream stream, http::request<http::string_body> req) {
-    const bool ok = front.check_auth(req[http::field::authorization]) ||
+    const bool ok = front.check_auth(req[http::field::authorization]).has_value() ||
                     web.protocol_token_ok(req[http::field::sec_websocket_protocol]);
     return web.websocket_session(std::move(stream), std::move(req), ok);
   });

@@ -26,6 +26,12 @@ std::vector<OptionSpec> node_option_specs() {
       {"rpcservertimeout", K::kInt, "30", "Seconds a client has to send a whole HTTP request"},
       {"rpcuser", K::kString, "user", "Username for JSON-RPC (with -rpcpassword; default: cookie auth)"},
       {"rpcpassword", K::kString, "pw", "Password for JSON-RPC"},
+      {"rpcwhitelist", K::kList, "user:method,...",
+       "The RPC user (__cookie__ for the cookie) may call only these methods (repeatable; several lines for one "
+       "user intersect)"},
+      {"rpcwhitelistdefault", K::kFlag, "",
+       "1: a user without -rpcwhitelist may call nothing; 0: anything (default: 1 when -rpcwhitelist is given, "
+       "else 0)"},
       {"listen", K::kFlag, "1", "Accept incoming P2P connections"},
       {"tracker", K::kList, "host:port",
        "Tracker to register with and ask for peers (repeatable; regtest default: 127.0.0.1:9999)"},
@@ -89,7 +95,9 @@ std::optional<std::string> read_rpc_options(const Args& args, NodeOptions& out) 
   if (out.rpc_user.empty() != out.rpc_password.empty()) {
     return std::string("-rpcuser and -rpcpassword go together: give both or neither (cookie auth)");
   }
-  return std::nullopt;
+  std::optional<bool> whitelist_default;
+  if (args.is_set("rpcwhitelistdefault")) whitelist_default = args.get_bool("rpcwhitelistdefault");
+  return parse_rpc_whitelist(args.get_list("rpcwhitelist"), whitelist_default, out.rpc_whitelist);
 }
 
 //! P2P, logging, mining, wallets and mempool.

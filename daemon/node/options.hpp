@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "consensus/params.hpp"
+#include "daemon/rpc/rpc_whitelist.hpp"
 #include "util/args.hpp"
 
 namespace cheese {
@@ -28,6 +29,7 @@ struct NodeOptions {
   std::vector<std::string> rpc_allow_ip;  //!< extra client subnets allowed besides loopback
   std::string rpc_user;
   std::string rpc_password;
+  RpcWhitelist rpc_whitelist;  //!< -rpcwhitelist, -rpcwhitelistdefault
   bool listen = true;
   std::vector<std::string> trackers;
   std::vector<std::string> connect;

@@ -61,6 +61,7 @@ struct Outcome {
   std::optional<std::string> raw_result;  //!< the result as JSON text (RpcRequest::raw_result)
   bool legacy = false;                    //!< answered as JSON-RPC 1.0 (bitcoind's HTTP statuses apply)
   int legacy_status = 200;
+  std::optional<std::string> refused;  //!< the method, when the caller's allow-list refused it
 };
 
 // The text around a raw result, as make_response orders the members (kept out of the function
@@ -153,7 +154,22 @@ RpcRequest bind_params(const RpcMethod& method, const json::value* params, std::
   return request;
 }
 
-boost::asio::awaitable<Outcome> process_one(const RpcTable& table, const json::value& req, std::string_view wallet) {
+//! The answer to a call the caller may not make: always sent (also to a notification), so
+//! that the caller learns that nothing ran.
+Outcome refusal(bool v2, const json::value& id, std::string_view method) {
+  Outcome o;
+  o.legacy = !v2;
+  o.legacy_status = 403;
+  o.refused = std::string(method);
+  const auto err = error_object(
+      kRpcMethodNotFound,
+      fmt::format("Forbidden: these credentials may not call {} (their method allow-list, docs/rpc.md)", method));
+  o.response = make_response(v2, id, nullptr, &err);
+  return o;
+}
+
+boost::asio::awaitable<Outcome> process_one(const RpcTable& table, const json::value& req, std::string_view wallet,
+                                            const RpcAllowList* allowed) {
   Outcome outcome;
   if (!req.is_object()) {
     auto err = error_object(kRpcInvalidRequest, "Invalid Request: a request must be an object");
@@ -198,6 +214,7 @@ boost::asio::awaitable<Outcome> process_one(const RpcTable& table, const json::v
     co_return fail(kRpcInvalidRequest, "Invalid Request: method must be a string");
   }
   const std::string_view method_name(method_v->get_string().data(), method_v->get_string().size());
+  if (allowed && !allowed->allows(method_name)) co_return refusal(v2, id, method_name);
   const RpcMethod* method = table.find(method_name);
   if (!method) co_return fail(kRpcMethodNotFound, fmt::format("Method not found: {}", method_name));
 
@@ -341,8 +358,8 @@ std::string RpcTable::help_text(std::string_view name) const {
   return out;
 }
 
-boost::asio::awaitable<RpcReply> handle_jsonrpc(const RpcTable& table, std::string_view body,
-                                                std::string_view wallet) {
+boost::asio::awaitable<RpcReply> handle_jsonrpc(const RpcTable& table, std::string_view body, std::string_view wallet,
+                                                const RpcAllowList* allowed) {
   RpcReply reply;
   std::string error;
   auto parsed = parse_json_exact(body, &error);
@@ -361,9 +378,12 @@ boost::asio::awaitable<RpcReply> handle_jsonrpc(const RpcTable& table, std::stri
     }
     std::vector<std::string> responses;
     for (const auto& req : batch) {
-      Outcome o = co_await process_one(table, req, wallet);
+      Outcome o = co_await process_one(table, req, wallet, allowed);
+      if (o.refused) reply.refused.push_back(std::move(*o.refused));
       if (o.response) responses.push_back(response_text(o));
     }
+    // Each entry is checked on its own; the batch is forbidden only when nothing in it was allowed.
+    if (reply.refused.size() == batch.size()) reply.http_status = 403;
     if (responses.empty()) {
       reply.http_status = 204;
       co_return reply;
@@ -376,13 +396,17 @@ boost::asio::awaitable<RpcReply> handle_jsonrpc(const RpcTable& table, std::stri
     reply.body += "]\n";
     co_return reply;
   }
-  Outcome o = co_await process_one(table, *parsed, wallet);
+  Outcome o = co_await process_one(table, *parsed, wallet, allowed);
+  if (o.refused) {
+    reply.http_status = 403;
+    reply.refused.push_back(std::move(*o.refused));
+  }
   if (!o.response) {
     reply.http_status = 204;
     co_return reply;
   }
   const bool is_error = o.response->as_object().contains("error") && !o.response->as_object().at("error").is_null();
-  reply.http_status = (o.legacy && is_error) ? o.legacy_status : 200;
+  if (!o.refused) reply.http_status = (o.legacy && is_error) ? o.legacy_status : 200;
   reply.body = response_text(o);
   reply.body += '\n';
   co_return reply;

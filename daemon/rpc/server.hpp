@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <functional>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -132,15 +133,36 @@ class RpcTable {
   std::vector<RpcMethod> methods_;
 };
 
+//! The methods one caller may call: every method, or only those of a set (-rpcwhitelist, the
+//! web UI's token). A call outside the set is refused before its method is even looked up.
+class RpcAllowList {
+ public:
+  using Methods = std::set<std::string, std::less<>>;
+  static RpcAllowList everything() { return RpcAllowList(std::nullopt); }
+  static RpcAllowList only(Methods methods) { return RpcAllowList(std::move(methods)); }
+  bool allows(std::string_view method) const { return !methods_ || methods_->contains(method); }
+  //! The set, or nullptr when every method is allowed.
+  const Methods* methods() const { return methods_ ? &*methods_ : nullptr; }
+
+ private:
+  explicit RpcAllowList(std::optional<Methods> methods) : methods_(std::move(methods)) {}
+  std::optional<Methods> methods_;
+};
+
 //! The reply to one HTTP body of JSON-RPC: an HTTP status and a body (empty for 204).
 struct RpcReply {
   int http_status = 200;
   std::string body;
+  //! Methods refused by the caller's allow-list, in request order (for the log).
+  std::vector<std::string> refused;
 };
 
 //! Handles a whole HTTP POST body: one request or a batch, JSON-RPC 2.0 or legacy 1.0.
+//! A request for a method outside `*allowed` (nullptr: every method) does not run: it is
+//! answered with a -32601 error object, even as a notification, and the reply is HTTP 403 when
+//! every request of the body was refused so. `body` and `*allowed` must outlive the coroutine.
 //! Pure apart from what the handlers do: no HTTP, no sockets.
 boost::asio::awaitable<RpcReply> handle_jsonrpc(const RpcTable& table, std::string_view body,
-                                                std::string_view wallet = {});
+                                                std::string_view wallet = {}, const RpcAllowList* allowed = nullptr);
 
 }  // namespace cheese

@@ -2,6 +2,7 @@
 
 #include <coroutine>
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -29,6 +30,43 @@ inline constexpr auto kWebSocketHandshakeTimeout = std::chrono::seconds(10);
 //! because a browser cannot set an Authorization header on a WebSocket.
 inline constexpr std::string_view kWebSocketProtocol = "cheesechain.v1";
 inline constexpr std::string_view kWebSocketTokenPrefix = "token.";
+
+//! Every JSON-RPC method the web UI's pages call (daemon/webui/assets/js), sorted: all that its
+//! token may call (docs/rpc.md, "Method allow-lists"); tests/daemon/webui_test.cpp checks the
+//! list against the scripts. Not `stop`, `webui` or `help`: the pages never call them.
+inline constexpr std::array<std::string_view, 31> kWebUiMethods = {
+    "createwallet",
+    "encryptwallet",
+    "getaccount",
+    "getblock",
+    "getblockchaininfo",
+    "getblockcount",
+    "getblockhash",
+    "getblockheader",
+    "getmempoolinfo",
+    "getmininginfo",
+    "getnetworkinfo",
+    "getnewaddress",
+    "getpeerinfo",
+    "getrawmempool",
+    "getrawtransaction",
+    "gettrackerinfo",
+    "getwalletinfo",
+    "listaddresses",
+    "listtransactions",
+    "listwalletdir",
+    "listwallets",
+    "loadwallet",
+    "mine",
+    "restorewallet",
+    "send",
+    "setgenerate",
+    "unloadwallet",
+    "validateaddress",
+    "walletlock",
+    "walletpassphrase",
+    "walletpassphrasechange",
+};
 
 //! Headers sent with every response of the RPC/web port (CSP, no framing, no sniffing).
 std::vector<std::pair<std::string, std::string>> web_security_headers();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -13,7 +14,10 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <regex>
+#include <set>
 #include <thread>
 
 #include "daemon/http/http_server.hpp"
@@ -88,6 +92,14 @@ class RunningNode {
 
   std::uint16_t port() const { return port_; }
   const std::string& token() const { return token_; }
+  //! "Basic ..." with the node's cookie (full rights).
+  std::string cookie_auth() const {
+    std::ifstream f(dir_.path() / ".cookie");
+    std::string line;
+    std::getline(f, line);
+    const auto colon = line.find(':');
+    return basic_auth_header(line.substr(0, colon), line.substr(colon + 1));
+  }
   Node& node() { return *node_; }
   NodeContext& ctx() { return node_->context(); }
 
@@ -243,7 +255,10 @@ TEST_CASE("a node serves the page without credentials but JSON-RPC only with the
   // No Basic challenge to a Bearer attempt: a browser would pop up a password dialog.
   CHECK(wrong[http::field::www_authenticate] == "Bearer realm=\"cheesed\"");
 
-  auto url = n.request(http::verb::post, "/", R"({"jsonrpc":"2.0","id":1,"method":"webui"})", "Bearer " + n.token());
+  // `webui` is no method of the pages: the token gets 403; the cookie gets the address.
+  const std::string webui_call = R"({"jsonrpc":"2.0","id":1,"method":"webui"})";
+  CHECK(n.request(http::verb::post, "/", webui_call, "Bearer " + n.token()).result_int() == 403);
+  auto url = n.request(http::verb::post, "/", webui_call, n.cookie_auth());
   const auto reply = boost::json::parse(url.body());
   CHECK(reply.at("result").at("url").as_string() ==
         fmt::format("http://127.0.0.1:{}/#token={}", n.port(), n.token()));
@@ -268,7 +283,7 @@ TEST_CASE("the WebSocket needs the token, pushes new tips, and is limited in num
   const auto mined = n.request(
       http::verb::post, "/",
       R"({"jsonrpc":"2.0","id":1,"method":"generatetoaddress","params":[1,")" + miner + R"("]})",
-      "Bearer " + n.token());
+      n.cookie_auth());  // not a method of the pages: the token may not call it
   REQUIRE(mined.result_int() == 200);
   const auto event = boost::json::parse(c.read());
   CHECK(event.at("type").as_string() == "tip");
@@ -318,4 +333,78 @@ TEST_CASE("a node stops cleanly while a WebSocket is open", "[daemon][webui]") {
   beast::flat_buffer b;
   c.ws.read(b, ec);
   CHECK(ec);  // the node closed it
+}
+
+namespace {
+
+//! The methods the web UI's scripts call: rpc('name' / call('name' / ['name', [ (batches).
+//! Fails the test on a call whose method is not a string literal (it could not be listed).
+std::set<std::string> methods_called_by_scripts() {
+  static const std::regex kLiteral(R"((?:\brpc|\bcall)\('([A-Za-z_]+)'|\['([A-Za-z_]+)', \[)");
+  static const std::regex kAnyCall(R"(\b(rpc|call)\(([^)]{0,16}))");
+  std::set<std::string> out;
+  std::size_t scripts = 0;
+  for (const auto& file : webui::embedded_files()) {
+    if (!file.path.ends_with(".js")) continue;
+    ++scripts;
+    const std::string text(file.bytes);
+    for (std::sregex_iterator it(text.begin(), text.end(), kLiteral), end; it != end; ++it) {
+      out.insert((*it)[1].matched ? (*it)[1].str() : (*it)[2].str());
+    }
+    for (std::sregex_iterator it(text.begin(), text.end(), kAnyCall), end; it != end; ++it) {
+      const std::string args = (*it)[2].str();
+      const auto before = text.substr(0, static_cast<std::size_t>(it->position()));
+      // The definitions `function rpc(method, ...)` and the wrapper `rpc(method, params, opts)`.
+      const bool definition = before.ends_with("function ") || args.starts_with("method");
+      INFO(file.path << ": " << it->str());
+      CHECK((definition || args.starts_with("'")));
+    }
+  }
+  CHECK(scripts >= 5);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the token's allow-list is exactly the methods the web UI's scripts call", "[daemon][webui]") {
+  const std::set<std::string> listed(kWebUiMethods.begin(), kWebUiMethods.end());
+  CHECK(listed.size() == kWebUiMethods.size());
+  CHECK(std::is_sorted(kWebUiMethods.begin(), kWebUiMethods.end()));
+  CHECK(methods_called_by_scripts() == listed);
+  CHECK_FALSE(listed.contains("stop"));
+  CHECK_FALSE(listed.contains("webui"));
+  CHECK_FALSE(listed.contains("generatetoaddress"));
+}
+
+TEST_CASE("the web UI token may call what the pages call, nothing else: it cannot stop the node", "[daemon][webui]") {
+  RunningNode n;
+  // Every listed method exists (a renamed method would break the page, not be refused).
+  n.on_io([&n] {
+    for (const auto m : kWebUiMethods) {
+      INFO(m);
+      CHECK(n.ctx().rpc.find(m) != nullptr);
+    }
+    return 0;
+  });
+  const std::string bearer = "Bearer " + n.token();
+  auto stop = n.request(http::verb::post, "/", R"({"jsonrpc":"2.0","id":7,"method":"stop"})", bearer);
+  CHECK(stop.result_int() == 403);
+  CHECK(stop[http::field::content_type] == "application/json");
+  const auto refused = boost::json::parse(stop.body());
+  CHECK(refused.at("id") == 7);
+  CHECK(refused.at("error").at("code") == -32601);
+  CHECK(std::string(refused.at("error").at("message").as_string()).find("stop") != std::string::npos);
+  // The node did not stop: it still answers, both the token and the cookie.
+  CHECK(n.request(http::verb::post, "/", kRpcBody, bearer).result_int() == 200);
+  CHECK(n.request(http::verb::post, "/", kRpcBody, n.cookie_auth()).result_int() == 200);
+  // A wallet path changes nothing; a method of the list runs.
+  CHECK(
+      n.request(http::verb::post, "/wallet/x", R"({"jsonrpc":"2.0","id":1,"method":"stop"})", bearer).result_int() ==
+      403);
+  CHECK(n.request(http::verb::post, "/", R"({"jsonrpc":"2.0","id":1,"method":"generatetoaddress","params":[1,"x"]})",
+                  bearer)
+            .result_int() == 403);
+  auto info = n.request(http::verb::post, "/", R"({"jsonrpc":"2.0","id":1,"method":"getblockchaininfo"})", bearer);
+  CHECK(info.result_int() == 200);
+  CHECK(info.body().find("\"result\"") != std::string::npos);
 }

@@ -9,12 +9,16 @@
 //     parameters (by position or by name; strings, numbers, booleans, null, arrays, objects,
 //     values that mean something here: block hashes, heights, addresses, hex of a block or a
 //     transaction, wallet names), as JSON-RPC 2.0, 1.0, a notification or a batch.
+// A byte after an assembled request may restrict the caller to the web UI token's methods
+// (kWebUiMethods), as HttpRpc does for that token.
 // Methods that stop the node, mine, write outside the data directory, dial out or run Argon2id
 // are never called (kExcluded); the wallet names that a request may create or load are a fixed
 // few, so the data directory stays bounded however long the fuzzer runs.
 //
 // Properties: no crash or sanitizer finding; handle_jsonrpc completes (within 30 s); the HTTP
-// status is one server.cpp can return (200, 204, 400, 404, 500); 204 exactly with an empty body;
+// status is one server.cpp can return (200, 204, 400, 404, 500, and 403 only for a restricted
+// caller, with a refused method); every refused method is outside the caller's list; 204 exactly
+// with an empty body;
 // otherwise the body is one JSON object or a non-empty array of them, each a JSON-RPC response
 // with a result or an error object {code: integer, message: string}; the node keeps running and
 // its chain keeps a tip.
@@ -43,6 +47,7 @@
 #include "daemon/node/context.hpp"
 #include "daemon/node/node.hpp"
 #include "daemon/rpc/server.hpp"
+#include "daemon/webui/web_ui.hpp"
 #include "fuzz_check.hpp"
 #include "fuzz_input.hpp"
 #include "primitives/serialize.hpp"
@@ -115,18 +120,19 @@ class FuzzNode {
   }
 
   //! handle_jsonrpc on the io thread; aborts if it does not complete in 30 s.
-  RpcReply call(std::string_view body, std::string_view wallet = {}) {
+  RpcReply call(std::string_view body, std::string_view wallet = {}, const RpcAllowList* caller_list = nullptr) {
     std::promise<RpcReply> done;
     auto result = done.get_future();
     const RpcTable& table = node_->context().rpc;
     asio::post(node_->io(), [&] {
-      asio::co_spawn(node_->io(), handle_jsonrpc(table, body, wallet), [&done](std::exception_ptr e, RpcReply r) {
-        if (e) {
-          done.set_exception(e);
-        } else {
-          done.set_value(std::move(r));
-        }
-      });
+      asio::co_spawn(node_->io(), handle_jsonrpc(table, body, wallet, caller_list),
+                     [&done](std::exception_ptr e, RpcReply r) {
+                       if (e) {
+                         done.set_exception(e);
+                       } else {
+                         done.set_value(std::move(r));
+                       }
+                     });
     });
     FUZZ_CHECK(result.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
     return result.get();
@@ -298,9 +304,11 @@ void check_response(const json::value& v) {
   }
 }
 
-void check_reply(const RpcReply& r) {
+void check_reply(const RpcReply& r, const RpcAllowList* caller_list) {
   static constexpr std::array<int, 5> kStatuses = {200, 204, 400, 404, 500};
-  FUZZ_CHECK(std::find(kStatuses.begin(), kStatuses.end(), r.http_status) != kStatuses.end());
+  FUZZ_CHECK(std::find(kStatuses.begin(), kStatuses.end(), r.http_status) != kStatuses.end() ||
+             (r.http_status == 403 && !r.refused.empty()));
+  for (const auto& m : r.refused) FUZZ_CHECK(caller_list && !caller_list->allows(m));
   FUZZ_CHECK((r.http_status == 204) == r.body.empty());
   if (r.body.empty()) return;
   const auto v = parse_json_exact(r.body);
@@ -335,14 +343,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     default: body = serialize_json(request(in)); break;
   }
   if (!allowed(body)) return 0;
-  const RpcReply reply = n.call(body, wallet);
+  static const RpcAllowList kWebUiList = RpcAllowList::only({kWebUiMethods.begin(), kWebUiMethods.end()});
+  const RpcAllowList* caller_list = in.flag() ? &kWebUiList : nullptr;
+  const RpcReply reply = n.call(body, wallet, caller_list);
   // CHEESE_FUZZ_TRACE=1 prints each request and its reply (to replay a failing input).
   static const bool trace = std::getenv("CHEESE_FUZZ_TRACE") != nullptr;
   if (trace) {
     std::fprintf(stderr, "wallet '%.*s' body %s\n-> %d %s\n", static_cast<int>(wallet.size()), wallet.data(),
                  body.c_str(), reply.http_status, reply.body.c_str());
   }
-  check_reply(reply);
+  check_reply(reply, caller_list);
   FUZZ_CHECK(n.running());
   FUZZ_CHECK(n.has_tip());
   return 0;

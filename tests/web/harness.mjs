@@ -78,6 +78,7 @@ export class CheeseNode {
       if (this.proc.exitCode !== null) throw new Error(`cheesed exited with ${this.proc.exitCode}: ${this.logTail()}`);
       if (!fs.existsSync(cookie)) return null;
       const auth = Buffer.from(fs.readFileSync(cookie, 'utf8').trim()).toString('base64');
+      this.cookieAuth = `Basic ${auth}`;
       const res = await fetch(`http://127.0.0.1:${this.rpcPort}/`, {
         method: 'POST',
         headers: { Authorization: `Basic ${auth}`, 'Content-Type': 'application/json' },
@@ -101,10 +102,11 @@ export class CheeseNode {
     }
   }
 
+  // The test's own calls use the cookie: the web UI token may only call what the pages call.
   async rpc(method, params = [], wallet = '') {
     const res = await fetch(`${this.origin}${wallet ? `/wallet/${encodeURIComponent(wallet)}` : '/'}`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': 'application/json' },
+      headers: { Authorization: this.cookieAuth, 'Content-Type': 'application/json' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
       signal: AbortSignal.timeout(RPC_TIMEOUT_MS),
     });

@@ -52,6 +52,15 @@ describe('web UI', () => {
     assert.equal(rpc.status, 401);
     const url = await node.rpc('webui');
     assert.equal(url.url, node.url);
+    // The token may call what the pages call, not `stop` (issue 18).
+    const stop = await fetch(`${node.origin}/`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${node.token}` },
+      body: '{"jsonrpc":"2.0","id":1,"method":"stop"}',
+    });
+    assert.equal(stop.status, 403);
+    assert.equal((await stop.json()).error.code, -32601);
+    assert.equal(await node.rpc('getblockcount') >= 0, true, 'the node is still up');
   });
 
   test('a wrong token shows a clear message, and the login form accepts the right address', async () => {
