@@ -74,8 +74,8 @@ RpcMethod createwallet(NodeContext& node) {
           "cheese-cli createwallet alice",
           [&wm = *node.wallets](RpcRequest& r) -> asio::awaitable<json::value> {
             const std::string name = wallet_name_param(r, "wallet_name");
-            auto created =
-                co_await wm.create(name, r.take_optional_secret("passphrase"), r.get_bool("load_on_startup"));
+            auto created = co_await wm.create(name, r.take_optional_secret("passphrase"),
+                                              r.get_bool("load_on_startup"));
             json::object o(wiping_storage());  // the phrase is wiped when the reply is freed
             o["name"] = name;
             o["mnemonic"] = json::string_view(created.mnemonic.view());

@@ -154,7 +154,8 @@ std::filesystem::path WalletManager::new_wallet_path(const std::string& name,
   return *file;
 }
 
-asio::awaitable<WalletManager::Created> WalletManager::create(std::string name, std::optional<SecretString> passphrase,
+asio::awaitable<WalletManager::Created> WalletManager::create(std::string name,
+                                                              std::optional<SecretString> passphrase,
                                                               bool load_on_startup) {
   // Argon2id (for an encrypted wallet) runs on the wallet thread, not the io thread.
   auto path = new_wallet_path(name, passphrase);
