@@ -313,6 +313,7 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
       result = co_await handler_(info);
       wipe_string(info.body);
     }
+    wipe_string(req.body());  // refused for its credentials: the body was not moved out
     wipe_read_buffer(buffer);
     auto res = make_response(result.status, req.version(), result.content_type, std::move(result.body), keep_alive);
     for (const auto& [k, v] : default_headers_) res.set(k, v);
