@@ -19,8 +19,7 @@ void ensure_sodium();
 
 //! Ed25519 secret key (libsodium's 64-byte seed||pk form) in guarded memory (SecureBuffer): wiped
 //! and freed on destruction; a move hands the pages over and leaves the source empty. Not copyable
-//! (explicit clone()). Each key costs a sodium_malloc (a few pages of address space, mlocked):
-//! fine for the keys a wallet signs with, or thousands in a benchmark, not for millions at once.
+//! (explicit clone()).
 class SecretKey {
  public:
   //! A fresh key from libsodium's CSPRNG.
