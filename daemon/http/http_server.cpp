@@ -6,6 +6,7 @@
 
 #include "io/accept_loop.hpp"
 #include "util/log.hpp"
+#include "util/wipe.hpp"
 
 namespace cheese {
 
@@ -25,6 +26,18 @@ http::response<http::string_body> make_response(unsigned status, unsigned versio
 constexpr std::string_view kAcceptLoopTask = "RPC accept loop";
 
 std::string plain_error(unsigned status, std::string_view what) { return fmt::format("{} {}\n", status, what); }
+
+//! The read buffer of a connection: a request's bytes (a passphrase in a wallet call) are wiped
+//! when the buffer grows or goes, and after each request (wipe_read_buffer).
+using ReadBuffer = beast::basic_flat_buffer<WipingAllocator<char>>;
+
+//! Wipes the whole storage of `buffer` when no pipelined bytes wait in it (consume() of all its
+//! bytes rewinds it, so prepare() then spans the storage from its start).
+void wipe_read_buffer(ReadBuffer& buffer) {
+  if (buffer.size() != 0) return;
+  const auto storage = buffer.prepare(buffer.capacity());
+  wipe_memory(storage.data(), storage.size());
+}
 
 }  // namespace
 
@@ -208,7 +221,7 @@ HttpResult unauthorized(std::string_view auth) {
 //! Reads one request into `parser`. Between requests a keep-alive connection may idle; once a
 //! request starts it must finish within `request_timeout` (a slow client cannot hold the
 //! connection forever).
-asio::awaitable<boost::system::error_code> read_request(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+asio::awaitable<boost::system::error_code> read_request(beast::tcp_stream& stream, ReadBuffer& buffer,
                                                         http::request_parser<http::string_body>& parser, bool first,
                                                         std::chrono::steady_clock::duration request_timeout) {
   if (!first && buffer.size() == 0) {
@@ -260,7 +273,7 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
     ~Unregister() { self->sockets_.erase(s); }
   } unregister{this, stream};
 
-  beast::flat_buffer buffer;
+  ReadBuffer buffer;
   bool first = true;
   while (!stopping_) {
     http::request_parser<http::string_body> parser;
@@ -301,12 +314,16 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
                            std::string(req[http::field::if_none_match])};
       info.caller = std::move(caller);
       result = co_await handler_(info);
+      wipe_string(info.body);
     }
+    wipe_string(req.body());  // refused for its credentials: the body was not moved out
+    wipe_read_buffer(buffer);
     auto res = make_response(result.status, req.version(), result.content_type, std::move(result.body), keep_alive);
     for (const auto& [k, v] : default_headers_) res.set(k, v);
     for (const auto& [k, v] : result.headers) res.set(k, v);
     stream->expires_after(kRpcWriteTimeout);
     auto [wec, wn] = co_await http::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));
+    wipe_string(res.body());  // a reply may carry a secret (createwallet's recovery phrase)
     if (wec || !keep_alive) break;
   }
   stream->socket().shutdown(tcp::socket::shutdown_both, ec);

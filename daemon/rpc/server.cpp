@@ -91,7 +91,7 @@ std::string response_text(const Outcome& o) {
 }
 
 json::value make_response(bool v2, const json::value& id, const json::value* result, const json::object* error) {
-  json::object out;
+  json::object out(wiping_storage());  // a result may carry a secret (createwallet's phrase)
   if (v2) {
     out["jsonrpc"] = "2.0";
     if (error) {
@@ -263,6 +263,22 @@ std::optional<std::string> RpcRequest::optional_string(std::string_view name) co
   return get_string(name);
 }
 
+SecretString RpcRequest::take_secret(std::string_view name) {
+  const std::size_t i = index_of(name);
+  if (!has_index(i)) throw RpcError(kRpcInvalidParams, fmt::format("missing parameter '{}'", name));
+  if (!params[i]->is_string()) throw RpcError(kRpcInvalidParams, "expected a string");
+  json::string& s = params[i]->get_string();
+  SecretString out = SecretString::copy_of(std::string_view(s.data(), s.size()));
+  secure_wipe(s.data(), s.size());
+  s.clear();
+  return out;
+}
+
+std::optional<SecretString> RpcRequest::take_optional_secret(std::string_view name) {
+  if (!has(name)) return std::nullopt;
+  return take_secret(name);
+}
+
 std::int64_t RpcRequest::get_int(std::string_view name) const {
   const auto& v = at(name);
   if (v.is_int64()) return v.get_int64();
@@ -388,10 +404,15 @@ boost::asio::awaitable<RpcReply> handle_jsonrpc(const RpcTable& table, std::stri
       reply.http_status = 204;
       co_return reply;
     }
+    // One block for the whole reply, and the parts wiped: a part may carry a secret.
+    std::size_t size = 3;
+    for (const auto& r : responses) size += r.size() + 1;
+    reply.body.reserve(size);
     reply.body = "[";
     for (std::size_t i = 0; i < responses.size(); ++i) {
       if (i > 0) reply.body += ',';
       reply.body += responses[i];
+      wipe_string(responses[i]);
     }
     reply.body += "]\n";
     co_return reply;

@@ -14,6 +14,7 @@
 
 #include "primitives/amount.hpp"
 #include "primitives/hash.hpp"
+#include "primitives/secure_buffer.hpp"
 
 namespace cheese {
 
@@ -106,6 +107,11 @@ struct RpcRequest {
   const json::value& at(std::string_view name) const;
   std::string get_string(std::string_view name) const;
   std::optional<std::string> optional_string(std::string_view name) const;
+  //! A string parameter that is a secret (a passphrase, a recovery phrase), moved into guarded
+  //! memory: this request's JSON copy is wiped at once; the parsed document's copy is wiped when
+  //! it is freed (parse_json_exact's wiping storage, util/json.hpp).
+  SecretString take_secret(std::string_view name);
+  std::optional<SecretString> take_optional_secret(std::string_view name);
   std::int64_t get_int(std::string_view name) const;
   bool get_bool(std::string_view name) const;
   Amount get_amount(std::string_view name) const;

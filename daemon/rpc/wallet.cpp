@@ -74,10 +74,11 @@ RpcMethod createwallet(NodeContext& node) {
           "cheese-cli createwallet alice",
           [&wm = *node.wallets](RpcRequest& r) -> asio::awaitable<json::value> {
             const std::string name = wallet_name_param(r, "wallet_name");
-            auto created = co_await wm.create(name, r.optional_string("passphrase"), r.get_bool("load_on_startup"));
-            json::object o;
+            auto created = co_await wm.create(name, r.take_optional_secret("passphrase"),
+                                              r.get_bool("load_on_startup"));
+            json::object o(wiping_storage());  // the phrase is wiped when the reply is freed
             o["name"] = name;
-            o["mnemonic"] = std::string(created.mnemonic.view());
+            o["mnemonic"] = json::string_view(created.mnemonic.view());
             o["encrypted"] = created.entry->wallet.is_encrypted();
             o["warning"] =
                 "Write the recovery phrase down and keep it offline: it is the only way to restore this wallet, "
@@ -97,7 +98,7 @@ RpcMethod restorewallet(NodeContext& node) {
           "cheese-cli restorewallet alice2 \"word1 word2 ... word24\"",
           [&wm = *node.wallets](RpcRequest& r) -> asio::awaitable<json::value> {
             const std::string name = wallet_name_param(r, "wallet_name");
-            auto e = co_await wm.restore(name, r.get_string("mnemonic"), r.optional_string("passphrase"),
+            auto e = co_await wm.restore(name, r.take_secret("mnemonic"), r.take_optional_secret("passphrase"),
                                          r.get_bool("load_on_startup"));
             co_await wm.wait_scanned(e);  // the chain scan goes on in slices; reply when it is done
             json::object o;
@@ -383,7 +384,7 @@ RpcMethod encryptwallet(NodeContext& node) {
           "cheese-cli encryptwallet \"my pass\"",
           [&wm = *node.wallets](RpcRequest& r) -> asio::awaitable<json::value> {
             auto e = co_await wm.for_request(r);
-            co_await wm.encrypt(e, r.get_string("passphrase"));
+            co_await wm.encrypt(e, r.take_secret("passphrase"));
             co_return json::value(
                 "wallet encrypted; it is now locked. Unlock it with walletpassphrase to send. Backups made "
                 "before this are not encrypted.");
@@ -399,7 +400,7 @@ RpcMethod walletpassphrase(NodeContext& node) {
           "cheese-cli walletpassphrase \"my pass\" 60",
           [&wm = *node.wallets](RpcRequest& r) -> asio::awaitable<json::value> {
             auto e = co_await wm.for_request(r);
-            co_await wm.unlock(e, r.get_string("passphrase"), r.get_int("timeout"));
+            co_await wm.unlock(e, r.take_secret("passphrase"), r.get_int("timeout"));
             co_return json::value(nullptr);
           }};
 }
@@ -426,7 +427,7 @@ RpcMethod walletpassphrasechange(NodeContext& node) {
           "cheese-cli walletpassphrasechange \"old\" \"new\"",
           [&wm = *node.wallets](RpcRequest& r) -> asio::awaitable<json::value> {
             auto e = co_await wm.for_request(r);
-            co_await wm.change_passphrase(e, r.get_string("oldpassphrase"), r.get_string("newpassphrase"));
+            co_await wm.change_passphrase(e, r.take_secret("oldpassphrase"), r.take_secret("newpassphrase"));
             co_return json::value(nullptr);
           }};
 }

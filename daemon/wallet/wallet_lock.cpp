@@ -1,5 +1,7 @@
 // Passphrases: walletpassphrase and its timeout (the relock timer), walletlock, encryptwallet,
 // walletpassphrasechange. Argon2id runs on the wallet thread while the wallet is marked busy.
+// A passphrase stays in guarded memory (SecretString) and is wiped when the job that uses it
+// ends; a lock (walletlock or the timer) wipes and frees every decrypted secret.
 
 #include <algorithm>
 #include <chrono>
@@ -22,7 +24,7 @@ asio::awaitable<WalletStatus> WalletManager::off_thread(std::shared_ptr<LoadedWa
   co_return st;
 }
 
-asio::awaitable<void> WalletManager::unlock(std::shared_ptr<LoadedWallet> e, std::string passphrase,
+asio::awaitable<void> WalletManager::unlock(std::shared_ptr<LoadedWallet> e, SecretString passphrase,
                                             std::int64_t seconds) {
   if (!e->wallet.is_encrypted()) {
     throw RpcError(kRpcWalletWrongEncState,
@@ -32,7 +34,7 @@ asio::awaitable<void> WalletManager::unlock(std::shared_ptr<LoadedWallet> e, std
   if (passphrase.empty()) throw RpcError(kRpcInvalidParameter, "passphrase cannot be empty");
   seconds = std::min(seconds, kMaxUnlockSeconds);
   Wallet* w = &e->wallet;
-  auto fn = [w, passphrase = std::move(passphrase)]() { return w->unlock(passphrase); };
+  auto fn = [w, passphrase = std::move(passphrase)]() { return w->unlock(passphrase.view()); };
   const WalletStatus st = co_await off_thread(e, std::move(fn));
   if (!st) throw_wallet_error(st.error());
   e->unlocked_until = unix_now() + seconds;
@@ -67,22 +69,22 @@ void WalletManager::lock(LoadedWallet& e) {
   e.unlocked_until = 0;
 }
 
-asio::awaitable<void> WalletManager::encrypt(std::shared_ptr<LoadedWallet> e, std::string passphrase) {
+asio::awaitable<void> WalletManager::encrypt(std::shared_ptr<LoadedWallet> e, SecretString passphrase) {
   if (e->wallet.is_encrypted()) {
     throw RpcError(kRpcWalletWrongEncState, "Error: running with an encrypted wallet, but encryptwallet was called.");
   }
   if (passphrase.empty()) throw RpcError(kRpcInvalidParameter, "passphrase cannot be empty");
   Wallet* w = &e->wallet;
   const KdfLimits kdf = options_.kdf;
-  auto fn = [w, kdf, passphrase = std::move(passphrase)]() { return w->encrypt(passphrase, kdf); };
+  auto fn = [w, kdf, passphrase = std::move(passphrase)]() { return w->encrypt(passphrase.view(), kdf); };
   const WalletStatus st = co_await off_thread(e, std::move(fn));
   if (!st) throw_wallet_error(st.error());
   e->unlocked_until = 0;
   log_info("wallet {}: encrypted", e->wallet.name());
 }
 
-asio::awaitable<void> WalletManager::change_passphrase(std::shared_ptr<LoadedWallet> e, std::string old_passphrase,
-                                                       std::string new_passphrase) {
+asio::awaitable<void> WalletManager::change_passphrase(std::shared_ptr<LoadedWallet> e, SecretString old_passphrase,
+                                                       SecretString new_passphrase) {
   if (!e->wallet.is_encrypted()) {
     throw RpcError(kRpcWalletWrongEncState,
                    "Error: running with an unencrypted wallet, but walletpassphrasechange was called.");
@@ -92,7 +94,7 @@ asio::awaitable<void> WalletManager::change_passphrase(std::shared_ptr<LoadedWal
   }
   Wallet* w = &e->wallet;
   auto fn = [w, o = std::move(old_passphrase), n = std::move(new_passphrase)]() {
-    return w->change_passphrase(o, n);
+    return w->change_passphrase(o.view(), n.view());
   };
   const WalletStatus st = co_await off_thread(e, std::move(fn));
   if (!st) throw_wallet_error(st.error());

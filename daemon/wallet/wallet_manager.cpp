@@ -21,6 +21,15 @@ namespace cheese {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+std::optional<std::string_view> view_of(const std::optional<SecretString>& s) {
+  if (!s) return std::nullopt;
+  return s->view();
+}
+
+}  // namespace
+
 void throw_wallet_error(const WalletError& e) { throw RpcError(rpc_error_code(e.code), e.message); }
 
 WalletManager::WalletManager(asio::io_context& io, Options options, Chainstate& chain, Mempool& mempool,
@@ -119,7 +128,7 @@ std::shared_ptr<LoadedWallet> WalletManager::attach(Wallet w, bool load_on_start
 }
 
 std::shared_ptr<LoadedWallet> WalletManager::load(const std::string& name, bool load_on_startup) {
-  const auto file = new_wallet_path(name, std::nullopt);
+  const auto file = new_wallet_path(name, std::optional<SecretString>());
   auto opened = Wallet::open(file);
   if (!opened) {
     if (opened.error().code == WalletErrc::kNotFound) {
@@ -133,7 +142,7 @@ std::shared_ptr<LoadedWallet> WalletManager::load(const std::string& name, bool 
 }
 
 std::filesystem::path WalletManager::new_wallet_path(const std::string& name,
-                                                     const std::optional<std::string>& passphrase) const {
+                                                     const std::optional<SecretString>& passphrase) const {
   const auto file = wallet_file_path(dir(), name);
   if (!file) throw_wallet_error(file.error());
   if (wallets_.contains(name))
@@ -145,11 +154,13 @@ std::filesystem::path WalletManager::new_wallet_path(const std::string& name,
   return *file;
 }
 
-asio::awaitable<WalletManager::Created> WalletManager::create(std::string name, std::optional<std::string> passphrase,
+asio::awaitable<WalletManager::Created> WalletManager::create(std::string name,
+                                                              std::optional<SecretString> passphrase,
                                                               bool load_on_startup) {
   // Argon2id (for an encrypted wallet) runs on the wallet thread, not the io thread.
-  auto work = [path = new_wallet_path(name, passphrase), name, passphrase, options = options_]() {
-    return Wallet::create(path, name, passphrase, options);
+  auto path = new_wallet_path(name, passphrase);
+  auto work = [path = std::move(path), name, passphrase = std::move(passphrase), options = options_]() {
+    return Wallet::create(path, name, view_of(passphrase), options);
   };
   auto creating = io::run_on_pool<WalletResult<CreatedWallet>>(kdf_thread_, std::move(work));
   WalletResult<CreatedWallet> created = co_await std::move(creating);
@@ -165,11 +176,13 @@ asio::awaitable<WalletManager::Created> WalletManager::create(std::string name, 
   co_return out;
 }
 
-asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::restore(std::string name, std::string phrase,
-                                                                      std::optional<std::string> passphrase,
+asio::awaitable<std::shared_ptr<LoadedWallet>> WalletManager::restore(std::string name, SecretString phrase,
+                                                                      std::optional<SecretString> passphrase,
                                                                       bool load_on_startup) {
-  auto work = [path = new_wallet_path(name, passphrase), name, phrase, passphrase, options = options_]() {
-    return Wallet::restore(path, name, phrase, passphrase, options);
+  auto path = new_wallet_path(name, passphrase);
+  auto work = [path = std::move(path), name, phrase = std::move(phrase), passphrase = std::move(passphrase),
+               options = options_]() {
+    return Wallet::restore(path, name, phrase.view(), view_of(passphrase), options);
   };
   auto restoring = io::run_on_pool<WalletResult<Wallet>>(kdf_thread_, std::move(work));
   WalletResult<Wallet> restored = co_await std::move(restoring);

@@ -165,9 +165,12 @@ class WalletManager {
     std::shared_ptr<LoadedWallet> entry;
     SecretString mnemonic;
   };
-  asio::awaitable<Created> create(std::string name, std::optional<std::string> passphrase, bool load_on_startup);
-  asio::awaitable<std::shared_ptr<LoadedWallet>> restore(std::string name, std::string phrase,
-                                                         std::optional<std::string> passphrase, bool load_on_startup);
+  // Passphrases and recovery phrases arrive in guarded memory (RpcRequest::take_secret) and are
+  // wiped when these calls end (docs/wallet.md, "Secrets in memory").
+  asio::awaitable<Created> create(std::string name, std::optional<SecretString> passphrase, bool load_on_startup);
+  asio::awaitable<std::shared_ptr<LoadedWallet>> restore(std::string name, SecretString phrase,
+                                                         std::optional<SecretString> passphrase,
+                                                         bool load_on_startup);
   std::shared_ptr<LoadedWallet> load(const std::string& name, bool load_on_startup);
   asio::awaitable<void> unload(const std::string& name, bool remove_from_startup);
 
@@ -212,11 +215,12 @@ class WalletManager {
   //! The fee a payment pays when none is given.
   Amount default_fee() const;
 
-  asio::awaitable<void> unlock(std::shared_ptr<LoadedWallet> e, std::string passphrase, std::int64_t seconds);
+  asio::awaitable<void> unlock(std::shared_ptr<LoadedWallet> e, SecretString passphrase, std::int64_t seconds);
+  //! Wipes and frees every decrypted secret of the wallet (Wallet::lock).
   void lock(LoadedWallet& e);
-  asio::awaitable<void> encrypt(std::shared_ptr<LoadedWallet> e, std::string passphrase);
-  asio::awaitable<void> change_passphrase(std::shared_ptr<LoadedWallet> e, std::string old_passphrase,
-                                          std::string new_passphrase);
+  asio::awaitable<void> encrypt(std::shared_ptr<LoadedWallet> e, SecretString passphrase);
+  asio::awaitable<void> change_passphrase(std::shared_ptr<LoadedWallet> e, SecretString old_passphrase,
+                                          SecretString new_passphrase);
 
  private:
   //! Waits for the relock timer, then locks the wallet (later, if it is busy at that moment).
@@ -250,7 +254,7 @@ class WalletManager {
   void spawn_resubmit(const std::shared_ptr<LoadedWallet>& e);
   //! Checks a name for createwallet/restorewallet/loadwallet: valid, not loaded, room for one more,
   //! no empty passphrase. Returns the wallet's file.
-  std::filesystem::path new_wallet_path(const std::string& name, const std::optional<std::string>& passphrase) const;
+  std::filesystem::path new_wallet_path(const std::string& name, const std::optional<SecretString>& passphrase) const;
   //! Runs fn on the Argon2id thread with the wallet marked busy.
   template <typename Fn>
   asio::awaitable<WalletStatus> off_thread(std::shared_ptr<LoadedWallet> e, Fn fn);

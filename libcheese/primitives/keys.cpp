@@ -28,6 +28,8 @@ void ensure_sodium() {
   if (rc < 0) throw std::runtime_error("sodium_init() failed");
 }
 
+SecretKey::SecretKey() : sk_(crypto_sign_SECRETKEYBYTES) {}
+
 SecretKey SecretKey::generate() {
   ensure_sodium();
   SecretKey key;
@@ -44,29 +46,21 @@ SecretKey SecretKey::from_seed(std::span<const std::uint8_t, 32> seed) {
   return key;
 }
 
-SecretKey::SecretKey(SecretKey&& other) noexcept : sk_(other.sk_) {
-  sodium_memzero(other.sk_.data(), other.sk_.size());
-}
-
-SecretKey& SecretKey::operator=(SecretKey&& other) noexcept {
-  if (this != &other) {
-    sk_ = other.sk_;
-    sodium_memzero(other.sk_.data(), other.sk_.size());
-  }
-  return *this;
-}
-
-SecretKey::~SecretKey() { sodium_memzero(sk_.data(), sk_.size()); }
+SecretKey::SecretKey(SecretKey&& other) noexcept = default;
+SecretKey& SecretKey::operator=(SecretKey&& other) noexcept = default;
+SecretKey::~SecretKey() = default;
 
 SecretKey SecretKey::clone() const {
+  if (empty()) throw std::logic_error("SecretKey::clone of a moved-from key");
   SecretKey copy;
-  copy.sk_ = sk_;
+  std::copy(sk_.span().begin(), sk_.span().end(), copy.sk_.data());
   return copy;
 }
 
 PublicKey SecretKey::public_key() const {
   PublicKey pk{};
-  std::copy(sk_.begin() + 32, sk_.end(), pk.begin());
+  if (empty()) return pk;
+  std::copy(sk_.span().begin() + 32, sk_.span().end(), pk.begin());
   return pk;
 }
 
@@ -79,11 +73,11 @@ Signature SecretKey::sign(ByteSpan message) const {
 
 std::array<std::uint8_t, 32> SecretKey::seed() const {
   std::array<std::uint8_t, 32> out{};
-  std::copy(sk_.begin(), sk_.begin() + 32, out.begin());
+  if (!empty()) std::copy(sk_.span().begin(), sk_.span().begin() + 32, out.begin());
   return out;
 }
 
-bool SecretKey::empty() const noexcept { return sodium_is_zero(sk_.data(), sk_.size()) == 1; }
+bool SecretKey::empty() const noexcept { return sk_.empty(); }
 
 bool verify_signature(const PublicKey& pk, ByteSpan message, const Signature& sig) {
   ensure_sodium();

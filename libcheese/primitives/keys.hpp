@@ -7,6 +7,7 @@
 #include <span>
 
 #include "primitives/bytes.hpp"
+#include "primitives/secure_buffer.hpp"
 
 namespace cheese {
 
@@ -16,8 +17,9 @@ using Signature = std::array<std::uint8_t, 64>;
 //! Calls sodium_init() once (thread-safe); throws std::runtime_error if it fails.
 void ensure_sodium();
 
-//! Ed25519 secret key (libsodium's 64-byte seed||pk form); wiped with sodium_memzero on
-//! destruction and on move-from. Not copyable (explicit clone()).
+//! Ed25519 secret key (libsodium's 64-byte seed||pk form) in guarded memory (SecureBuffer): wiped
+//! and freed on destruction; a move hands the pages over and leaves the source empty. Not copyable
+//! (explicit clone()).
 class SecretKey {
  public:
   //! A fresh key from libsodium's CSPRNG.
@@ -37,12 +39,12 @@ class SecretKey {
   Signature sign(ByteSpan message) const;
   //! The 32-byte seed (for explicit wallet export only).
   std::array<std::uint8_t, 32> seed() const;
-  //! True for a moved-from key: every byte has been wiped to zero.
+  //! True for a moved-from key (its bytes were handed over, none are left here).
   bool empty() const noexcept;
 
  private:
-  SecretKey() = default;
-  std::array<std::uint8_t, 64> sk_{};
+  SecretKey();
+  SecureBuffer sk_;
 };
 
 //! Checks a detached Ed25519 signature (libsodium rejects non-canonical and small-order inputs).

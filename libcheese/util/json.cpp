@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <new>
 
 namespace cheese {
 
@@ -13,15 +14,24 @@ namespace {
 // A string that cannot come from JSON text by accident: it starts with NUL.
 constexpr std::string_view kRawPrefix{"\0#", 2};
 
-void write(std::string& out, const json::value& v, int indent, int depth);
+//! The text being serialized: its freed blocks (when it grows) are wiped.
+using OutText = std::basic_string<char, std::char_traits<char>, WipingAllocator<char>>;
 
-void newline(std::string& out, int indent, int depth) {
+//! Appends a string serialized by Boost.JSON, wiping the temporary copy.
+void append_serialized(OutText& out, std::string s) {
+  out += s;
+  wipe_string(s);
+}
+
+void write(OutText& out, const json::value& v, int indent, int depth);
+
+void newline(OutText& out, int indent, int depth) {
   if (indent <= 0) return;
   out.push_back('\n');
   out.append(static_cast<std::size_t>(indent * depth), ' ');
 }
 
-void write(std::string& out, const json::value& v, int indent, int depth) {
+void write(OutText& out, const json::value& v, int indent, int depth) {
   switch (v.kind()) {
     case json::kind::object: {
       const auto& o = v.get_object();
@@ -35,7 +45,7 @@ void write(std::string& out, const json::value& v, int indent, int depth) {
         if (!first) out.push_back(',');
         first = false;
         newline(out, indent, depth + 1);
-        out += json::serialize(json::string_view(kv.key()));
+        append_serialized(out, json::serialize(json::string_view(kv.key())));
         out += indent > 0 ? ": " : ":";
         write(out, kv.value(), indent, depth + 1);
       }
@@ -66,7 +76,7 @@ void write(std::string& out, const json::value& v, int indent, int depth) {
         out += *raw;
         return;
       }
-      out += json::serialize(v);
+      append_serialized(out, json::serialize(v));
       return;
     case json::kind::double_: {
       const double d = v.get_double();
@@ -120,17 +130,56 @@ std::optional<std::string_view> as_raw_number(const json::value& v) {
   return s;
 }
 
+namespace {
+
+//! Parses a whole document into wiping storage, with the parser's temporary storage wiped too.
+std::optional<json::value> parse_wiped(std::string_view text, json::error_code& ec) {
+  alignas(std::max_align_t) unsigned char temp[4096];
+  std::optional<json::value> out;
+  {
+    json::parser p(wiping_storage(), {}, temp, sizeof temp);
+    p.reset(wiping_storage());
+    p.write(text.data(), text.size(), ec);
+    if (!ec) out = p.release();
+  }
+  wipe_memory(temp, sizeof temp);
+  return out;
+}
+
+}  // namespace
+
+void WipingJsonResource::wipe_and_free(void* p, std::size_t n, std::size_t align) noexcept {
+  wipe_memory(p, n);
+  ::operator delete(p, n, std::align_val_t(align));
+}
+
+void* WipingJsonResource::do_allocate(std::size_t n, std::size_t align) {
+  if (upstream_ != nullptr) return upstream_->allocate(n, align);
+  return ::operator new(n, std::align_val_t(align));
+}
+
+void WipingJsonResource::do_deallocate(void* p, std::size_t n, std::size_t align) {
+  if (upstream_ == nullptr) return wipe_and_free(p, n, align);
+  wipe_memory(p, n);
+  upstream_->deallocate(p, n, align);
+}
+
+json::storage_ptr wiping_storage() {
+  static WipingJsonResource resource;
+  return json::storage_ptr(&resource);
+}
+
 std::optional<json::value> parse_json_exact(std::string_view text, std::string* error) {
   // Validate the text as it is first, so the rewrite below only ever sees well-formed JSON.
   json::error_code ec;
-  json::parse(json::string_view(text.data(), text.size()), ec);
+  parse_wiped(text, ec);
   if (ec) {
     if (error) *error = ec.message();
     return std::nullopt;
   }
   // Rewrite non-integer numbers as raw-number strings: outside strings, a token starting with
   // '-' or a digit is a number.
-  std::string rewritten;
+  OutText rewritten;
   rewritten.reserve(text.size() + 16);
   bool in_string = false;
   for (std::size_t i = 0; i < text.size();) {
@@ -174,7 +223,7 @@ std::optional<json::value> parse_json_exact(std::string_view text, std::string* 
     rewritten.push_back(c);
     ++i;
   }
-  auto v = json::parse(rewritten, ec);
+  auto v = parse_wiped(rewritten, ec);
   if (ec) {
     if (error) *error = ec.message();
     return std::nullopt;
@@ -183,8 +232,11 @@ std::optional<json::value> parse_json_exact(std::string_view text, std::string* 
 }
 
 std::string serialize_json(const json::value& v, int indent) {
+  OutText text;
+  write(text, v, indent, 0);
   std::string out;
-  write(out, v, indent, 0);
+  out.reserve(text.size() + 1);  // room for the '\n' an RPC reply appends: no second block
+  out.append(text.data(), text.size());
   return out;
 }
 

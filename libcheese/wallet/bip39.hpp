@@ -17,7 +17,7 @@
 
 #include "primitives/bytes.hpp"
 #include "primitives/result.hpp"
-#include "wallet/secure_memory.hpp"
+#include "primitives/secure_buffer.hpp"
 
 namespace cheese {
 

@@ -17,7 +17,7 @@
 #include "primitives/bytes.hpp"
 #include "primitives/keys.hpp"
 #include "primitives/result.hpp"
-#include "wallet/secure_memory.hpp"
+#include "primitives/secure_buffer.hpp"
 
 namespace cheese {
 
@@ -46,6 +46,8 @@ class ExtendedKey {
   PublicKey public_key() const { return signing_key().public_key(); }
   //! SLIP-0010's serialization of the public key: 0x00 || Ed25519 public key (33 bytes).
   std::array<std::uint8_t, 33> slip10_public_key() const;
+  //! The guarded bytes (to seal them while idle, or open them with SecureBuffer::Access).
+  const SecureBuffer& buffer() const { return i_; }
 
  private:
   SecureBuffer i_;

@@ -207,7 +207,10 @@ WalletStatus Wallet::encrypt(std::string_view passphrase, KdfLimits kdf) {
     if (w.crypto) fail(WalletErrc::kAlreadyEncrypted, "the wallet is already encrypted: use walletpassphrasechange");
     check_passphrase(passphrase);
     check_kdf(kdf);
-    const CryptoRecord rec = make_crypto_record(w.entropy.span(), passphrase, kdf, w.wallet_id);
+    const CryptoRecord rec = [&] {
+      const Impl::SecretsOpen open(w);
+      return make_crypto_record(w.entropy.span(), passphrase, kdf, w.wallet_id);
+    }();
     {
       Txn txn(w.db);
       put_crypto_record(w.db, rec);

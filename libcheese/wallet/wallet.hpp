@@ -31,7 +31,7 @@
 #include "primitives/hash.hpp"
 #include "primitives/keys.hpp"
 #include "primitives/result.hpp"
-#include "wallet/secure_memory.hpp"
+#include "primitives/secure_buffer.hpp"
 
 namespace cheese {
 

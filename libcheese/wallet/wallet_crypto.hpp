@@ -13,8 +13,8 @@
 #include <string_view>
 
 #include "primitives/bytes.hpp"
+#include "primitives/secure_buffer.hpp"
 #include "wallet/bip39.hpp"
-#include "wallet/secure_memory.hpp"
 #include "wallet/wallet.hpp"
 #include "wallet/wallet_db.hpp"
 

@@ -63,9 +63,23 @@ struct Wallet::Impl {
   std::vector<wallet_detail::KeyEntry> keys;    //!< by index
   std::size_t issued = 0;                       //!< keys [0, issued) are handed out
   std::map<PublicKey, std::uint32_t> index_of;  //!< every key, issued or in the keypool
-  // Secrets, present while unlocked (always for an unencrypted wallet).
+  // Secrets, present while unlocked (always for an unencrypted wallet), in guarded memory that
+  // is sealed (no access) between uses: a function that reads them holds a SecretsOpen.
   SecureBuffer entropy;
   std::optional<ExtendedKey> node;
+
+  //! Opens the sealed secrets for the length of a scope; nests.
+  class SecretsOpen {
+   public:
+    explicit SecretsOpen(const Impl& w) {
+      if (!w.entropy.empty()) entropy_.emplace(w.entropy);
+      if (w.node) node_.emplace(w.node->buffer());
+    }
+
+   private:
+    std::optional<SecureBuffer::Access> entropy_;
+    std::optional<SecureBuffer::Access> node_;
+  };
 
   //! Reads and checks the whole file (wallet_open.cpp); writes nothing.
   void load(std::uint32_t keypool);
@@ -74,6 +88,7 @@ struct Wallet::Impl {
   void set_pragmas() { wallet_detail::set_pragmas(db); }
   //! Checks every stored key against the seed, then keeps the secrets (wallet_keys.cpp).
   void load_secrets(SecureBuffer secret);
+  //! Wipes and frees every secret (lock).
   void wipe_secrets() {
     node.reset();
     entropy.reset();

@@ -47,10 +47,13 @@ void Wallet::Impl::load_secrets(SecureBuffer secret) {
   }
   entropy = std::move(secret);
   node.emplace(std::move(derived));
+  entropy.seal();
+  node->buffer().seal();
 }
 
 void Wallet::Impl::top_up(std::size_t min_unused) {
   if (!node) return;
+  const SecretsOpen open(*this);
   const std::size_t want = std::max<std::size_t>(keypool_size, min_unused);
   if (keys.size() - issued >= want) return;
   const std::size_t first = keys.size();
@@ -144,6 +147,7 @@ WalletResult<SecretKey> Wallet::key_for(const PublicKey& pubkey) const {
   return guarded(w.path, [&] {
     const ExtendedKey& node = w.unlocked_node();
     const std::uint32_t index = w.index_or_fail(pubkey);
+    const Impl::SecretsOpen open(w);
     SecretKey key = slip10_child_key(node, index | kHardened).signing_key();
     if (key.public_key() != pubkey) w.corrupt("a stored key does not match its derivation");
     return key;
@@ -154,6 +158,7 @@ WalletResult<SecretString> Wallet::mnemonic() const {
   const Impl& w = *impl_;
   return guarded(w.path, [&] {
     w.unlocked_node();
+    const Impl::SecretsOpen open(w);
     return generate_mnemonic(w.entropy.span());
   });
 }

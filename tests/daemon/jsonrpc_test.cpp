@@ -548,3 +548,28 @@ TEST_CASE("wallet library errors map to bitcoind's RPC codes at the RPC edge", "
   CHECK(rpc_error_code(WalletErrc::kCorrupt) == -4);
   CHECK(rpc_error_code(WalletErrc::kOutOfMemory) == -7);
 }
+
+TEST_CASE("take_secret moves a passphrase into guarded memory and wipes the request's copy", "[daemon][jsonrpc]") {
+  Fixture f;
+  std::optional<std::string> taken, left, optional_absent;
+  bool storage_wipes = false;
+  f.table.add({"unlock",
+               "wallet",
+               {{"passphrase", RpcType::kString, true, ""}, {"other", RpcType::kString, false, ""}},
+               "takes a secret",
+               "",
+               [&](RpcRequest& r) -> asio::awaitable<json::value> {
+                 storage_wipes = r.params[0]->storage().get() == wiping_storage().get();
+                 const SecretString s = r.take_secret("passphrase");
+                 taken = std::string(s.view());
+                 left = std::string(r.params[0]->as_string());
+                 optional_absent = r.take_optional_secret("other") ? "present" : "absent";
+                 co_return json::value(nullptr);
+               }});
+  const auto v = f.call_json(R"({"jsonrpc": "2.0", "id": 1, "method": "unlock", "params": ["correct horse"]})");
+  CHECK(v.as_object().at("result").is_null());
+  CHECK(taken == "correct horse");
+  CHECK(left == "");  // the request's JSON string was zeroed and emptied
+  CHECK(optional_absent == "absent");
+  CHECK(storage_wipes);  // the parsed document's copies are zeroed when freed
+}

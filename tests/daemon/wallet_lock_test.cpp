@@ -25,15 +25,16 @@ TEST_CASE("the unlock timeout locks the wallet even when it expires during a pas
   InProcessNode n;
   WalletManager& wm = (*n.ctx().wallets);
   const std::string first = "first passphrase", second = "second passphrase";
-  auto created = n.await_on_io<WalletManager::Created>([&]() { return wm.create("locked", first, false); });
+  auto created = n.await_on_io<WalletManager::Created>(
+      [&]() { return wm.create("locked", SecretString::copy_of(first), false); });
   auto e = created.entry;
   REQUIRE(n.on_io([&] { return e->wallet.is_locked(); }));
 
   // Unlocked with a 0 s timeout, then at once (before the timer's handler can run) a passphrase
   // change: the timeout expires while the change holds the wallet.
   const bool busy_after_change_started = n.await_on_io<bool>([&]() -> asio::awaitable<bool> {
-    co_await wm.unlock(e, first, 0);
-    auto changing = wm.change_passphrase(e, first, second);
+    co_await wm.unlock(e, SecretString::copy_of(first), 0);
+    auto changing = wm.change_passphrase(e, SecretString::copy_of(first), SecretString::copy_of(second));
     co_await std::move(changing);
     co_return e->busy;
   });
@@ -48,7 +49,7 @@ TEST_CASE("the unlock timeout locks the wallet even when it expires during a pas
 
   // The new passphrase works, the old one no longer does; a plain timeout locks as well.
   n.await_on_io<bool>([&]() -> asio::awaitable<bool> {
-    co_await wm.unlock(e, second, 1);
+    co_await wm.unlock(e, SecretString::copy_of(second), 1);
     co_return true;
   });
   REQUIRE_FALSE(n.on_io([&] { return e->wallet.is_locked(); }));
@@ -59,7 +60,7 @@ TEST_CASE("the unlock timeout locks the wallet even when it expires during a pas
   }
   REQUIRE(relocked);
   REQUIRE_THROWS(n.await_on_io<bool>([&]() -> asio::awaitable<bool> {
-    co_await wm.unlock(e, first, 10);
+    co_await wm.unlock(e, SecretString::copy_of(first), 10);
     co_return true;
   }));
 }

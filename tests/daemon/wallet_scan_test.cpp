@@ -97,7 +97,7 @@ TEST_CASE("a chain scan runs in slices while the node goes on", "[daemon][wallet
   auto restored = n.await_on_io<std::shared_ptr<LoadedWallet>>(
       [&]() -> asio::awaitable<std::shared_ptr<LoadedWallet>> {
         asio::co_spawn((*node.io), watch(node, beside, done), asio::detached);
-        auto e = co_await wm.restore("restored", phrase, std::nullopt, false);
+        auto e = co_await wm.restore("restored", SecretString::copy_of(phrase), std::nullopt, false);
         co_await wm.wait_scanned(e);
         *done = true;
         co_return e;
@@ -227,7 +227,7 @@ TEST_CASE("stop() ends a running chain scan: no slice after it, the wallet not l
   });
   auto restored = n.await_on_io<std::shared_ptr<LoadedWallet>>(
       [&]() -> asio::awaitable<std::shared_ptr<LoadedWallet>> {
-        auto e = co_await wm.restore("restored", phrase, std::nullopt, false);
+        auto e = co_await wm.restore("restored", SecretString::copy_of(phrase), std::nullopt, false);
         REQUIRE(e->scanning);
         wm.stop();
         co_return e;

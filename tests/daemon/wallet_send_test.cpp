@@ -134,7 +134,8 @@ TEST_CASE("send: who pays, with which nonce, and its errors", "[daemon][wallet][
 TEST_CASE("send: a locked wallet answers -13 before looking at its funds", "[daemon][wallet][send]") {
   InProcessNode n;
   WalletManager& wm = *n.ctx().wallets;
-  auto created = n.await_on_io<WalletManager::Created>([&]() { return wm.create("locked", "secret", false); });
+  auto created = n.await_on_io<WalletManager::Created>(
+      [&]() { return wm.create("locked", SecretString::copy_of("secret"), false); });
   CHECK(send_error(n, created.entry, kCoin, std::nullopt, false) ==
         std::pair<int, std::string>{kRpcUnlockNeeded,
                                     "Error: Please enter the wallet passphrase with walletpassphrase first."});

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "primitives/bech32.hpp"
+#include "primitives/secure_buffer.hpp"
 #include "test_util.hpp"
 #include "wallet/bip39.hpp"
-#include "wallet/secure_memory.hpp"
 #include "wallet/slip10.hpp"
 #include "wallet/wallet_test_util.hpp"
 

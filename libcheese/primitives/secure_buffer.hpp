@@ -1,8 +1,11 @@
 #pragma once
 
-// Secrets (seeds, phrases, keys) in libsodium's guarded memory: sodium_malloc places the bytes
-// between guard pages, mlock()s them (best effort: a low RLIMIT_MEMLOCK only loses the mlock) and
-// sodium_free wipes them before releasing.
+// Secrets (seeds, phrases, signing keys, passphrases) in libsodium's guarded memory
+// (docs/wallet.md, "Secrets in memory"): sodium_malloc places the bytes on pages of their own
+// between guard pages and mlock()s them (best effort: a low RLIMIT_MEMLOCK only loses the mlock,
+// then they may be swapped); sodium_free wipes them before unmapping. A buffer kept for long can
+// be sealed (sodium_mprotect_noaccess) while idle, so that a stray read or write faults; a
+// SecureBuffer::Access opens it for the length of a scope.
 
 #include <cstddef>
 #include <cstdint>
@@ -14,8 +17,12 @@
 
 namespace cheese {
 
+//! Overwrites `size` bytes with zeros in a way the compiler cannot drop (sodium_memzero).
+void secure_wipe(void* data, std::size_t size) noexcept;
+
 //! A fixed-size byte buffer in sodium_malloc memory, zero-filled at construction and wiped on
-//! reset() and destruction. Move-only; a moved-from buffer is empty.
+//! reset() and destruction. Move-only: a move hands over the pages (no copy of the bytes is made)
+//! and leaves the source empty.
 class SecureBuffer {
  public:
   SecureBuffer() = default;
@@ -37,18 +44,39 @@ class SecureBuffer {
   ByteSpan span() const { return {data_, size_}; }
   //! The first n bytes (n <= size()).
   ByteSpan first(std::size_t n) const { return span().first(n); }
-  //! Wipes and frees the bytes; the buffer becomes empty.
+  //! Wipes and frees the bytes (sealed or not); the buffer becomes empty.
   void reset() noexcept;
+
+  //! Makes the pages inaccessible (sodium_mprotect_noaccess) whenever no Access is open. For
+  //! buffers kept while idle; the buffer stays sealed until reset().
+  void seal() const noexcept;
+  //! True while the pages are inaccessible.
+  bool sealed() const { return sealed_ && opened_ == 0 && data_ != nullptr; }
+
+  //! Opens a sealed buffer (read and write) for its lifetime; nests. The last Access to end seals
+  //! it again. The buffer must outlive the Access and must not be moved meanwhile.
+  class Access {
+   public:
+    explicit Access(const SecureBuffer& b) noexcept;
+    Access(const Access&) = delete;
+    Access& operator=(const Access&) = delete;
+    ~Access();
+
+   private:
+    const SecureBuffer* b_;
+  };
 
  private:
   std::uint8_t* data_ = nullptr;
   std::size_t size_ = 0;
+  mutable bool sealed_ = false;  //!< sealed while idle
+  mutable int opened_ = 0;       //!< live Access objects
 };
 
 //! Constant-time comparison of two buffers of equal size (false when the sizes differ).
 [[nodiscard]] bool secure_equal(ByteSpan a, ByteSpan b);
 
-//! Text that is a secret (a recovery phrase), kept in a SecureBuffer.
+//! Text that is a secret (a recovery phrase, a passphrase), kept in a SecureBuffer.
 class SecretString {
  public:
   SecretString() = default;
@@ -59,6 +87,7 @@ class SecretString {
   std::size_t size() const { return bytes_.size(); }
   bool empty() const { return bytes_.empty(); }
   void reset() noexcept { bytes_.reset(); }
+  const SecureBuffer& buffer() const { return bytes_; }
 
  private:
   SecureBuffer bytes_;
