@@ -189,7 +189,8 @@ std::vector<Entry> Registry::sample(Network network, std::size_t max, std::uint6
     if (exclude_nonce != 0 && e.nonce == exclude_nonce) continue;
     double u = unit(rng_);
     while (u <= 0.0) u = unit(rng_);
-    const double log_weight = static_cast<double>(e.free_slots()) / kFreeSlotsPerWeightDoubling * std::log(2.0);
+    const auto free = std::min(e.free_slots(), kMaxWeightedFreeSlots);
+    const double log_weight = static_cast<double>(free) / kFreeSlotsPerWeightDoubling * std::log(2.0);
     keyed.emplace_back(std::log(-std::log(u)) - log_weight, &e);
   }
   std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -25,8 +25,11 @@ using Clock = std::chrono::steady_clock;
 
 //! Every this many free inbound slots double a node's weight in `peers` answers, so the answers
 //! go mostly to the least-connected nodes and no node's inbound slots fill up (docs/performance.md,
-//! "Tracker spread": at 1,000 nodes the busiest has 14 inbound instead of 48).
+//! "Tracker spread": at 1,000 nodes the busiest has 17-18 inbound of 54, against 54 when uniform).
 inline constexpr double kFreeSlotsPerWeightDoubling = 2.0;
+//! Free slots beyond this weigh no more (cheesed's default inbound slots): a node that claims a
+//! huge `max_inbound` is at most as likely as a fresh honest node, not certain to be in every answer.
+inline constexpr std::uint16_t kMaxWeightedFreeSlots = 54;
 
 //! One registered node.
 struct Entry {
@@ -108,7 +111,8 @@ class Registry {
 
   //! Up to `max` distinct listed nodes of `network`, never the registration `exclude_id` nor any
   //! with nonce `exclude_nonce` (0 = none), at most Limits::max_per_group of one network group.
-  //! Weighted random: each kFreeSlotsPerWeightDoubling free inbound slots double the weight.
+  //! Weighted random: each kFreeSlotsPerWeightDoubling free inbound slots (up to
+  //! kMaxWeightedFreeSlots) double the weight.
   std::vector<Entry> sample(Network network, std::size_t max, std::uint64_t exclude_id, std::uint64_t exclude_nonce);
 
   const Entry* find(std::uint64_t node_id) const;

@@ -895,6 +895,22 @@ TEST_CASE("registry: answers favour nodes with free inbound slots", "[tracker]")
   CHECK(only_busy.sample(Network::kMain, 10, 0, 0).size() == 3);
 }
 
+TEST_CASE("registry: a node claiming more free slots than kMaxWeightedFreeSlots is not favoured", "[tracker]") {
+  Registry reg(Registry::Limits{1000, 100, 10}, 17);
+  const auto now = Clock::now();
+  const auto liar = add_listed(reg, net::NetAddress::from_ipv4({10, 0, 0, 1}, 8433), 1, now, 0, 0xffff);
+  for (std::uint8_t i = 0; i < 20; ++i) {
+    add_listed(reg, net::NetAddress::from_ipv4({11, i, 0, 1}, 8433), 100 + i, now, 0, kMaxWeightedFreeSlots);
+  }
+  int with_liar = 0;
+  for (int round = 0; round < 200; ++round) {
+    const auto s = reg.sample(Network::kMain, 10, 0, 0);
+    with_liar += std::any_of(s.begin(), s.end(), [&](const Entry& e) { return e.node_id == liar; }) ? 1 : 0;
+  }
+  // Equal weights: in about 10 of 21 answers (95 of 200); uncapped it would be in all 200.
+  CHECK(with_liar < 160);
+}
+
 TEST_CASE("options: defaults, values and errors", "[tracker]") {
   auto parse = [](std::vector<const char*> argv, TrackerOptions& o) {
     argv.insert(argv.begin(), "cheese-tracker");
