@@ -25,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 
 //! Every this many free inbound slots double a node's weight in `peers` answers, so the answers
 //! go mostly to the least-connected nodes and no node's inbound slots fill up (docs/performance.md,
-//! "Tracker spread": at 1,000 nodes the busiest has 17-18 inbound of 54, against 54 when uniform).
+//! "Tracker spread": at 1,000 nodes the busiest has 16-18 inbound of 54, against 50-54 when uniform).
 inline constexpr double kFreeSlotsPerWeightDoubling = 2.0;
 //! Free slots beyond this weigh no more (cheesed's default inbound slots): a node that claims a
 //! huge `max_inbound` is at most as likely as a fresh honest node, not certain to be in every answer.
