@@ -186,6 +186,11 @@ void read(Reader& r, AddrMsg& m) { m.addresses = read_addresses(r, kMaxAddrPerMe
 constexpr std::size_t kRegisterV1Size = 2 + 8;
 
 void write(Writer& w, const RegisterMsg& m) {
+  if (m.version == 1) {  // the old layout, so that decoding and encoding round-trip
+    w.u16(m.listen_port);
+    w.u64(m.node_nonce);
+    return;
+  }
   w.u8(m.version);
   w.u16(m.listen_port);
   w.u64(m.node_nonce);

@@ -626,6 +626,8 @@ TEST_CASE("a version-1 register decodes as version 1; a version byte below 2 is 
   auto v3 = decode_message("register", hex("03216f010203040506070800003600"));
   REQUIRE(v3.has_value());  // a later version is the tracker's to judge
   CHECK(std::get<RegisterMsg>(*v3).version == 3);
+  // Version 1 encodes as its own 10-byte layout (what an old node sent).
+  CHECK(to_hex(encode_payload(RegisterMsg{1, 0x6f21, 0x0807060504030201ULL, 0, 0})) == "216f0102030405060708");
 }
 
 TEST_CASE("invalid field values", "[net][protocol]") {
