@@ -32,74 +32,6 @@ std::string hex_id(std::uint64_t id) { return fmt::format("{:016x}", id); }
 
 }  // namespace
 
-// ---------------------------------------------------------------- options
-
-std::chrono::seconds TrackerOptions::heartbeat_interval() const {
-  return std::max(std::chrono::seconds(1), heartbeat_timeout / net::kTrackerMissedHeartbeats);
-}
-
-std::vector<OptionSpec> tracker_option_specs() {
-  using K = OptionSpec::Kind;
-  return {
-      {"help", K::kFlag, "", "Print this help and exit (also -h, -?)"},
-      {"h", K::kFlag, "", "Same as -help"},
-      {"?", K::kFlag, "", "Same as -help"},
-      {"port", K::kInt, std::to_string(net::kDefaultTrackerPort), "TCP port to listen on (0: any free port)"},
-      {"bind", K::kString, "0.0.0.0", "Address to listen on (IPv4 or IPv6, e.g. 127.0.0.1 or ::)"},
-      {"heartbeattimeout", K::kInt, std::to_string(kDefaultHeartbeatTimeoutSeconds),
-       "Seconds without a heartbeat after which a node is forgotten; nodes are asked to send one every "
-       "timeout/3 seconds"},
-      {"idletimeout", K::kInt, std::to_string(kDefaultIdleTimeoutSeconds),
-       "Seconds a connection may stay silent before it is closed (must exceed the heartbeat interval)"},
-      {"maxentries", K::kInt, std::to_string(kDefaultMaxEntries), "Maximum registered nodes, all networks together"},
-      {"maxperip", K::kInt, std::to_string(kDefaultMaxPerIp), "Maximum registered nodes per source IP"},
-      {"trustclaimedaddr", K::kFlag, "0",
-       "Trust a PROXY protocol v1 line at the start of a connection (sent by a fronting proxy) as the node's "
-       "source address; off: the address the connection comes from is always used"},
-      {"printtoconsole", K::kFlag, "1", "Write the log to standard output"},
-      {"debug", K::kFlag, "0", "Log every message received"},
-  };
-}
-
-std::optional<std::string> parse_tracker_options(int argc, const char* const* argv, TrackerOptions& out, bool& help) {
-  Args args(tracker_option_specs());
-  if (auto err = args.parse_command_line(argc, argv)) return err;
-  for (const auto& p : args.positional()) {
-    return fmt::format("unexpected argument '{}' (options start with '-'; see cheese-tracker -help)", p);
-  }
-  help = args.get_bool("help") || args.get_bool("h") || args.get_bool("?");
-  if (help) return std::nullopt;
-  const std::int64_t port = args.get_int("port", net::kDefaultTrackerPort);
-  if (port < 0 || port > 65535) return fmt::format("invalid -port={}: a port is 0..65535", port);
-  out.port = static_cast<std::uint16_t>(port);
-  out.bind = args.get_string("bind", "0.0.0.0");
-  boost::system::error_code ec;
-  asio::ip::make_address(out.bind, ec);
-  if (ec) return fmt::format("invalid -bind={}: give a numeric IPv4 or IPv6 address", out.bind);
-  const std::int64_t hb = args.get_int("heartbeattimeout", kDefaultHeartbeatTimeoutSeconds);
-  if (hb < 1 || hb > 86400) return fmt::format("invalid -heartbeattimeout={}: use 1..86400 seconds", hb);
-  out.heartbeat_timeout = std::chrono::seconds(hb);
-  const std::int64_t idle = args.get_int("idletimeout", kDefaultIdleTimeoutSeconds);
-  if (idle < 1 || idle > 86400) return fmt::format("invalid -idletimeout={}: use 1..86400 seconds", idle);
-  out.idle_timeout = std::chrono::seconds(idle);
-  if (out.idle_timeout <= out.heartbeat_interval()) {
-    return fmt::format(
-        "-idletimeout={} must exceed the heartbeat interval ({} s = -heartbeattimeout/3), or live "
-        "nodes would be dropped between heartbeats",
-        idle, out.heartbeat_interval().count());
-  }
-  const std::int64_t max_entries = args.get_int("maxentries", static_cast<std::int64_t>(kDefaultMaxEntries));
-  if (max_entries < 1 || max_entries > 10'000'000) return fmt::format("invalid -maxentries={}", max_entries);
-  out.max_entries = static_cast<std::size_t>(max_entries);
-  const std::int64_t per_ip = args.get_int("maxperip", static_cast<std::int64_t>(kDefaultMaxPerIp));
-  if (per_ip < 1 || per_ip > 10'000'000) return fmt::format("invalid -maxperip={}", per_ip);
-  out.max_per_ip = static_cast<std::size_t>(per_ip);
-  out.trust_claimed_addr = args.get_bool("trustclaimedaddr");
-  out.print_to_console = args.get_bool("printtoconsole", true);
-  out.debug = args.get_bool("debug");
-  return std::nullopt;
-}
-
 // ---------------------------------------------------------------- connection
 
 struct Tracker::Connection {
@@ -115,6 +47,8 @@ struct Tracker::Connection {
   std::uint64_t node_id = 0;   //!< registration made on this connection (0: none)
   std::uint64_t nonce = 0;
   bool closed = false;
+  //! The reply being written is a `trackererror`: close once it is sent.
+  std::optional<std::string> close_after_reply;
   std::string close_reason;
 };
 
@@ -124,7 +58,8 @@ Tracker::Tracker(asio::io_context& io, TrackerOptions options, LogSink log)
     : io_(io),
       options_(std::move(options)),
       log_(std::move(log)),
-      registry_(Registry::Limits{options_.max_entries, options_.max_per_ip}, std::random_device{}()),
+      registry_(Registry::Limits{options_.max_entries, options_.max_per_ip, options_.max_per_group},
+                std::random_device{}()),
       tasks_(io.get_executor(), [this](std::string_view name, std::string_view what) {
         // Connections end through close(); an exception escaping one is worth a line in debug only.
         if (!name.starts_with("connection") || options_.debug) logf("{} ended: {}", name, what);
@@ -158,12 +93,15 @@ void Tracker::start() {
   }
   const auto bound = local_endpoint();
   logf(
-      "cheese-tracker listening on {}:{} (heartbeat every {} s, timeout {} s, idle timeout {} s, max {} nodes, {} "
-      "per IP)",
-      bound.address().to_string(), bound.port(), options_.heartbeat_interval().count(),
-      options_.heartbeat_timeout.count(), options_.idle_timeout.count(), options_.max_entries, options_.max_per_ip);
+      "cheese-tracker listening on {}:{} (protocol {}, heartbeat every {} s, timeout {} s, idle timeout {} s, max {} "
+      "nodes, {} per IP, {} per group in an answer, connect-back every {} s, {} trusted prox{})",
+      bound.address().to_string(), bound.port(), net::kTrackerProtocolVersion, options_.heartbeat_interval().count(),
+      options_.heartbeat_timeout.count(), options_.idle_timeout.count(), options_.max_entries, options_.max_per_ip,
+      options_.max_per_group, options_.recheck_interval.count(), options_.trusted_proxies.size(),
+      options_.trusted_proxies.size() == 1 ? "y" : "ies");
   tasks_.spawn("accept loop", accept_loop());
   tasks_.spawn("expiry loop", sweep_loop());
+  tasks_.spawn("connect-back loop", check_loop());
 }
 
 void Tracker::stop() {
@@ -172,6 +110,7 @@ void Tracker::stop() {
   boost::system::error_code ec;
   if (acceptor_) acceptor_->close(ec);
   if (sweep_timer_) sweep_timer_->cancel();
+  if (check_timer_) check_timer_->cancel();
   auto copy = connections_;
   for (auto& [id, c] : copy) close(*c, "shutting down");
   tasks_.close();
@@ -195,11 +134,14 @@ net::StatusMsg Tracker::status() const {
 
 std::string Tracker::status_json() const {
   std::string networks;
+  std::string listed;
   for (Network n : kNetworks) {
     if (!networks.empty()) networks += ',';
+    if (!listed.empty()) listed += ',';
     networks += fmt::format("\"{}\":{}", chain_params(n).name, registry_.count(n));
+    listed += fmt::format("\"{}\":{}", chain_params(n).name, registry_.count_listed(n));
   }
-  return fmt::format("{{\"networks\":{{{}}},\"peers\":{}}}", networks, registry_.size());
+  return fmt::format("{{\"networks\":{{{}}},\"listed\":{{{}}},\"peers\":{}}}", networks, listed, registry_.size());
 }
 
 asio::awaitable<void> Tracker::accept_loop() {
@@ -319,7 +261,10 @@ asio::awaitable<void> Tracker::reader(std::shared_ptr<Connection> c) {
   io::FrameReader frames(c->socket, std::span<const NetworkMagic>(magics));
   frames.set_max_payload(kMaxTrackerPayload);
   if (std::memcmp(first.data(), "PROX", 4) == 0) {
-    if (!options_.trust_claimed_addr) co_return fail("PROXY line without -trustclaimedaddr");
+    if (!trusted_proxy(c->counted_ip)) {
+      logf("refused a PROXY line from {}: not a -trustedproxy", c->remote.to_string());
+      co_return fail("PROXY line from a source that is not a -trustedproxy");
+    }
     if (!co_await read_proxy_line(c)) co_return;
   } else {
     frames.prepend(first);
@@ -349,43 +294,81 @@ asio::awaitable<void> Tracker::reader(std::shared_ptr<Connection> c) {
       (void)wn;
       if (wec) co_return fail(wec.message());
     }
+    if (c->close_after_reply) co_return fail(*c->close_after_reply);
   }
 }
 
-Bytes Tracker::handle(Connection& c, Network network, const NetworkMagic& magic, const net::Message& msg) {
+Bytes Tracker::refuse(Connection& c, const NetworkMagic& magic, net::TrackerErrorCode code, std::string reason) {
+  c.close_after_reply = reason;
+  return net::encode_frame(magic, net::TrackerErrorMsg{code, std::move(reason)});
+}
+
+Bytes Tracker::on_register(Connection& c, Network network, const NetworkMagic& magic, const net::RegisterMsg& reg) {
   const std::string_view net_name = chain_params(network).name;
-  if (const auto* reg = std::get_if<net::RegisterMsg>(&msg)) {
-    net::NetAddress where = c.remote;
-    where.port = reg->listen_port;
-    auto r = registry_.register_node(network, where, reg->node_nonce, c.id, Clock::now(), unix_now());
-    for (const auto& old : r.replaced) {
-      logf("leave {} {} id {} (replaced)", chain_params(old.network).name, old.address.to_string(),
-           hex_id(old.node_id));
-    }
-    c.node_id = 0;
-    if (r.error) {
-      logf("refused registration of {} {}: {}", net_name, where.to_string(), to_string(*r.error));
-      close(c, to_string(*r.error));
-      return {};
-    }
-    c.node_id = r.entry->node_id;
-    c.nonce = reg->node_nonce;
-    logf("join {} {} id {}", net_name, where.to_string(), hex_id(c.node_id));
-    net::RegisteredMsg out;
-    out.node_id = c.node_id;
-    out.heartbeat_interval = static_cast<std::uint32_t>(options_.heartbeat_interval().count());
-    out.observed = c.remote;
-    out.observed.time = 0;
-    out.observed.services = 0;
-    return net::encode_frame(magic, out);
+  net::NetAddress where = c.remote;
+  where.port = reg.listen_port;
+  if (reg.version < net::kTrackerProtocolVersion) {
+    logf("refused registration of {} {}: tracker protocol {} (an old node)", net_name, where.to_string(),
+         reg.version);
+    return refuse(c, magic, net::TrackerErrorCode::kOldProtocol,
+                  fmt::format("this tracker speaks tracker protocol {}; your node sent a version-{} register: "
+                              "upgrade the node (docs/protocol.md section 8)",
+                              net::kTrackerProtocolVersion, reg.version));
   }
+  RegisterRequest req{network, where, reg.node_nonce, c.id, reg.inbound, reg.max_inbound};
+  auto r = registry_.register_node(req, Clock::now(), unix_now());
+  for (const auto& old : r.replaced) {
+    logf("leave {} {} id {} (replaced)", chain_params(old.network).name, old.address.to_string(),
+         hex_id(old.node_id));
+  }
+  c.node_id = 0;
+  if (r.error) {
+    logf("refused registration of {} {}: {}", net_name, where.to_string(), to_string(*r.error));
+    return refuse(c, magic, error_code(*r.error), std::string(to_string(*r.error)));
+  }
+  c.node_id = r.entry->node_id;
+  c.nonce = reg.node_nonce;
+  logf("join {} {} id {}", net_name, where.to_string(), hex_id(c.node_id));
+  if (check_timer_ && reg.listen_port != 0) check_timer_->cancel();  // connect back now
+  net::RegisteredMsg out;
+  out.node_id = c.node_id;
+  out.secret = r.entry->secret;
+  out.heartbeat_interval = static_cast<std::uint32_t>(options_.heartbeat_interval().count());
+  out.observed = c.remote;
+  out.observed.time = 0;
+  out.observed.services = 0;
+  return net::encode_frame(magic, out);
+}
+
+Bytes Tracker::handle(Connection& c, Network network, const NetworkMagic& magic, const net::Message& msg) {
+  if (const auto* reg = std::get_if<net::RegisterMsg>(&msg)) return on_register(c, network, magic, *reg);
   if (const auto* hb = std::get_if<net::HeartbeatMsg>(&msg)) {
-    if (!registry_.heartbeat(hb->node_id, Clock::now(), unix_now())) {
+    const auto r = registry_.heartbeat(hb->node_id, hb->secret, hb->inbound, hb->max_inbound, Clock::now(),
+                                       unix_now());
+    if (r == OwnerCheck::kBadSecret) {
+      logf("refused heartbeat for id {} from {}: wrong secret", hex_id(hb->node_id), c.remote.to_string());
+      return refuse(c, magic, net::TrackerErrorCode::kBadSecret, "wrong secret for this node id");
+    }
+    if (r == OwnerCheck::kUnknownId) {
       // The tracker restarted or the entry expired: closing tells the node to register again.
       if (options_.debug) logf("connection {}: heartbeat for unknown id {}", c.id, hex_id(hb->node_id));
-      close(c, "heartbeat for an unknown node id");
+      return refuse(c, magic, net::TrackerErrorCode::kUnknownId, "heartbeat for an unknown node id");
     }
     return {};
+  }
+  if (const auto* dr = std::get_if<net::DeregisterMsg>(&msg)) {
+    Entry gone;
+    const auto r = registry_.deregister(dr->node_id, dr->secret, &gone);
+    if (r == OwnerCheck::kBadSecret) {
+      logf("refused deregister of id {} from {}: wrong secret", hex_id(dr->node_id), c.remote.to_string());
+      return refuse(c, magic, net::TrackerErrorCode::kBadSecret, "wrong secret for this node id");
+    }
+    if (r == OwnerCheck::kOk) {
+      if (c.node_id == gone.node_id) c.node_id = 0;
+      logf("leave {} {} id {} (deregistered)", chain_params(gone.network).name, gone.address.to_string(),
+           hex_id(gone.node_id));
+    }
+    return {};  // an unknown id is already gone: nothing to say
   }
   if (std::holds_alternative<net::GetPeersMsg>(msg)) {
     net::PeersMsg out;
@@ -400,6 +383,45 @@ Bytes Tracker::handle(Connection& c, Network network, const NetworkMagic& magic,
   if (std::holds_alternative<net::GetStatusMsg>(msg)) return net::encode_frame(magic, status());
   // P2P messages and tracker replies sent to a tracker are ignored (docs/protocol.md 4.7).
   return {};
+}
+
+bool Tracker::trusted_proxy(const net::IpBytes& ip) const {
+  return std::any_of(options_.trusted_proxies.begin(), options_.trusted_proxies.end(),
+                     [&ip](const Cidr& c) { return c.contains(ip); });
+}
+
+asio::awaitable<void> Tracker::check_loop() {
+  check_timer_ = std::make_shared<asio::steady_timer>(io_);
+  auto timer = check_timer_;
+  while (!stopping_) {
+    const std::size_t room = kMaxConcurrentConnectBacks - std::min(running_checks_, kMaxConcurrentConnectBacks);
+    for (auto& e : registry_.take_due_checks(Clock::now(), room)) {
+      ++running_checks_;
+      tasks_.spawn(fmt::format("connect-back {}", hex_id(e.node_id)), check_one(std::move(e)));
+    }
+    timer->expires_after(kConnectBackPollInterval);
+    co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+asio::awaitable<void> Tracker::check_one(Entry e) {
+  struct Done {  // the count stays right however the coroutine ends (cancelled at stop, too)
+    std::size_t& n;
+    ~Done() { --n; }
+  } done{running_checks_};
+  const auto r = co_await connect_back(e.network, e.address, e.nonce, kConnectBackTimeout);
+  if (stopping_) co_return;
+  const auto was = registry_.mark_checked(e.node_id, r.ok, Clock::now() + options_.recheck_interval);
+  if (!was) co_return;  // gone meanwhile
+  const std::string_view net_name = chain_params(e.network).name;
+  if (r.ok && !*was) logf("listed {} {} id {} (connect-back ok)", net_name, e.address.to_string(), hex_id(e.node_id));
+  if (!r.ok && *was) logf("unlisted {} {} id {} ({})", net_name, e.address.to_string(), hex_id(e.node_id), r.why);
+  if (!r.ok && !*was) {
+    logf("not listed {} {} id {} (connect-back failed: {})", net_name, e.address.to_string(), hex_id(e.node_id),
+         r.why);
+  }
+  if (r.ok && *was && options_.debug)
+    logf("still listed {} {} id {}", net_name, e.address.to_string(), hex_id(e.node_id));
 }
 
 asio::awaitable<bool> Tracker::read_proxy_line(std::shared_ptr<Connection> c) {

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "cidr.hpp"
+#include "connect_back.hpp"
 #include "io/task_group.hpp"
 #include "net/protocol.hpp"
 #include "tracker_registry.hpp"
@@ -33,7 +35,12 @@ inline constexpr std::int64_t kDefaultHeartbeatTimeoutSeconds = net::kDefaultHea
                                                                 net::kTrackerMissedHeartbeats;
 inline constexpr std::int64_t kDefaultIdleTimeoutSeconds = 120;
 inline constexpr std::size_t kDefaultMaxEntries = 10'000;
-inline constexpr std::size_t kDefaultMaxPerIp = 64;
+//! Registrations from one source IP (-maxperip); the next is refused with a `trackererror`.
+inline constexpr std::size_t kDefaultMaxPerIp = 4;
+//! Entries of one network group (/16 IPv4, /32 IPv6) in one `peers` answer (-maxpergroup).
+inline constexpr std::size_t kDefaultMaxPerGroup = 2;
+//! How often the tracker looks for due connect-backs (a registration also starts one at once).
+inline constexpr std::chrono::milliseconds kConnectBackPollInterval{500};
 //! Nothing a tracker understands is larger than this; a bigger frame closes the connection
 //! (the codec's own limit, kMaxPayloadSize, is checked first).
 inline constexpr std::uint32_t kMaxTrackerPayload = 4096;
@@ -51,8 +58,12 @@ struct TrackerOptions {
   std::chrono::seconds idle_timeout{kDefaultIdleTimeoutSeconds};
   std::size_t max_entries = kDefaultMaxEntries;
   std::size_t max_per_ip = kDefaultMaxPerIp;
-  //! Accept a PROXY protocol v1 line (from a fronting proxy) as the node's source address.
-  bool trust_claimed_addr = false;
+  std::size_t max_per_group = kDefaultMaxPerGroup;
+  //! How often a listed (or unlisted) registration is connected back to again.
+  std::chrono::seconds recheck_interval{kDefaultRecheckIntervalSeconds};
+  //! -trustedproxy: a connection from one of these may start with a PROXY protocol v1 line,
+  //! whose source address is then the node's. From anyone else a PROXY line is refused.
+  std::vector<Cidr> trusted_proxies;
   bool print_to_console = true;
   bool debug = false;  //!< log every message
 
@@ -84,7 +95,7 @@ class Tracker {
 
   const Registry& registry() const { return registry_; }
   std::size_t connection_count() const { return connections_.size(); }
-  //! {"networks":{"main":0,"test":0,"regtest":3},"peers":3}
+  //! {"networks":{"main":0,"test":0,"regtest":3},"listed":{"main":0,"test":0,"regtest":2},"peers":3}
   std::string status_json() const;
   net::StatusMsg status() const;
 
@@ -94,6 +105,13 @@ class Tracker {
   asio::awaitable<void> accept_loop();
   void on_accept(tcp::socket socket);
   asio::awaitable<void> sweep_loop();
+  //! Starts the due connect-backs, at most kMaxConcurrentConnectBacks at once.
+  asio::awaitable<void> check_loop();
+  asio::awaitable<void> check_one(Entry e);
+  bool trusted_proxy(const net::IpBytes& ip) const;
+  //! The `trackererror` frame for `c`, after which the reader closes the connection.
+  Bytes refuse(Connection& c, const NetworkMagic& magic, net::TrackerErrorCode code, std::string reason);
+  Bytes on_register(Connection& c, Network network, const NetworkMagic& magic, const net::RegisterMsg& reg);
   asio::awaitable<void> serve(std::shared_ptr<Connection> c);
   asio::awaitable<void> reader(std::shared_ptr<Connection> c);
   asio::awaitable<void> watchdog(std::shared_ptr<Connection> c);
@@ -117,6 +135,8 @@ class Tracker {
   Registry registry_;
   std::shared_ptr<tcp::acceptor> acceptor_;
   std::shared_ptr<asio::steady_timer> sweep_timer_;
+  std::shared_ptr<asio::steady_timer> check_timer_;  //!< the check loop's wait; a registration wakes it
+  std::size_t running_checks_ = 0;
   std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
   std::map<net::IpBytes, std::size_t> connections_per_ip_;
   std::uint64_t next_connection_id_ = 1;

@@ -9,8 +9,7 @@ namespace cheese {
 
 std::string network_group(const net::NetAddress& a) {
   if (a.is_loopback()) return a.to_string();
-  if (a.is_ipv4()) return fmt::format("{}.{}", a.ip[12], a.ip[13]);
-  return fmt::format("{:02x}{:02x}:{:02x}{:02x}", a.ip[0], a.ip[1], a.ip[2], a.ip[3]);
+  return a.ip_group();
 }
 
 bool outbound_group_allowed(const net::NetAddress& candidate, const std::set<std::string>& outbound_groups,

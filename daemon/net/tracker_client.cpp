@@ -6,7 +6,9 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <tuple>
 
+#include "daemon/net/connection.hpp"
 #include "daemon/net/connman.hpp"
 #include "io/frame_reader.hpp"
 #include "util/log.hpp"
@@ -63,7 +65,8 @@ struct TrackerClient::Session {
   // The current conversation.
   bool closed = true;
   std::string end_reason;
-  bool reached = false;  //!< registered during this conversation
+  bool reached = false;         //!< registered during this conversation
+  net::TrackerSecret secret{};  //!< of the current registration
   SteadyClock::time_point register_sent;
   SteadyClock::time_point last_heartbeat;
   SteadyClock::time_point last_recv;
@@ -76,6 +79,10 @@ struct TrackerClient::Session {
 
   // Across conversations.
   bool outage = false;  //!< "unreachable" was logged; "reachable again" is due
+  //! The last registration's id and secret: deregistered first on the next connection, in case
+  //! the tracker has not yet noticed the old connection end (it refuses our nonce while live).
+  std::uint64_t last_id = 0;
+  net::TrackerSecret last_secret{};
 };
 
 TrackerClient::TrackerClient(asio::io_context& io, const ChainParams& params, ConnManager& net,
@@ -224,11 +231,27 @@ asio::awaitable<bool> TrackerClient::send(std::shared_ptr<Session> s, const std:
   co_return true;
 }
 
+std::pair<std::uint16_t, std::uint16_t> TrackerClient::inbound_slots() const {
+  std::size_t inbound = 0;
+  for (const auto& c : net_.connections()) inbound += c->info().inbound ? 1U : 0U;
+  const auto max_connections = static_cast<std::size_t>(std::max(0, net_.options().max_connections));
+  const std::size_t max_inbound = max_connections > net_.wanted_outbound() ? max_connections - net_.wanted_outbound()
+                                                                           : 0;
+  const auto clamp = [](std::size_t n) { return static_cast<std::uint16_t>(std::min<std::size_t>(n, 0xffff)); };
+  return {clamp(inbound), clamp(max_inbound)};
+}
+
 asio::awaitable<void> TrackerClient::driver(std::shared_ptr<Session> s) {
   const auto& magic = params_.magic;
+  if (s->last_id != 0) {
+    net::DeregisterMsg old{s->last_id, s->last_secret};
+    s->last_id = 0;
+    if (!co_await send(s, net::encode_frame(magic, old))) co_return;
+  }
   net::RegisterMsg reg;
   reg.listen_port = net_.listen_port();
   reg.node_nonce = net_.local_nonce();
+  std::tie(reg.inbound, reg.max_inbound) = inbound_slots();
   s->register_sent = s->last_recv = SteadyClock::now();
   if (!co_await send(s, net::encode_frame(magic, reg))) co_return;
   log_debug("tracker", "tracker {} <- register (listen port {})", s->st.address, reg.listen_port);
@@ -244,7 +267,9 @@ asio::awaitable<void> TrackerClient::driver(std::shared_ptr<Session> s) {
       const auto interval = std::chrono::seconds(s->st.heartbeat_interval);
       if (now - s->last_heartbeat >= interval) {
         s->last_heartbeat = now;
-        if (!co_await send(s, net::encode_frame(magic, net::HeartbeatMsg{s->st.node_id}))) co_return;
+        const auto [inbound, max_inbound] = inbound_slots();
+        net::HeartbeatMsg hb{s->st.node_id, s->secret, inbound, max_inbound};
+        if (!co_await send(s, net::encode_frame(magic, hb))) co_return;
       }
       if (s->getpeers_sent) {
         if (now - *s->getpeers_sent > kTrackerReplyTimeout) {
@@ -323,6 +348,9 @@ void TrackerClient::on_message(Session& s, const net::Message& msg) {
     on_peers(s, *p);
   } else if (std::holds_alternative<net::StatusMsg>(msg)) {
     s.probe_sent.reset();
+  } else if (const auto* e = std::get_if<net::TrackerErrorMsg>(&msg)) {
+    log_info("tracker {} refused us: {}", s.st.address, e->reason);
+    end(s, fmt::format("tracker refused: {}", e->reason));
   }
   // Anything else from a tracker is ignored.
 }
@@ -330,6 +358,9 @@ void TrackerClient::on_message(Session& s, const net::Message& msg) {
 void TrackerClient::on_registered(Session& s, const net::RegisteredMsg& r) {
   s.st.registered = true;
   s.st.node_id = r.node_id;
+  s.secret = r.secret;
+  s.last_id = r.node_id;
+  s.last_secret = r.secret;
   // A tracker asking for heartbeats more often than every second is not obeyed.
   s.st.heartbeat_interval = std::max<std::uint32_t>(1, r.heartbeat_interval);
   s.st.observed = r.observed.to_string();

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "io/task_group.hpp"
@@ -79,6 +80,8 @@ class TrackerClient {
   boost::asio::awaitable<void> driver(std::shared_ptr<Session> s);
   boost::asio::awaitable<bool> send(std::shared_ptr<Session> s, const std::vector<std::uint8_t>& frame);
   void end(Session& s, std::string reason);
+  //! Inbound connections now and inbound slots in all, as register and heartbeat report them.
+  std::pair<std::uint16_t, std::uint16_t> inbound_slots() const;
 
   boost::asio::io_context& io_;
   const ChainParams& params_;

@@ -1,5 +1,7 @@
 #include "net/address.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <vector>
@@ -253,6 +255,11 @@ std::string NetAddress::ip_string() const {
 std::string NetAddress::to_string() const {
   if (is_ipv4()) return ip_string() + ":" + std::to_string(port);
   return "[" + ip_string() + "]:" + std::to_string(port);
+}
+
+std::string NetAddress::ip_group() const {
+  if (is_ipv4()) return fmt::format("{}.{}", ip[12], ip[13]);
+  return fmt::format("{:02x}{:02x}:{:02x}{:02x}", ip[0], ip[1], ip[2], ip[3]);
 }
 
 }  // namespace cheese::net

@@ -42,6 +42,9 @@ struct NetAddress {
   //! "1.2.3.4:8433" or "[::1]:8433".
   std::string to_string() const;
   bool same_endpoint(const NetAddress& o) const { return ip == o.ip && port == o.port; }
+  //! The address range one party usually holds: "a.b" (the /16) for IPv4, "hhhh:hhhh" (the /32)
+  //! for IPv6, loopback included. The daemon's network_group() adds its loopback exception.
+  std::string ip_group() const;
 
   friend bool operator==(const NetAddress&, const NetAddress&) = default;
 };

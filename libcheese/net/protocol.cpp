@@ -182,30 +182,81 @@ void read(Reader& r, TxMsg& m) { m.tx = deserialize_transaction(r); }
 void write(Writer& w, const AddrMsg& m) { write_addresses(w, m.addresses); }
 void read(Reader& r, AddrMsg& m) { m.addresses = read_addresses(r, kMaxAddrPerMessage); }
 
+//! The version-1 register: listen_port and node_nonce only.
+constexpr std::size_t kRegisterV1Size = 2 + 8;
+
 void write(Writer& w, const RegisterMsg& m) {
+  if (m.version == 1) {  // the old layout, so that decoding and encoding round-trip
+    w.u16(m.listen_port);
+    w.u64(m.node_nonce);
+    return;
+  }
+  w.u8(m.version);
   w.u16(m.listen_port);
   w.u64(m.node_nonce);
+  w.u16(m.inbound);
+  w.u16(m.max_inbound);
 }
 void read(Reader& r, RegisterMsg& m) {
+  if (r.remaining() == kRegisterV1Size) {  // an old node: decoded so that it can be told why not
+    m.version = 1;
+    m.listen_port = r.u16();
+    m.node_nonce = r.u64();
+    return;
+  }
+  m.version = r.u8();
+  if (r.ok() && m.version < 2) r.fail(DecodeError::kInvalidValue);
   m.listen_port = r.u16();
   m.node_nonce = r.u64();
+  m.inbound = r.u16();
+  m.max_inbound = r.u16();
 }
 
 void write(Writer& w, const RegisteredMsg& m) {
   w.u64(m.node_id);
+  w.raw(m.secret);
   w.u32(m.heartbeat_interval);
   w.raw(m.observed.ip);
   w.u16(m.observed.port);
 }
 void read(Reader& r, RegisteredMsg& m) {
   m.node_id = r.u64();
+  m.secret = r.array<kTrackerSecretSize>();
   m.heartbeat_interval = r.u32();
   m.observed.ip = r.array<16>();
   m.observed.port = r.u16();
 }
 
-void write(Writer& w, const HeartbeatMsg& m) { w.u64(m.node_id); }
-void read(Reader& r, HeartbeatMsg& m) { m.node_id = r.u64(); }
+void write(Writer& w, const HeartbeatMsg& m) {
+  w.u64(m.node_id);
+  w.raw(m.secret);
+  w.u16(m.inbound);
+  w.u16(m.max_inbound);
+}
+void read(Reader& r, HeartbeatMsg& m) {
+  m.node_id = r.u64();
+  m.secret = r.array<kTrackerSecretSize>();
+  m.inbound = r.u16();
+  m.max_inbound = r.u16();
+}
+
+void write(Writer& w, const DeregisterMsg& m) {
+  w.u64(m.node_id);
+  w.raw(m.secret);
+}
+void read(Reader& r, DeregisterMsg& m) {
+  m.node_id = r.u64();
+  m.secret = r.array<kTrackerSecretSize>();
+}
+
+void write(Writer& w, const TrackerErrorMsg& m) {
+  w.u8(static_cast<std::uint8_t>(m.code));
+  w.var_string(m.reason);
+}
+void read(Reader& r, TrackerErrorMsg& m) {
+  m.code = static_cast<TrackerErrorCode>(r.u8());  // unknown codes are kept: the text explains them
+  m.reason = read_printable(r, kMaxTrackerErrorLength);
+}
 
 void write(Writer& w, const PeersMsg& m) { write_addresses(w, m.peers); }
 void read(Reader& r, PeersMsg& m) { m.peers = read_addresses(r, kMaxTrackerPeers); }

@@ -39,6 +39,8 @@ inline constexpr std::size_t kMaxAddrPerMessage = 1'000;
 inline constexpr std::size_t kMaxUserAgentLength = 256;
 inline constexpr std::size_t kMaxNetworkNameLength = 16;
 inline constexpr std::size_t kMaxTrackerPeers = 10;
+//! Longest `reason` text of a `trackererror`.
+inline constexpr std::size_t kMaxTrackerErrorLength = 256;
 inline constexpr std::size_t kMaxStatusEntries = 16;
 //! Bytes of one address entry on the wire: time, services, ip, port.
 inline constexpr std::size_t kNetAddressSize = 8 + 8 + 16 + 2;
@@ -58,6 +60,12 @@ inline constexpr std::size_t kMaxBlocksInFlightPerPeer = 16;
 inline constexpr std::chrono::seconds kDefaultHeartbeatInterval{30};
 inline constexpr std::uint32_t kTrackerMissedHeartbeats = 3;
 inline constexpr std::uint16_t kDefaultTrackerPort = 9999;
+//! The tracker conversation's version, the first byte of `register` (docs/protocol.md 4.6). A
+//! version-1 `register` (10 bytes, no version byte) is answered by a `trackererror`.
+inline constexpr std::uint8_t kTrackerProtocolVersion = 2;
+//! Bytes of a registration's secret (128 bits, from the tracker's CSPRNG).
+inline constexpr std::size_t kTrackerSecretSize = 16;
+using TrackerSecret = std::array<std::uint8_t, kTrackerSecretSize>;
 
 // ---- Messages (docs/protocol.md section 4); each names its command ----
 
@@ -161,14 +169,20 @@ struct AddrMsg {
 
 struct RegisterMsg {
   static constexpr std::string_view kCommand = "register";
+  //! kTrackerProtocolVersion when encoded; 1 when a 10-byte version-1 payload was decoded (its
+  //! inbound fields are then 0).
+  std::uint8_t version = kTrackerProtocolVersion;
   std::uint16_t listen_port = 0;  //!< 0 = not listening (never handed out)
   std::uint64_t node_nonce = 0;   //!< the node's version nonce
+  std::uint16_t inbound = 0;      //!< inbound connections the node has now
+  std::uint16_t max_inbound = 0;  //!< inbound connections it accepts
   friend bool operator==(const RegisterMsg&, const RegisterMsg&) = default;
 };
 
 struct RegisteredMsg {
   static constexpr std::string_view kCommand = "registered";
   std::uint64_t node_id = 0;
+  TrackerSecret secret{};                //!< proves ownership in heartbeat and deregister
   std::uint32_t heartbeat_interval = 0;  //!< seconds
   //! The node's connection as the tracker saw it; only ip and port travel (time and services
   //! decode as zero).
@@ -179,7 +193,37 @@ struct RegisteredMsg {
 struct HeartbeatMsg {
   static constexpr std::string_view kCommand = "heartbeat";
   std::uint64_t node_id = 0;
+  TrackerSecret secret{};
+  std::uint16_t inbound = 0;
+  std::uint16_t max_inbound = 0;
   friend bool operator==(const HeartbeatMsg&, const HeartbeatMsg&) = default;
+};
+
+//! Ends a registration at once (a node shutting down, or reconnecting after its old connection
+//! was lost, before it registers again).
+struct DeregisterMsg {
+  static constexpr std::string_view kCommand = "deregister";
+  std::uint64_t node_id = 0;
+  TrackerSecret secret{};
+  friend bool operator==(const DeregisterMsg&, const DeregisterMsg&) = default;
+};
+
+//! Why the tracker refuses a message; the tracker closes the connection after sending it.
+enum class TrackerErrorCode : std::uint8_t {
+  kOldProtocol = 1,   //!< a version-1 register: upgrade the node
+  kNonceInUse = 2,    //!< a live registration from another connection has this node nonce
+  kAddressInUse = 3,  //!< ... or this ip:listen_port
+  kTooManyFromIp = 4,
+  kFull = 5,
+  kBadSecret = 6,  //!< heartbeat or deregister with a wrong secret
+  kUnknownId = 7,  //!< heartbeat for a registration the tracker does not have (register again)
+};
+
+struct TrackerErrorMsg {
+  static constexpr std::string_view kCommand = "trackererror";
+  TrackerErrorCode code = TrackerErrorCode::kOldProtocol;
+  std::string reason;  //!< printable ASCII, at most kMaxTrackerErrorLength
+  friend bool operator==(const TrackerErrorMsg&, const TrackerErrorMsg&) = default;
 };
 
 struct GetPeersMsg {
@@ -210,9 +254,10 @@ struct StatusMsg {
   friend bool operator==(const StatusMsg&, const StatusMsg&) = default;
 };
 
-using Message = std::variant<VersionMsg, VerackMsg, PingMsg, PongMsg, InvMsg, GetDataMsg, NotFoundMsg, GetHeadersMsg,
-                             HeadersMsg, BlockMsg, TxMsg, GetAddrMsg, AddrMsg, RegisterMsg, RegisteredMsg,
-                             HeartbeatMsg, GetPeersMsg, PeersMsg, GetStatusMsg, StatusMsg>;
+using Message =
+    std::variant<VersionMsg, VerackMsg, PingMsg, PongMsg, InvMsg, GetDataMsg, NotFoundMsg, GetHeadersMsg, HeadersMsg,
+                 BlockMsg, TxMsg, GetAddrMsg, AddrMsg, RegisterMsg, RegisteredMsg, HeartbeatMsg, GetPeersMsg,
+                 PeersMsg, GetStatusMsg, StatusMsg, DeregisterMsg, TrackerErrorMsg>;
 
 //! The command string of a message ("version", "inv", ...).
 std::string_view command_of(const Message& m);

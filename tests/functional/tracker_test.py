@@ -47,8 +47,9 @@ class Tracker:
     def start(self):
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
+            # Every node of this test is on 127.0.0.1: one IP, one /16.
             [self.binary, "-bind=127.0.0.1", f"-port={self.port}", f"-heartbeattimeout={HEARTBEAT_TIMEOUT}",
-             "-idletimeout=10"], stdout=self._log, stderr=subprocess.STDOUT)
+             "-idletimeout=10", "-maxperip=16", "-maxpergroup=10"], stdout=self._log, stderr=subprocess.STDOUT)
         wait_until(lambda: self._answers(), timeout=10, what=f"tracker on port {self.port}")
         return self
 
@@ -183,6 +184,9 @@ def test_join(t):
                    what=f"node{n.index} connected to both others")
     assert_true(any(tracker_info(n, t1)["peers_received"] > 0 for n in nodes), "peers were handed out")
     assert_true("join regtest 127.0.0.1:" in t1.log(), "tracker logs joins")
+    # Each was handed out only after the tracker connected back to its P2P port (a real cheesed
+    # answers the tracker's version with its own, with the nonce it registered).
+    wait_until(lambda: t1.status()["listed"]["regtest"] == 3, timeout=10, what="three nodes listed")
 
 
 def test_kill(t):

@@ -5,9 +5,11 @@
 // remove_connection_entry, expire (after advancing the clock), sample (as the server asks: up to
 // kMaxTrackerPeers, excluding the asker's id and nonce, and with other bounds).
 //
-// The model applies the documented rules: a registration replaces those of the same connection,
-// of the same (network, ip, port) when listening and of the same (network, nonce) when the nonce
-// is not 0; then it is refused kFull at max_entries and kTooManyFromIp at max_per_ip. Properties:
+// The model applies the documented rules: a registration replaces the one of the same connection;
+// it is refused kNonceInUse / kAddressInUse when another connection's live registration of the
+// network has its nonce (not 0) or its listening ip:port, then kFull at max_entries and
+// kTooManyFromIp at max_per_ip. Heartbeats need the secret. Only entries marked checked are
+// sampled, at most max_per_group per network group. Properties:
 // every answer (replaced set, error, new id, heartbeat and removal results, expired set) equals
 // the model's; a new id is not 0 and not live; size(), count(network), count_ip(ip) and find()
 // agree with the model after every operation, so the limits hold. A sample has at most `max` (so
@@ -32,6 +34,7 @@ using namespace cheese;
 using namespace cheese::fuzz;
 using cheese::tracker::Clock;
 using cheese::tracker::Entry;
+using cheese::tracker::OwnerCheck;
 using cheese::tracker::RegisterError;
 using cheese::tracker::Registry;
 
@@ -56,7 +59,8 @@ std::set<std::uint64_t> ids_of(const std::vector<Entry>& entries) {
 
 void check_same(const Entry& a, const Entry& b) {
   FUZZ_CHECK(a.node_id == b.node_id && a.network == b.network && a.address == b.address && a.nonce == b.nonce &&
-             a.connection == b.connection && a.last_seen == b.last_seen && a.last_seen_unix == b.last_seen_unix);
+             a.connection == b.connection && a.last_seen == b.last_seen && a.last_seen_unix == b.last_seen_unix &&
+             a.listed == b.listed && a.secret == b.secret);
 }
 
 }  // namespace
@@ -66,6 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Registry::Limits limits;
   limits.max_entries = in.range<std::size_t>(1, 24);
   limits.max_per_ip = in.range<std::size_t>(1, 6);
+  limits.max_per_group = in.range<std::size_t>(1, 10);
   Registry registry(limits, in.integral<std::uint32_t>());
 
   std::map<std::uint64_t, Entry> model;
@@ -94,18 +99,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
         std::set<std::uint64_t> replaced;
         for (const auto& [id, e] : model) {
-          if (e.connection == connection || (port != 0 && e.network == network && e.address.same_endpoint(addr)) ||
-              (nonce != 0 && e.network == network && e.nonce == nonce)) {
-            replaced.insert(id);
-          }
+          if (e.connection == connection) replaced.insert(id);
         }
         for (auto id : replaced) model.erase(id);
+        bool nonce_taken = false;
+        bool address_taken = false;
+        for (const auto& [id, e] : model) {
+          if (e.network != network) continue;
+          nonce_taken |= nonce != 0 && e.nonce == nonce;
+          address_taken |= port != 0 && e.address.same_endpoint(addr);
+        }
         std::size_t from_ip = 0;
         for (const auto& [id, e] : model) from_ip += e.address.ip == addr.ip ? 1U : 0U;
 
-        const auto r = registry.register_node(network, addr, nonce, connection, now(), clock);
+        const auto r = registry.register_node({network, addr, nonce, connection, 0, 54}, now(), clock);
         FUZZ_CHECK(ids_of(r.replaced) == replaced);
-        if (model.size() >= limits.max_entries) {
+        if (nonce_taken || address_taken) {
+          FUZZ_CHECK(!r.entry && r.error);
+          FUZZ_CHECK((nonce_taken && r.error == RegisterError::kNonceInUse) ||
+                     (address_taken && r.error == RegisterError::kAddressInUse));
+        } else if (model.size() >= limits.max_entries) {
           FUZZ_CHECK(r.error == RegisterError::kFull && !r.entry);
         } else if (from_ip >= limits.max_per_ip) {
           FUZZ_CHECK(r.error == RegisterError::kTooManyFromIp && !r.entry);
@@ -119,11 +132,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         break;
       }
-      case 2: {  // heartbeat
+      case 2: {  // heartbeat, with the right secret or a wrong one; or a connect-back result
         const std::uint64_t id = pick_id();
         const bool live = model.contains(id);
-        FUZZ_CHECK(registry.heartbeat(id, now(), clock) == live);
-        if (live) {
+        if (live && in.byte() % 3 == 0) {
+          const bool ok = in.flag();
+          const auto was = registry.mark_checked(id, ok, now());
+          FUZZ_CHECK(was.has_value() && *was == model.at(id).listed);
+          model.at(id).listed = ok;
+          model.at(id).next_check = now();
+          break;
+        }
+        net::TrackerSecret secret = live ? model.at(id).secret : net::TrackerSecret{};
+        const bool wrong = live && in.byte() % 4 == 0;
+        if (wrong) secret[0] ^= 1;
+        const auto r = registry.heartbeat(id, secret, 0, 54, now(), clock);
+        FUZZ_CHECK(r == (!live ? OwnerCheck::kUnknownId : wrong ? OwnerCheck::kBadSecret : OwnerCheck::kOk));
+        if (live && !wrong) {
           Entry& e = model.at(id);
           e.last_seen = now();
           e.last_seen_unix = clock;
@@ -162,11 +187,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::uint64_t exclude_nonce = in.range<std::uint64_t>(0, 6);
         std::size_t eligible = 0;
         for (const auto& [id, e] : model) {
-          if (e.network == network && e.address.port != 0 && id != exclude_id &&
+          if (e.network == network && e.listed && e.address.port != 0 && id != exclude_id &&
               (exclude_nonce == 0 || e.nonce != exclude_nonce)) {
             ++eligible;
           }
         }
+        // Every fuzzed address is in 203.0.113/24 or 2001:db8::/32: two groups.
+        std::size_t per_group_room = 0;
+        for (const bool v6 : {false, true}) {
+          std::size_t in_group = 0;
+          for (const auto& [id, e] : model) {
+            if (e.network == network && e.listed && e.address.port != 0 && id != exclude_id &&
+                (exclude_nonce == 0 || e.nonce != exclude_nonce) && e.address.is_ipv4() != v6) {
+              ++in_group;
+            }
+          }
+          per_group_room += std::min(in_group, limits.max_per_group);
+        }
+        eligible = std::min(eligible, per_group_room);
         const auto peers = registry.sample(network, max, exclude_id, exclude_nonce);
         FUZZ_CHECK(peers.size() <= max);
         FUZZ_CHECK(peers.size() == std::min(max, eligible));
@@ -175,7 +213,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           const auto it = model.find(p.node_id);
           FUZZ_CHECK(it != model.end());  // never an expired or removed registration
           check_same(p, it->second);
-          FUZZ_CHECK(p.network == network && p.address.port != 0 && p.node_id != exclude_id);
+          FUZZ_CHECK(p.network == network && p.listed && p.address.port != 0 && p.node_id != exclude_id);
           FUZZ_CHECK(exclude_nonce == 0 || p.nonce != exclude_nonce);
         }
         break;

@@ -98,13 +98,16 @@ std::vector<Message> sample_messages() {
   v.emplace_back(TxMsg{transfer(3, 17)});
   v.emplace_back(GetAddrMsg{});
   v.emplace_back(AddrMsg{{addr(1, 8433), addr(2, 18433), *NetAddress::parse_ip("2001:4860::8888", 28433)}});
-  v.emplace_back(RegisterMsg{28433, 0xabcdef0123456789ULL});
-  v.emplace_back(RegisteredMsg{0x55aa55aa55aa55aaULL, 30, NetAddress::from_ipv4({198, 51, 101, 7}, 50123)});
-  v.emplace_back(HeartbeatMsg{0x55aa55aa55aa55aaULL});
+  v.emplace_back(RegisterMsg{kTrackerProtocolVersion, 28433, 0xabcdef0123456789ULL, 7, 54});
+  v.emplace_back(RegisteredMsg{0x55aa55aa55aa55aaULL, TrackerSecret{1, 2, 3}, 30,
+                               NetAddress::from_ipv4({198, 51, 101, 7}, 50123)});
+  v.emplace_back(HeartbeatMsg{0x55aa55aa55aa55aaULL, TrackerSecret{9, 8, 7}, 3, 54});
   v.emplace_back(GetPeersMsg{});
   v.emplace_back(PeersMsg{{addr(3, 8433), addr(4, 8433)}});
   v.emplace_back(GetStatusMsg{});
   v.emplace_back(StatusMsg{{{"main", 12}, {"test", 3}, {"regtest", 0}}});
+  v.emplace_back(DeregisterMsg{0x55aa55aa55aa55aaULL, TrackerSecret{9, 8, 7}});
+  v.emplace_back(TrackerErrorMsg{TrackerErrorCode::kNonceInUse, "node nonce in use"});
   return v;
 }
 
@@ -296,15 +299,29 @@ TEST_CASE("payload layouts match docs/protocol.md", "[net][protocol]") {
         "f120");                            // port, little-endian
   CHECK(encode_payload(AddrMsg{{a}}).size() == 1 + kNetAddressSize);
 
-  CHECK(to_hex(encode_payload(RegisterMsg{0x6f21, 0x0807060504030201ULL})) ==
+  CHECK(to_hex(encode_payload(RegisterMsg{2, 0x6f21, 0x0807060504030201ULL, 0x0102, 0x0036})) ==
+        "02"
         "216f"
-        "0102030405060708");
-  CHECK(to_hex(encode_payload(RegisteredMsg{9, 30, NetAddress::from_ipv4({10, 0, 0, 1}, 0x1234)})) ==
+        "0102030405060708"
+        "0201"
+        "3600");
+  TrackerSecret secret{};
+  for (std::size_t i = 0; i < secret.size(); ++i) secret[i] = static_cast<std::uint8_t>(0xa0 + i);
+  CHECK(to_hex(encode_payload(RegisteredMsg{9, secret, 30, NetAddress::from_ipv4({10, 0, 0, 1}, 0x1234)})) ==
         "0900000000000000"
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
         "1e000000"
         "00000000000000000000ffff0a000001"
         "3412");
-  CHECK(to_hex(encode_payload(HeartbeatMsg{9})) == "0900000000000000");
+  CHECK(to_hex(encode_payload(HeartbeatMsg{9, secret, 5, 54})) ==
+        "0900000000000000"
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+        "0500"
+        "3600");
+  CHECK(to_hex(encode_payload(DeregisterMsg{9, secret})) ==
+        "0900000000000000"
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+  CHECK(to_hex(encode_payload(TrackerErrorMsg{TrackerErrorCode::kOldProtocol, "old"})) == "01036f6c64");
   CHECK(to_hex(encode_payload(StatusMsg{{{"test", 258}}})) ==
         "01"
         "0474657374"
@@ -441,7 +458,7 @@ TEST_CASE("a tracker accepts the magics it serves and learns the network", "[net
   CHECK_FALSE(network_of_magic(NetworkMagic{1, 2, 3, 4}).has_value());
 
   const Bytes a = encode_frame(magics[0], GetPeersMsg{});
-  const Bytes b = encode_frame(magics[2], HeartbeatMsg{5});
+  const Bytes b = encode_frame(magics[2], HeartbeatMsg{5, {}, 0, 0});
   auto ha = decode_frame_header(a, std::span<const NetworkMagic>(magics));
   REQUIRE(ha.has_value());
   CHECK(ha->magic == magics[0]);
@@ -490,6 +507,7 @@ TEST_CASE("every proper prefix of a payload is rejected", "[net][protocol]") {
     CAPTURE(command);
     for (std::size_t n = 0; n < payload.size(); ++n) {
       CAPTURE(n);
+      if (command == "register" && n == 10) continue;  // the version-1 layout (its own test)
       auto e = decode_error(command, ByteSpan(payload).first(n));
       CHECK(e.kind == MessageError::kMalformed);
       // A count whose items no longer fit is kOversized; anything else ends inside a field.
@@ -592,6 +610,24 @@ TEST_CASE("counts above each limit are kOversized, at the limit they decode", "[
   SECTION("a block payload above kMaxBlockSize") {
     CHECK(decode_error("block", Bytes(kMaxBlockSize + 1, 0)) == malformed(DecodeError::kOversized));
   }
+}
+
+TEST_CASE("a version-1 register decodes as version 1; a version byte below 2 is invalid", "[net][protocol]") {
+  // What an old node sends: listen_port, node_nonce and nothing else.
+  auto old = decode_message("register", hex("216f0102030405060708"));
+  REQUIRE(old.has_value());
+  const auto& r = std::get<RegisterMsg>(*old);
+  CHECK(r.version == 1);
+  CHECK(r.listen_port == 0x6f21);
+  CHECK(r.node_nonce == 0x0807060504030201ULL);
+  for (const char* bad : {"00216f010203040506070800003600", "01216f010203040506070800003600"}) {
+    CHECK(decode_error("register", hex(bad)) == malformed(DecodeError::kInvalidValue));
+  }
+  auto v3 = decode_message("register", hex("03216f010203040506070800003600"));
+  REQUIRE(v3.has_value());  // a later version is the tracker's to judge
+  CHECK(std::get<RegisterMsg>(*v3).version == 3);
+  // Version 1 encodes as its own 10-byte layout (what an old node sent).
+  CHECK(to_hex(encode_payload(RegisterMsg{1, 0x6f21, 0x0807060504030201ULL, 0, 0})) == "216f0102030405060708");
 }
 
 TEST_CASE("invalid field values", "[net][protocol]") {

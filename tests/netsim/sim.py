@@ -217,7 +217,9 @@ class Simulator:
         with open(path, "ab") as out:
             with self.topo.ns.inside(self.topo.tracker_ns):
                 self.tracker = subprocess.Popen(
-                    [self.tracker_bin, f"-port={TRACKER_PORT}", "-bind=0.0.0.0", "-printtoconsole"],
+                    # Every host is in 10.77.0.0/16, one network group: allow whole answers from it.
+                    [self.tracker_bin, f"-port={TRACKER_PORT}", "-bind=0.0.0.0", "-printtoconsole",
+                     "-maxpergroup=10"],
                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 10
         for _ in range(200):
