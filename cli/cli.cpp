@@ -355,8 +355,10 @@ std::vector<OptionSpec> daemon_config_options() {
       "blockstalltimeout",
       "daemon",
       "discover",
+      "dnsseed",
       "feelerinterval",
       "feelers",
+      "fixedseeds",
       "genthreads",
       "handshaketimeout",
       "listen",
@@ -377,8 +379,8 @@ std::vector<OptionSpec> daemon_config_options() {
       "txindex",
       "upnp",
   };
-  constexpr std::string_view kRepeatable[] = {"addnode", "connect", "debug", "rpcallowip",
-                                              "rpcbind", "tracker", "wallet"};
+  constexpr std::string_view kRepeatable[] = {"addnode",    "connect", "debug",    "dnsseedhost", "fixedseedaddr",
+                                              "rpcallowip", "rpcbind", "seednode", "tracker",     "wallet"};
   std::vector<OptionSpec> specs;
   for (const auto name : kSingle) {
     specs.push_back({std::string(name), OptionSpec::Kind::kString, "", "(cheesed option, ignored by cheese-cli)"});

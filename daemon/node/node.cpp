@@ -46,6 +46,10 @@ ConnManager::Options connman_options(const NodeOptions& o) {
   n.full_relay_outbound = static_cast<std::size_t>(o.full_relay_outbound);
   n.feelers = o.feelers;
   n.feeler_interval = std::chrono::seconds(o.feeler_interval);
+  n.seednodes = o.seednodes;
+  n.dns_seeds = o.dns_seeds;
+  n.fixed_seeds = o.fixed_seeds;
+  n.trackers = !o.trackers.empty();
   return n;
 }
 
