@@ -122,10 +122,10 @@ std::optional<std::string> read_bootstrap_options(const Args& args, NodeOptions&
   }
   const auto hosts = args.is_set("dnsseedhost") ? args.get_list("dnsseedhost") : dns_seed_hosts(net);
   const auto fixed = args.is_set("fixedseedaddr") ? args.get_list("fixedseedaddr") : fixed_seed_addresses(net);
-  for (const auto* list : {&out.seednodes, &hosts, &fixed}) {
-    if (list->size() > kMaxSeedOptionValues) {
-      return fmt::format("too many seeds ({}): -seednode, -dnsseedhost and -fixedseedaddr take at most {} each",
-                         list->size(), kMaxSeedOptionValues);
+  for (const std::size_t n : {out.seednodes.size(), hosts.size(), fixed.size()}) {
+    if (n > kMaxSeedOptionValues) {
+      return fmt::format("too many seeds ({}): -seednode, -dnsseedhost and -fixedseedaddr take at most {} each", n,
+                         kMaxSeedOptionValues);
     }
   }
   for (const auto& h : hosts) {

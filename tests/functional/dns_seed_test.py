@@ -83,6 +83,7 @@ def outer(build_dir):
         skip("no `ip` (iproute2)")
     remove_leftovers()
     name = f"{NS_PREFIX}{os.getpid()}"
+    had_netns_dir = os.path.isdir("/etc/netns")
     try:
         try:
             run("ip", "netns", "add", name)
@@ -100,6 +101,11 @@ def outer(build_dir):
         return p.returncode
     finally:
         remove_namespace(name)
+        if not had_netns_dir:
+            try:
+                os.rmdir("/etc/netns")  # only when this run made it and it is empty again
+            except OSError:
+                pass
 
 
 # ---------------------------------------------------------------------------------------------
