@@ -150,6 +150,13 @@ def test_connect_only(t):
         assert_true(not connected_to(a, c), "-connect: the node dialled a fixed seed")
         assert_equal([p["addr"] for p in a.rpc("getpeerinfo")], [p2p_addr(b)])
         assert_true("fixed seed" not in log_text(a), "-connect: fixed seeds were added")
+        # Without -notracker (which the harness always gives): the regtest default tracker
+        # (127.0.0.1:9999) is not used with -connect.
+        d = t.node(extra_args=p2p_util.NET_ARGS + [f"-connect={p2p_addr(b)}"], start=False)
+        d.args = lambda extra=None, d=d: [x for x in framework.Node.args(d, extra) if x != "-notracker"]
+        d.start()
+        assert_equal(d.rpc("gettrackerinfo"), [], "trackers with -connect")
+        wait_connected(d, b)
     finally:
         seed.close()
 
