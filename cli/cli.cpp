@@ -355,9 +355,11 @@ std::vector<OptionSpec> daemon_config_options() {
       "blockstalltimeout",
       "daemon",
       "discover",
+      "dnsseed",
       "feelerinterval",
       "extrablockrelayinterval",
       "feelers",
+      "fixedseeds",
       "genthreads",
       "handshaketimeout",
       "listen",
@@ -379,8 +381,9 @@ std::vector<OptionSpec> daemon_config_options() {
       "txindex",
       "upnp",
   };
-  constexpr std::string_view kRepeatable[] = {"addnode", "connect",      "debug",   "rpcallowip",
-                                              "rpcbind", "rpcwhitelist", "tracker", "wallet"};
+  constexpr std::string_view kRepeatable[] = {"addnode",       "connect",    "debug",   "dnsseedhost",
+                                              "fixedseedaddr", "rpcallowip", "rpcbind", "rpcwhitelist",
+                                              "seednode",      "tracker",    "wallet"};
   std::vector<OptionSpec> specs;
   for (const auto name : kSingle) {
     specs.push_back({std::string(name), OptionSpec::Kind::kString, "", "(cheesed option, ignored by cheese-cli)"});

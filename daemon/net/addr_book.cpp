@@ -247,7 +247,7 @@ void AddressBook::remove(const net::NetAddress& a) {
 }
 
 std::optional<net::NetAddress> AddressBook::pick(bool tried, const std::set<std::string>& exclude, std::int64_t now,
-                                                 std::mt19937_64& rng) const {
+                                                 std::mt19937_64& rng, const Filter& accept) const {
   // One pass with weights instead of Core's loop over random slots (accept with chance x a
   // growing factor): the same odds per entry, and bounded when every entry is excluded.
   std::unordered_set<Id> excluded;
@@ -258,6 +258,7 @@ std::optional<net::NetAddress> AddressBook::pick(bool tried, const std::set<std:
   double total = 0;
   for (const auto& [id, r] : entries_) {
     if (r.e.tried != tried || backing_off(r.e, now) || excluded.contains(id)) continue;
+    if (accept && !accept(r.e)) continue;
     const double w = chance(r.e, now);
     ready.emplace_back(&r.e, w);
     total += w;
@@ -278,11 +279,16 @@ std::optional<net::NetAddress> AddressBook::select(const std::set<std::string>& 
 
 std::optional<net::NetAddress> AddressBook::select(const std::set<std::string>& exclude, std::int64_t now,
                                                    std::mt19937_64& rng, bool new_only) const {
-  if (new_only) return pick(false, exclude, now, rng);
+  return select(exclude, now, rng, new_only, Filter{});
+}
+
+std::optional<net::NetAddress> AddressBook::select(const std::set<std::string>& exclude, std::int64_t now,
+                                                   std::mt19937_64& rng, bool new_only, const Filter& accept) const {
+  if (new_only) return pick(false, exclude, now, rng, accept);
   const bool has_new = new_count() > 0;
   const bool tried_first = tried_count_ > 0 && (!has_new || std::bernoulli_distribution(0.5)(rng));
-  if (auto a = pick(tried_first, exclude, now, rng)) return a;
-  return pick(!tried_first, exclude, now, rng);
+  if (auto a = pick(tried_first, exclude, now, rng, accept)) return a;
+  return pick(!tried_first, exclude, now, rng, accept);
 }
 
 std::vector<net::NetAddress> AddressBook::sample(std::size_t max, std::mt19937_64& rng) const {

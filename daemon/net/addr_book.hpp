@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <random>
 #include <set>
@@ -117,6 +118,10 @@ class AddressBook {
   //! The same from the new table only (`new_only`), for feeler connections.
   std::optional<net::NetAddress> select(const std::set<std::string>& exclude, std::int64_t now, std::mt19937_64& rng,
                                         bool new_only) const;
+  //! An entry `accept` returns false for is not a candidate (the outbound source mix).
+  using Filter = std::function<bool(const Entry&)>;
+  std::optional<net::NetAddress> select(const std::set<std::string>& exclude, std::int64_t now, std::mt19937_64& rng,
+                                        bool new_only, const Filter& accept) const;
   std::vector<net::NetAddress> sample(std::size_t max, std::mt19937_64& rng) const;
   //! For a getaddr reply: kGetAddrMaxPercent of the eligible entries (at least kGetAddrMinReply,
   //! at most `max`), at random; never a terrible one, one with `dead_failures` or more failed
@@ -167,7 +172,7 @@ class AddressBook {
   bool tried_slot_free(const net::NetAddress& a) const;
   void put_tried(Id id);
   std::optional<net::NetAddress> pick(bool tried, const std::set<std::string>& exclude, std::int64_t now,
-                                      std::mt19937_64& rng) const;
+                                      std::mt19937_64& rng, const Filter& accept) const;
   void clear();
   void load_entry(const Entry& e);
 

@@ -57,6 +57,8 @@ ConnManager::ConnManager(asio::io_context& io, const ChainParams& params, Option
   addresses_.set_group_per_address(params_.network == Network::kRegtest);
   addresses_.load(options_.datadir / "peers.json");
   added_nodes_ = options_.addnode;
+  bootstrap_ = BootstrapPlan(bootstrap_config());
+  if (options_.connect.empty()) addr_fetches_ = options_.seednodes;
 }
 
 ConnManager::~ConnManager() = default;
@@ -312,6 +314,7 @@ void ConnManager::dial_more(const std::set<std::string>& endpoints) {
   }
   if (!options_.connect.empty()) return;
   DialRound r = dial_round(endpoints);
+  bootstrap_round();
   dial_anchors(r);
   dial_from_book(r, ConnectionType::kOutboundFullRelay, wanted_full_relay(), false);
   // A stale tip: one full-relay connection more, to a network group none of our outbound peers is
@@ -379,16 +382,18 @@ ConnManager::DialRound ConnManager::dial_round(const std::set<std::string>& endp
   // Outbound peers in distinct network groups (off regtest); feelers do not stay, so they neither
   // count nor take a group.
   for (const auto& [id, c] : connections_) {
-    if (c->info().inbound) continue;
+    if (c->info().inbound || c->info().type == ConnectionType::kAddrFetch) continue;
     ++slot(r.counts, c->info().type);
     if (c->info().type != ConnectionType::kFeeler) r.groups.insert(network_group(c->info().address));
   }
   for (const auto& [target, type] : pending_connects_) {
+    if (type == ConnectionType::kAddrFetch) continue;
     ++slot(r.counts, type);
     if (type == ConnectionType::kFeeler) continue;
     if (auto a = net::NetAddress::parse_endpoint(target, params_.default_p2p_port))
       r.groups.insert(network_group(*a));
   }
+  count_sources(r);
   return r;
 }
 
@@ -407,8 +412,12 @@ void ConnManager::dial_anchors(DialRound& r) {
 void ConnManager::dial_from_book(DialRound& r, ConnectionType type, std::size_t wanted, bool new_group_only) {
   const bool regtest = params_.network == Network::kRegtest;
   for (std::size_t tries = 0; slot(r.counts, type) < wanted && tries < 8; ++tries) {
-    // A feeler tests an address not yet tried: one from the book's new table.
-    auto candidate = addresses_.select(r.exclude, r.now, rng_, type == ConnectionType::kFeeler);
+    // A feeler tests an address not yet tried: one from the book's new table. Full-relay peers
+    // come from several sources (bootstrap.hpp: kMaxOutboundFromOneSource).
+    const bool mixed = type == ConnectionType::kOutboundFullRelay;
+    const bool one_source_ok = std::chrono::steady_clock::now() - started_ >= kOneSourceGrace;
+    auto candidate = mixed ? select_full_relay(addresses_, r.exclude, r.sources, one_source_ok, r.now, rng_)
+                           : addresses_.select(r.exclude, r.now, rng_, type == ConnectionType::kFeeler);
     if (!candidate) break;
     r.exclude.insert(candidate->to_string());
     if (bans_.is_banned(*candidate, r.now)) continue;
@@ -422,6 +431,7 @@ void ConnManager::dial_from_book(DialRound& r, ConnectionType type, std::size_t 
 void ConnManager::dial(DialRound& r, const net::NetAddress& a, ConnectionType type) {
   r.exclude.insert(a.to_string());
   if (type != ConnectionType::kFeeler) r.groups.insert(network_group(a));
+  if (type == ConnectionType::kOutboundFullRelay) count_source(r, a);
   ++slot(r.counts, type);
   log_debug("net", "dialling {} ({})", a.to_string(), to_string(type));
   tasks_.spawn("connect " + a.to_string(), connect_to(a.to_string(), type));
@@ -471,6 +481,7 @@ asio::awaitable<void> ConnManager::connect_to(std::string target, ConnectionType
     ~Done() { self->pending_connects_.erase(key); }
   } done{this, target};
   const std::optional<net::NetAddress> addr = co_await resolve(target);
+  if (addr && type == ConnectionType::kManual) resolved_targets_.insert_or_assign(target, *addr);
   if (!addr || bans_.is_banned(*addr, now())) co_return;
   addresses_.mark_attempt(*addr, now());
   tcp::socket socket(io_);

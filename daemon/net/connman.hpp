@@ -15,7 +15,9 @@
 #include "consensus/params.hpp"
 #include "daemon/net/addr_book.hpp"
 #include "daemon/net/ban_list.hpp"
+#include "daemon/net/bootstrap.hpp"
 #include "daemon/net/connection.hpp"
+#include "daemon/net/dns_seed.hpp"
 #include "daemon/net/eviction.hpp"
 #include "daemon/net/extra_block_relay.hpp"
 #include "daemon/net/net_events.hpp"
@@ -64,6 +66,11 @@ class ConnManager final : public MessageSink {
     std::chrono::seconds feeler_interval = kFeelerInterval;  //!< -feelerinterval (tests)
     //! Mean gap between extra block-relay-only probes (-extrablockrelayinterval, tests).
     std::chrono::seconds extra_block_relay_interval = kExtraBlockRelayInterval;
+    // Bootstrap (daemon/net/bootstrap.hpp); none of it with -connect.
+    std::vector<std::string> seednodes;    //!< -seednode: addr-fetch connections at start
+    std::vector<std::string> dns_seeds;    //!< host names (-dnsseed=1: the network's, or -dnsseedhost)
+    std::vector<std::string> fixed_seeds;  //!< "ip:port" (-fixedseeds=1: the network's, or -fixedseedaddr)
+    bool trackers = false;                 //!< a tracker is configured (another source of addresses)
   };
 
   ConnManager(asio::io_context& io, const ChainParams& params, Options options);
@@ -116,6 +123,14 @@ class ConnManager final : public MessageSink {
   //! addnode add|remove|onetry; returns an error message or "".
   std::string addnode(const std::string& node, const std::string& command);
   std::vector<std::string> added_nodes() const { return added_nodes_; }
+  //! What getaddednodeinfo shows for one added node.
+  struct AddedNodeInfo {
+    std::string node;  //!< as added
+    bool connected = false;
+    std::string address;  //!< ip:port of the connection (when connected)
+  };
+  //! The added nodes (-addnode, `addnode add`), or only `node`; empty when `node` is not added.
+  std::vector<AddedNodeInfo> added_node_info(const std::string& node) const;
   bool disconnect_node(const std::string& address, PeerId id);
   std::map<std::string, std::int64_t> banned() const;
   //! Bans an IP (or "ip:port" for loopback peers) until `until`; disconnects matching peers.
@@ -126,6 +141,8 @@ class ConnManager final : public MessageSink {
   //! Adds addresses learned from a tracker (dialled when more peers are wanted); `tracker` is its
   //! address, the source the address book buckets them by.
   void add_tracker_peers(const std::vector<net::NetAddress>& peers, const net::NetAddress& tracker);
+  //! Adds a DNS seed's answer to the book (source: the seed); returns how many were taken.
+  std::size_t add_dns_seed_peers(const std::string& seed, const std::vector<net::NetAddress>& peers);
   std::uint64_t total_bytes_sent() const { return total_sent_; }
   std::uint64_t total_bytes_recv() const { return total_recv_; }
 
@@ -145,6 +162,8 @@ class ConnManager final : public MessageSink {
     std::set<std::string> groups;
     OutboundCounts counts;
     std::int64_t now = 0;
+    //! Full-relay outbound peers from the book by source_key() of their entry (the source mix).
+    std::map<std::string, std::size_t> sources;
   };
   void dial_more(const std::set<std::string>& endpoints);
   DialRound dial_round(const std::set<std::string>& endpoints) const;
@@ -154,6 +173,15 @@ class ConnManager final : public MessageSink {
   //! more full-relay connection to a new network group, for a stale tip).
   void dial_from_book(DialRound& r, ConnectionType type, std::size_t wanted, bool new_group_only);
   void dial(DialRound& r, const net::NetAddress& a, ConnectionType type);
+  // Bootstrap (connman_bootstrap.cpp).
+  //! -seednode connections, DNS seeds and fixed seeds when due (BootstrapPlan).
+  void bootstrap_round();
+  BootstrapPlan::Config bootstrap_config() const;
+  asio::awaitable<void> query_dns_seed(std::string host);
+  void add_fixed_seeds();
+  //! The full-relay outbound peers by the source of their book entry (into r.sources).
+  void count_sources(DialRound& r) const;
+  void count_source(DialRound& r, const net::NetAddress& a) const;
   //! At shutdown: the block-relay-only peers (handshake done) to anchors.json.
   void save_anchors();
   asio::awaitable<void> connect_to(std::string target, ConnectionType type);
@@ -191,6 +219,11 @@ class ConnManager final : public MessageSink {
   void evict_extra_block_relay(const DialRound& r);
   ExtraBlockRelay extra_block_relay_;
   std::unique_ptr<asio::steady_timer> tick_timer_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  BootstrapPlan bootstrap_{BootstrapPlan::Config{}};
+  std::vector<std::string> addr_fetches_;                    //!< -seednode targets not dialled yet
+  std::map<std::string, net::NetAddress> resolved_targets_;  //!< manual targets (host names) as last resolved
+  DnsSeeder dns_seeder_{io_};
 };
 
 }  // namespace cheese

@@ -19,9 +19,11 @@ enum class ConnectionType {
   kFeeler,             //!< a short connection that tests an address, closed after the handshake
   kManual,             //!< -connect, -addnode, `addnode onetry`: full relay
   kInbound,            //!< accepted
+  kAddrFetch,          //!< -seednode: getaddr, then closed once the addresses arrive
 };
 
-//! "outbound-full-relay", "block-relay-only", "feeler", "manual" or "inbound" (as bitcoind names them).
+//! "outbound-full-relay", "block-relay-only", "feeler", "manual", "inbound" or "addr-fetch" (as
+//! bitcoind names them).
 constexpr std::string_view to_string(ConnectionType t) {
   switch (t) {
     case ConnectionType::kOutboundFullRelay: return "outbound-full-relay";
@@ -29,6 +31,7 @@ constexpr std::string_view to_string(ConnectionType t) {
     case ConnectionType::kFeeler: return "feeler";
     case ConnectionType::kManual: return "manual";
     case ConnectionType::kInbound: return "inbound";
+    case ConnectionType::kAddrFetch: return "addr-fetch";
   }
   return "inbound";
 }

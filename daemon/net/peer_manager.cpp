@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "daemon/net/bootstrap.hpp"
 #include "util/log.hpp"
 
 namespace cheese {
@@ -122,6 +123,11 @@ void PeerManager::check_stale_tip(std::chrono::steady_clock::time_point now) {
 }
 
 void PeerManager::check_timeouts(PeerState& p, std::chrono::steady_clock::time_point now) {
+  if (p.type == ConnectionType::kAddrFetch && !p.inbound && now - p.connected > kAddrFetchTimeout) {
+    p.disconnecting = true;
+    sink_.disconnect(p.id, "addr-fetch connection: no addresses in time");
+    return;
+  }
   if (!p.handshake_done) {
     if (now - p.connected > options_.handshake_timeout) {
       p.disconnecting = true;

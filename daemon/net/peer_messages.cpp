@@ -397,6 +397,11 @@ void PeerManager::handle(PeerState& p, net::AddrMsg m) {
     addresses_.add(a, "gossip", p.address, t);
   }
   log_debug("net", "peer {} sent {} addresses (book has {})", p.id, m.addresses.size(), addresses_.size());
+  if (reply && p.type == ConnectionType::kAddrFetch && !p.inbound) {
+    // -seednode: the addresses were all this connection was for.
+    p.disconnecting = true;
+    sink_.disconnect(p.id, "addr-fetch connection: addresses received");
+  }
 }
 
 void PeerManager::on_message(PeerId id, net::Message message) {

@@ -47,6 +47,10 @@ ConnManager::Options connman_options(const NodeOptions& o) {
   n.feelers = o.feelers;
   n.feeler_interval = std::chrono::seconds(o.feeler_interval);
   n.extra_block_relay_interval = std::chrono::seconds(o.extra_block_relay_interval);
+  n.seednodes = o.seednodes;
+  n.dns_seeds = o.dns_seeds;
+  n.fixed_seeds = o.fixed_seeds;
+  n.trackers = !o.trackers.empty();
   return n;
 }
 

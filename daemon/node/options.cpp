@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "daemon/net/bootstrap.hpp"
+#include "net/address.hpp"
+
 namespace cheese {
 
 std::vector<OptionSpec> node_option_specs() {
@@ -37,6 +40,20 @@ std::vector<OptionSpec> node_option_specs() {
        "Tracker to register with and ask for peers (repeatable; regtest default: 127.0.0.1:9999)"},
       {"connect", K::kList, "host:port", "Connect only to these peers (repeatable)"},
       {"addnode", K::kList, "host:port", "Also connect to this peer and keep the connection open (repeatable)"},
+      {"seednode", K::kList, "host:port",
+       "Connect to this node at start to ask for addresses, then disconnect (repeatable)"},
+      {"dnsseed", K::kFlag, "1",
+       "Ask the network's DNS seeds for addresses when the address book has too few (default: 1 unless -connect; "
+       "no network has seeds yet)"},
+      {"dnsseedhost", K::kList, "name",
+       "Query this DNS seed instead of the network's (repeatable; test and regtest only: for testing and private "
+       "networks)"},
+      {"fixedseeds", K::kFlag, "1",
+       "Try the network's fixed seed addresses when no other source gave a peer within 60 s (default: 1; no "
+       "network has any yet)"},
+      {"fixedseedaddr", K::kList, "ip:port",
+       "Use this fixed seed address instead of the network's (repeatable; test and regtest only: for testing and "
+       "private networks)"},
       {"minimumchainwork", K::kString, "hex",
        "Work (hex) a chain must have before its headers are stored or its blocks downloaded (default: the "
        "network's, 0 before launch)"},
@@ -98,6 +115,42 @@ std::optional<std::string> read_rpc_options(const Args& args, NodeOptions& out) 
   std::optional<bool> whitelist_default;
   if (args.is_set("rpcwhitelistdefault")) whitelist_default = args.get_bool("rpcwhitelistdefault");
   return parse_rpc_whitelist(args.get_list("rpcwhitelist"), whitelist_default, out.rpc_whitelist);
+}
+
+//! -seednode, -dnsseed, -fixedseeds and what -connect turns off (docs/protocol.md 7.5).
+std::optional<std::string> read_bootstrap_options(const Args& args, NodeOptions& out) {
+  const bool connect = !out.connect.empty();
+  // As bitcoind: -connect means those peers only; a tracker is still used when named explicitly
+  // (to be listed there), but the regtest default one is not.
+  if (connect && !args.is_set("tracker")) out.trackers.clear();
+  out.seednodes = args.get_list("seednode");
+  const Network net = out.params->network;
+  for (const char* name : {"dnsseedhost", "fixedseedaddr"}) {
+    if (args.is_set(name) && net == Network::kMain) {
+      return fmt::format("-{} is for the test and regtest networks (testing and private networks)", name);
+    }
+  }
+  const auto hosts = args.is_set("dnsseedhost") ? args.get_list("dnsseedhost") : dns_seed_hosts(net);
+  const auto fixed = args.is_set("fixedseedaddr") ? args.get_list("fixedseedaddr") : fixed_seed_addresses(net);
+  for (const std::size_t n : {out.seednodes.size(), hosts.size(), fixed.size()}) {
+    if (n > kMaxSeedOptionValues) {
+      return fmt::format("too many seeds ({}): -seednode, -dnsseedhost and -fixedseedaddr take at most {} each", n,
+                         kMaxSeedOptionValues);
+    }
+  }
+  for (const auto& h : hosts) {
+    if (h.empty() || h.size() > 253 || h.find_first_of(":/ ") != std::string::npos) {
+      return fmt::format("invalid -dnsseedhost={}: a host name", h);
+    }
+  }
+  for (const auto& a : fixed) {
+    if (!net::NetAddress::parse_endpoint(a, out.params->default_p2p_port)) {
+      return fmt::format("invalid -fixedseedaddr={}: use ip or ip:port (no host name)", a);
+    }
+  }
+  if (!connect && args.get_bool("dnsseed", true)) out.dns_seeds = hosts;
+  if (!connect && args.get_bool("fixedseeds", true)) out.fixed_seeds = fixed;
+  return std::nullopt;
 }
 
 //! P2P, logging, mining, wallets and mempool.
@@ -184,7 +237,8 @@ std::optional<std::string> parse_node_options(int argc, const char* const* argv,
   out.datadir = out.params->data_subdir.empty() ? base : base / out.params->data_subdir;
 
   if (auto err = read_rpc_options(args, out)) return err;
-  return read_node_options(args, out);
+  if (auto err = read_node_options(args, out)) return err;
+  return read_bootstrap_options(args, out);
 }
 
 }  // namespace cheese

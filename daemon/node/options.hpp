@@ -34,6 +34,10 @@ struct NodeOptions {
   std::vector<std::string> trackers;
   std::vector<std::string> connect;
   std::vector<std::string> addnode;
+  // Bootstrap (docs/protocol.md 7.5); with -connect none of it is used.
+  std::vector<std::string> seednodes;    //!< -seednode
+  std::vector<std::string> dns_seeds;    //!< to query (-dnsseed=1: the network's or -dnsseedhost)
+  std::vector<std::string> fixed_seeds;  //!< "ip:port" (-fixedseeds=1: the network's or -fixedseedaddr)
   int max_connections = kDefaultMaxConnections;
   int full_relay_outbound = kDefaultMaxOutbound;  //!< -outboundfullrelay
   bool feelers = true;                            //!< -feelers (default off on regtest)

@@ -127,6 +127,29 @@ RpcMethod addnode(NodeContext& node) {
           }};
 }
 
+RpcMethod getaddednodeinfo(NodeContext& node) {
+  return {
+      "getaddednodeinfo",
+      "network",
+      {{"node", RpcType::kString, false, "only this added node (as added)", "", "all nodes"}},
+      "The added nodes (-addnode, addnode add): whether each is connected, and to which address.",
+      "cheese-cli getaddednodeinfo",
+      [&node](RpcRequest& r) -> asio::awaitable<json::value> {
+        const std::string only = r.get_string("node");
+        const auto infos = node.connman->added_node_info(only);
+        if (!only.empty() && infos.empty()) {
+          throw RpcError(kRpcNodeNotAdded, "Error: Node has not been added.");
+        }
+        json::array out;
+        for (const auto& i : infos) {
+          json::array addresses;
+          if (i.connected) addresses.push_back(json::object{{"address", i.address}, {"connected", "outbound"}});
+          out.push_back(json::object{{"addednode", i.node}, {"connected", i.connected}, {"addresses", addresses}});
+        }
+        co_return out;
+      }};
+}
+
 RpcMethod disconnectnode(NodeContext& node) {
   return {"disconnectnode",
           "network",
@@ -211,7 +234,7 @@ RpcMethod clearbanned(NodeContext& node) {
 
 void register_net_rpcs(NodeContext& node, RpcTable& table) {
   for (auto m : {getpeerinfo(node), getconnectioncount(node), getnetworkinfo(node), addnode(node),
-                 disconnectnode(node), listbanned(node), setban(node), clearbanned(node)}) {
+                 getaddednodeinfo(node), disconnectnode(node), listbanned(node), setban(node), clearbanned(node)}) {
     table.add(std::move(m));
   }
 }
