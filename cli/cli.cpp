@@ -378,8 +378,8 @@ std::vector<OptionSpec> daemon_config_options() {
       "txindex",
       "upnp",
   };
-  constexpr std::string_view kRepeatable[] = {"addnode", "connect", "debug", "rpcallowip",
-                                              "rpcbind", "tracker", "wallet"};
+  constexpr std::string_view kRepeatable[] = {"addnode", "bind",       "connect", "debug",   "externalip",
+                                              "onlynet", "rpcallowip", "rpcbind", "tracker", "wallet"};
   std::vector<OptionSpec> specs;
   for (const auto name : kSingle) {
     specs.push_back({std::string(name), OptionSpec::Kind::kString, "", "(cheesed option, ignored by cheese-cli)"});

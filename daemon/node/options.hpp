@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "consensus/params.hpp"
+#include "daemon/net/local_addresses.hpp"
+#include "net/address.hpp"
 #include "util/args.hpp"
 
 namespace cheese {
@@ -29,6 +31,9 @@ struct NodeOptions {
   std::string rpc_user;
   std::string rpc_password;
   bool listen = true;
+  std::vector<net::NetAddress> binds;         //!< -bind, each with its port (default -port)
+  std::vector<net::NetAddress> external_ips;  //!< -externalip, each with its port (default: our listen port)
+  std::vector<IpNetwork> onlynet;             //!< -onlynet (empty: every network)
   std::vector<std::string> trackers;
   std::vector<std::string> connect;
   std::vector<std::string> addnode;

@@ -78,32 +78,50 @@ RpcMethod getconnectioncount(NodeContext& node) {
 }
 
 RpcMethod getnetworkinfo(NodeContext& node) {
-  return {"getnetworkinfo",
-          "network",
-          {},
-          "The P2P layer: version, protocol, listening port, connections in and out, totals.",
-          "cheese-cli getnetworkinfo",
-          [&node](RpcRequest&) -> asio::awaitable<json::value> {
-            auto& net = *node.connman;
-            json::object o;
-            o["version"] = 100;
-            o["subversion"] = "/cheesed:0.1.0/";
-            o["protocolversion"] = net::kProtocolVersion;
-            o["network"] = node.params->name;
-            o["localrelay"] = true;
-            o["networkactive"] = true;
-            o["listening"] = net.options().listen;
-            o["port"] = net.listen_port();
-            o["connections"] = net.connection_count();
-            o["connections_out"] = net.outbound_count();
-            o["connections_in"] = net.connection_count() - net.outbound_count();
-            o["addressbook"] = net.address_book().size();
-            o["totalbytessent"] = net.total_bytes_sent();
-            o["totalbytesrecv"] = net.total_bytes_recv();
-            o["relayfee"] = amount_value(node.mempool->limits().min_relay_fee);
-            o["warnings"] = "";
-            co_return o;
-          }};
+  return {
+      "getnetworkinfo",
+      "network",
+      {},
+      "The P2P layer: version, protocol, listening port and addresses, networks, connections in and out, "
+      "totals.",
+      "cheese-cli getnetworkinfo",
+      [&node](RpcRequest&) -> asio::awaitable<json::value> {
+        auto& net = *node.connman;
+        json::object o;
+        o["version"] = 100;
+        o["subversion"] = "/cheesed:0.1.0/";
+        o["protocolversion"] = net::kProtocolVersion;
+        o["network"] = node.params->name;
+        o["localrelay"] = true;
+        o["networkactive"] = true;
+        o["listening"] = net.options().listen;
+        o["port"] = net.listen_port();
+        o["connections"] = net.connection_count();
+        o["connections_out"] = net.outbound_count();
+        o["connections_in"] = net.connection_count() - net.outbound_count();
+        o["addressbook"] = net.address_book().size();
+        o["totalbytessent"] = net.total_bytes_sent();
+        o["totalbytesrecv"] = net.total_bytes_recv();
+        o["relayfee"] = amount_value(node.mempool->limits().min_relay_fee);
+        json::array listening;
+        for (const auto& ep : net.listen_endpoints())
+          listening.push_back(json::string(to_net_address(ep).to_string()));
+        o["listenaddresses"] = std::move(listening);
+        json::array networks;
+        for (IpNetwork n : kAllIpNetworks) {
+          const bool reachable = net.local_addresses().reachable().contains(n);
+          networks.push_back(json::object{{"name", to_string(n)}, {"limited", !reachable}, {"reachable", reachable}});
+        }
+        o["networks"] = std::move(networks);
+        json::array local;
+        for (const auto& l : net.local_addresses().all()) {
+          local.push_back(
+              json::object{{"address", l.address.ip_string()}, {"port", l.address.port}, {"score", l.score}});
+        }
+        o["localaddresses"] = std::move(local);
+        o["warnings"] = "";
+        co_return o;
+      }};
 }
 
 RpcMethod addnode(NodeContext& node) {
