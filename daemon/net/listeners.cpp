@@ -50,8 +50,7 @@ void Listeners::open(const std::vector<net::NetAddress>& binds, std::uint16_t po
   for (const auto& b : binds) {
     if (auto ec = bind(endpoint_of(b))) {
       close();
-      throw std::runtime_error(
-          fmt::format("cannot listen for peers on {} (-bind): {}", b.to_string(), ec.message()));
+      throw std::runtime_error(fmt::format("cannot listen for peers on {} (-bind): {}", b.to_string(), ec.message()));
     }
   }
   if (!binds.empty()) return;
@@ -59,9 +58,8 @@ void Listeners::open(const std::vector<net::NetAddress>& binds, std::uint16_t po
   if (v6) log_info("P2P: not listening on [::]:{} (IPv6): {}", port, v6.message());
   const auto v4 = bind({asio::ip::address_v4::any(), acceptors_.empty() ? port : this->port()});
   if (v4 && v6) {
-    throw std::runtime_error(
-        fmt::format("cannot listen for peers on port {}: {} (use -port=<n>, -bind=<addr> or -listen=0)", port,
-                    v4.message()));
+    throw std::runtime_error(fmt::format(
+        "cannot listen for peers on port {}: {} (use -port=<n>, -bind=<addr> or -listen=0)", port, v4.message()));
   }
   if (v4) log_info("P2P: not listening on 0.0.0.0:{} (IPv4): {}", this->port(), v4.message());
 }

@@ -1,7 +1,7 @@
 // PeerManager's own addresses (docs/protocol.md 7.6): what it advertises in `version`
 // (addr_from) and in its self-announcements, and where an inbound peer asks to be dialled.
-#include "daemon/net/peer_manager.hpp"
 #include <algorithm>
+#include "daemon/net/peer_manager.hpp"
 
 #include "util/log.hpp"
 

@@ -77,51 +77,62 @@ RpcMethod getconnectioncount(NodeContext& node) {
           }};
 }
 
+//! getnetworkinfo's `listenaddresses`: where the P2P listeners listen.
+json::array listen_addresses_json(const ConnManager& net) {
+  json::array out;
+  for (const auto& a : net.listen_addresses()) out.push_back(json::string(a.to_string()));
+  return out;
+}
+
+//! getnetworkinfo's `networks`, as bitcoind's (without proxies): -onlynet limits the others.
+json::array networks_json(const ConnManager& net) {
+  json::array out;
+  for (IpNetwork n : kAllIpNetworks) {
+    const bool reachable = net.local_addresses().reachable().contains(n);
+    out.push_back(json::object{{"name", to_string(n)}, {"limited", !reachable}, {"reachable", reachable}});
+  }
+  return out;
+}
+
+//! getnetworkinfo's `localaddresses`: what we advertise, with its score.
+json::array local_addresses_json(const ConnManager& net) {
+  json::array out;
+  for (const auto& l : net.local_addresses().all()) {
+    out.push_back(json::object{{"address", l.address.ip_string()}, {"port", l.address.port}, {"score", l.score}});
+  }
+  return out;
+}
+
 RpcMethod getnetworkinfo(NodeContext& node) {
-  return {
-      "getnetworkinfo",
-      "network",
-      {},
-      "The P2P layer: version, protocol, listening port and addresses, networks, connections in and out, "
-      "totals.",
-      "cheese-cli getnetworkinfo",
-      [&node](RpcRequest&) -> asio::awaitable<json::value> {
-        auto& net = *node.connman;
-        json::object o;
-        o["version"] = 100;
-        o["subversion"] = "/cheesed:0.1.0/";
-        o["protocolversion"] = net::kProtocolVersion;
-        o["network"] = node.params->name;
-        o["localrelay"] = true;
-        o["networkactive"] = true;
-        o["listening"] = net.options().listen;
-        o["port"] = net.listen_port();
-        o["connections"] = net.connection_count();
-        o["connections_out"] = net.outbound_count();
-        o["connections_in"] = net.connection_count() - net.outbound_count();
-        o["addressbook"] = net.address_book().size();
-        o["totalbytessent"] = net.total_bytes_sent();
-        o["totalbytesrecv"] = net.total_bytes_recv();
-        o["relayfee"] = amount_value(node.mempool->limits().min_relay_fee);
-        json::array listening;
-        for (const auto& ep : net.listen_endpoints())
-          listening.push_back(json::string(to_net_address(ep).to_string()));
-        o["listenaddresses"] = std::move(listening);
-        json::array networks;
-        for (IpNetwork n : kAllIpNetworks) {
-          const bool reachable = net.local_addresses().reachable().contains(n);
-          networks.push_back(json::object{{"name", to_string(n)}, {"limited", !reachable}, {"reachable", reachable}});
-        }
-        o["networks"] = std::move(networks);
-        json::array local;
-        for (const auto& l : net.local_addresses().all()) {
-          local.push_back(
-              json::object{{"address", l.address.ip_string()}, {"port", l.address.port}, {"score", l.score}});
-        }
-        o["localaddresses"] = std::move(local);
-        o["warnings"] = "";
-        co_return o;
-      }};
+  return {"getnetworkinfo",
+          "network",
+          {},
+          "The P2P layer: version, protocol, listeners, local addresses, networks, connections, totals.",
+          "cheese-cli getnetworkinfo",
+          [&node](RpcRequest&) -> asio::awaitable<json::value> {
+            auto& net = *node.connman;
+            json::object o;
+            o["version"] = 100;
+            o["subversion"] = "/cheesed:0.1.0/";
+            o["protocolversion"] = net::kProtocolVersion;
+            o["network"] = node.params->name;
+            o["localrelay"] = true;
+            o["networkactive"] = true;
+            o["listening"] = net.options().listen;
+            o["port"] = net.listen_port();
+            o["connections"] = net.connection_count();
+            o["connections_out"] = net.outbound_count();
+            o["connections_in"] = net.connection_count() - net.outbound_count();
+            o["addressbook"] = net.address_book().size();
+            o["totalbytessent"] = net.total_bytes_sent();
+            o["totalbytesrecv"] = net.total_bytes_recv();
+            o["relayfee"] = amount_value(node.mempool->limits().min_relay_fee);
+            o["listenaddresses"] = listen_addresses_json(net);
+            o["networks"] = networks_json(net);
+            o["localaddresses"] = local_addresses_json(net);
+            o["warnings"] = "";
+            co_return o;
+          }};
 }
 
 RpcMethod addnode(NodeContext& node) {

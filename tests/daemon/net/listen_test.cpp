@@ -87,8 +87,7 @@ TEST_CASE("local addresses: scores, refusals, the bound, the best for a peer", "
   CHECK(bounded.add(ip("127.0.1.0", 1), kLocalManual));  // a known one still takes a better score
 }
 
-TEST_CASE("listeners: -bind addresses each listen; one that cannot is an error naming it",
-          "[daemon][net][listen]") {
+TEST_CASE("listeners: -bind addresses each listen; one that cannot is an error naming it", "[daemon][net][listen]") {
   boost::asio::io_context io;
   Listeners l(io);
   l.open({ip("127.0.0.1", 0), ip("127.0.0.2", 0)}, 28433);
