@@ -119,7 +119,8 @@ TEST_CASE("the message processor says once that the initial sync is done, when t
   const PeerId p = h.handshaked(false);
   // A block 21 intervals old is not recent enough...
   const auto old_time = static_cast<std::uint32_t>(h.clock.unix_now() - (kInitialSyncTipAgeBlocks + 1) * 60);
-  h.peers.on_message(p, net::BlockMsg{make_block(h.chain, h.chain.tip(), pub(1), {}, BlockOptions::at_time(old_time))});
+  h.peers.on_message(p,
+                     net::BlockMsg{make_block(h.chain, h.chain.tip(), pub(1), {}, BlockOptions::at_time(old_time))});
   h.services.run_pending();
   h.peers.on_tick();
   CHECK(h.sink.initial_sync_reports == 0);
