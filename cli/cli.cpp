@@ -381,9 +381,9 @@ std::vector<OptionSpec> daemon_config_options() {
       "txindex",
       "upnp",
   };
-  constexpr std::string_view kRepeatable[] = {"addnode",       "connect",    "debug",   "dnsseedhost",
-                                              "fixedseedaddr", "rpcallowip", "rpcbind", "rpcwhitelist",
-                                              "seednode",      "tracker",    "wallet"};
+  constexpr std::string_view kRepeatable[] = {"addnode",      "bind",          "connect", "debug",      "dnsseedhost",
+                                              "externalip",   "fixedseedaddr", "onlynet", "rpcallowip", "rpcbind",
+                                              "rpcwhitelist", "seednode",      "tracker", "wallet"};
   std::vector<OptionSpec> specs;
   for (const auto name : kSingle) {
     specs.push_back({std::string(name), OptionSpec::Kind::kString, "", "(cheesed option, ignored by cheese-cli)"});

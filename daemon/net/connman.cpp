@@ -49,6 +49,8 @@ ConnManager::ConnManager(asio::io_context& io, const ChainParams& params, Option
       options_(std::move(options)),
       tasks_(io.get_executor(),
              [](std::string_view name, std::string_view what) { log_debug("net", "{} ended: {}", name, what); }),
+      listeners_(io),
+      local_(options_.reachable, params.network == Network::kRegtest),
       feelers_(std::chrono::steady_clock::now(), options_.feeler_interval),
       extra_block_relay_(options_.extra_block_relay_interval) {
   std::random_device rd;
@@ -67,19 +69,17 @@ std::int64_t ConnManager::now() const { return unix_now(); }
 
 void ConnManager::start() {
   if (options_.listen) {
-    acceptor_ = std::make_unique<tcp::acceptor>(io_);
-    boost::system::error_code ec;
-    const tcp::endpoint ep(asio::ip::address_v4::any(), options_.port);
-    acceptor_->open(ep.protocol(), ec);
-    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_->bind(ep, ec);
-    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      throw std::runtime_error(fmt::format("cannot listen for peers on port {}: {} (use -port=<n> or -listen=0)",
-                                           options_.port, ec.message()));
+    listeners_.open(options_.binds, options_.port);
+    for (const auto& a : listeners_.addresses()) log_info("P2P listening on {}", a.to_string());
+    for (const auto& a : listeners_.acceptors()) {
+      tasks_.spawn("P2P accept loop", io::accept_loop(*a, [this](tcp::socket s) { on_accept(std::move(s)); }));
     }
-    log_info("P2P listening on port {}", listen_port());
-    tasks_.spawn("P2P accept loop", io::accept_loop(*acceptor_, [this](tcp::socket s) { on_accept(std::move(s)); }));
+    // What we advertise: -externalip; without it, the specific addresses we are bound to (as
+    // bitcoind: LOCAL_MANUAL, else LOCAL_BIND), later what a tracker sees.
+    for (const auto& a : options_.external_ips) local_.add(a, kLocalManual);
+    if (options_.external_ips.empty()) {
+      for (const auto& a : listeners_.addresses()) local_.add(a, kLocalBind);
+    }
   }
   // Anchors (the block-relay-only peers of the last run) are dialled first; the file is read once
   // and deleted. With -connect the node dials nothing else, and leaves the file alone.
@@ -91,19 +91,9 @@ void ConnManager::start() {
   tasks_.spawn("P2P connection loop", tick_loop());
 }
 
-std::uint16_t ConnManager::listen_port() const {
-  if (!acceptor_) return 0;
-  boost::system::error_code ec;
-  auto ep = acceptor_->local_endpoint(ec);
-  return ec ? options_.port : ep.port();
-}
-
 void ConnManager::stop() {
   stopping_ = true;
-  if (acceptor_) {
-    boost::system::error_code ec;
-    acceptor_->close(ec);
-  }
+  listeners_.close();
   if (tick_timer_) tick_timer_->cancel();
   save_anchors();
   auto copy = connections_;
@@ -267,6 +257,13 @@ void ConnManager::listen_address(PeerId peer, const net::NetAddress& address) {
   if (Connection* c = find(peer)) c->set_listen_address(address);
 }
 
+void ConnManager::observed_address(const net::NetAddress& observed) {
+  if (!options_.listen || !options_.external_ips.empty() || listen_port() == 0) return;
+  net::NetAddress a = observed;
+  a.port = listen_port();
+  if (!local_.contains(a) && local_.add(a, kLocalDiscovered)) log_info("P2P: advertising {}", a.to_string());
+}
+
 void ConnManager::own_address(const net::NetAddress& address) {
   self_addresses_.insert(address.to_string());
   addresses_.remove(address);
@@ -378,6 +375,7 @@ ConnManager::DialRound ConnManager::dial_round(const std::set<std::string>& endp
   DialRound r;
   r.exclude = endpoints;
   r.exclude.insert(self_addresses_.begin(), self_addresses_.end());
+  for (const auto& l : local_.all()) r.exclude.insert(l.address.to_string());
   r.now = now();
   // Outbound peers in distinct network groups (off regtest); feelers do not stay, so they neither
   // count nor take a group.
@@ -403,7 +401,7 @@ void ConnManager::dial_anchors(DialRound& r) {
     const net::NetAddress a = anchors_.front();
     anchors_.erase(anchors_.begin());
     if (r.exclude.contains(a.to_string()) || bans_.is_banned(a, r.now)) continue;
-    if (!outbound_group_allowed(a, r.groups, regtest)) continue;
+    if (!options_.reachable.contains(a) || !outbound_group_allowed(a, r.groups, regtest)) continue;
     log_info("Reconnecting to anchor {} (block-relay-only)", a.to_string());
     dial(r, a, ConnectionType::kBlockRelayOnly);
   }
@@ -420,7 +418,7 @@ void ConnManager::dial_from_book(DialRound& r, ConnectionType type, std::size_t 
                            : addresses_.select(r.exclude, r.now, rng_, type == ConnectionType::kFeeler);
     if (!candidate) break;
     r.exclude.insert(candidate->to_string());
-    if (bans_.is_banned(*candidate, r.now)) continue;
+    if (bans_.is_banned(*candidate, r.now) || !options_.reachable.contains(*candidate)) continue;  // -onlynet
     // A feeler may test an address of a group we have a peer in: it does not stay.
     if (type != ConnectionType::kFeeler && !outbound_group_allowed(*candidate, r.groups, regtest)) continue;
     if (new_group_only && r.groups.contains(network_group(*candidate))) continue;
@@ -544,7 +542,9 @@ void ConnManager::ban(const std::string& key, std::int64_t until, std::string_vi
 }
 
 void ConnManager::add_tracker_peers(const std::vector<net::NetAddress>& peers, const net::NetAddress& tracker) {
-  for (const auto& a : peers) addresses_.add(a, "tracker", tracker, now());
+  for (const auto& a : peers) {
+    if (options_.reachable.contains(a)) addresses_.add(a, "tracker", tracker, now());  // -onlynet
+  }
 }
 
 }  // namespace cheese

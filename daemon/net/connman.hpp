@@ -20,6 +20,8 @@
 #include "daemon/net/dns_seed.hpp"
 #include "daemon/net/eviction.hpp"
 #include "daemon/net/extra_block_relay.hpp"
+#include "daemon/net/listeners.hpp"
+#include "daemon/net/local_addresses.hpp"
 #include "daemon/net/net_events.hpp"
 #include "io/task_group.hpp"
 
@@ -54,6 +56,12 @@ class ConnManager final : public MessageSink {
   struct Options {
     std::uint16_t port = 0;
     bool listen = true;
+    //! -bind: listen only on these (each with its port); empty: dual-stack on `port`.
+    std::vector<net::NetAddress> binds;
+    //! -externalip: the addresses we advertise (with their ports); they replace discovery.
+    std::vector<net::NetAddress> external_ips;
+    //! -onlynet: the networks automatic outbound connections use.
+    ReachableNetworks reachable;
     std::vector<std::string> connect;
     std::vector<std::string> addnode;
     int max_connections = 64;
@@ -78,12 +86,19 @@ class ConnManager final : public MessageSink {
 
   //! The message processor; set before start().
   void set_events(NetEvents& events) { events_ = &events; }
-  //! Binds the P2P port (if listening) and starts the dial-and-tick loop. Throws when the port
-  //! cannot be bound.
+  //! Binds the P2P listeners (if listening; -bind, else dual-stack) and starts the dial-and-tick
+  //! loop. Throws when a -bind address, or neither wildcard address, can be bound.
   void start();
   //! Closes the listener and every connection, saves peers.json.
   void stop();
-  std::uint16_t listen_port() const;
+  std::uint16_t listen_port() const { return listeners_.port(); }
+  //! Where the P2P listeners listen (empty with -listen=0).
+  std::vector<net::NetAddress> listen_addresses() const { return listeners_.addresses(); }
+  //! Our own addresses as peers should dial them (getnetworkinfo, version's addr_from).
+  const LocalAddresses& local_addresses() const { return local_; }
+  //! A tracker saw our connection come from `observed` (its ip; the port is ignored): advertised
+  //! with our listen port unless -externalip is given or we do not listen.
+  void observed_address(const net::NetAddress& observed);
   std::uint64_t local_nonce() const { return local_nonce_; }
 
   // MessageSink (called by the message processor).
@@ -195,7 +210,8 @@ class ConnManager final : public MessageSink {
   Options options_;
   NetEvents* events_ = nullptr;
   io::TaskGroup tasks_;
-  std::unique_ptr<tcp::acceptor> acceptor_;
+  Listeners listeners_;
+  LocalAddresses local_;
   std::map<PeerId, std::shared_ptr<Connection>> connections_;
   PeerId next_id_ = 1;
   std::uint64_t local_nonce_;

@@ -84,7 +84,10 @@ void PeerManager::eviction_hints(EvictionCandidate& c) const {
 void PeerManager::on_tick() {
   const auto now = clock_.steady_now();
   for (auto& [id, p] : peers_) {
-    if (!p.disconnecting) check_timeouts(p, now);
+    if (p.disconnecting) continue;
+    check_timeouts(p, now);
+    const bool due = p.next_self_announce != std::chrono::steady_clock::time_point{} && now >= p.next_self_announce;
+    if (due && !p.disconnecting) announce_self(p, now);
   }
   for (const auto& [id, hash] : downloads_.stalled(now, options_.stall_timeout)) {
     // Slow, not malicious: disconnect so another peer can serve the block; no discouragement.
@@ -163,6 +166,14 @@ void PeerManager::send_version(PeerState& p) {
   v.nonce = options_.local_nonce;
   v.user_agent = std::string(kUserAgent);
   v.relay = p.full_relay();  // block-relay-only and feelers: "send me no transactions"
+  // Where we ask to be dialled; not to a peer whose version predates the field (it would refuse
+  // the message): an inbound peer told us its version already.
+  const bool old_peer = p.version && p.version->protocol_version < net::kAddrFromProtocolVersion;
+  if (auto self = our_address_for(p); self && !old_peer) {
+    v.addr_from = net::NetAddress{};
+    v.addr_from->ip = self->ip;
+    v.addr_from->port = self->port;
+  }
   sink_.send(p.id, v);
 }
 
@@ -196,12 +207,13 @@ void PeerManager::complete_handshake(PeerState& p) {
     if (p.full_relay()) {
       sink_.send(p.id, net::GetAddrMsg{});
       p.getaddr_pending = true;
+      announce_self(p, clock_.steady_now());
     }
-  } else if (p.version->listen_port != 0) {
-    net::NetAddress listen = p.address;
-    listen.port = p.version->listen_port;
+  } else if (p.advertised) {
+    net::NetAddress listen = *p.advertised;
     listen.time = now;
-    addresses_.add(listen, "inbound", now);
+    // -onlynet: an inbound peer of another network is served, but its address is not kept.
+    if (options_.reachable.contains(listen)) addresses_.add(listen, "inbound", now);
     if (acceptable_address(listen)) relay_address(listen, p.id);
   }
   send_ping(p);

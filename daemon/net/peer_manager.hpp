@@ -19,6 +19,7 @@
 #include "daemon/net/eviction.hpp"
 #include "daemon/net/header_sync.hpp"
 #include "daemon/net/headers_presync.hpp"
+#include "daemon/net/local_addresses.hpp"
 #include "daemon/net/net_events.hpp"
 #include "daemon/net/tx_request.hpp"
 
@@ -59,6 +60,10 @@ inline constexpr std::size_t kMaxInvTxPerTick = 1'000;
 inline constexpr std::size_t kMaxTxToAnnounce = 100'000;
 //! Entries an `addr` may carry when it is not the reply to our `getaddr` (docs/protocol.md 7.3).
 inline constexpr std::size_t kMaxUnsolicitedAddr = 10;
+//! A listening node announces its own address (`addr` of one entry) to each outbound full-relay
+//! peer after the handshake and again this often while connected (Bitcoin Core's
+//! AVG_LOCAL_ADDRESS_BROADCAST_INTERVAL), so its entry stays fresh in other address books.
+inline constexpr std::chrono::hours kSelfAnnounceInterval{24};
 
 //! What the processor needs of the node beyond reading the chain and the mempool: the way in for
 //! blocks and transactions (BlockProcessor in the node; a fake in the unit tests).
@@ -116,6 +121,9 @@ struct PeerState {
   std::size_t inv_budget = kMaxInvTxPerTick;             //!< transactions it may still be told this tick
   double addr_tokens = 1;                                //!< unsolicited addresses it may still give us
   std::chrono::steady_clock::time_point addr_tokens_at;  //!< when addr_tokens was last refilled
+  //! Where an inbound peer is dialled (its version's addr_from, else its IP and listen_port).
+  std::optional<net::NetAddress> advertised;
+  std::chrono::steady_clock::time_point next_self_announce{};  //!< epoch: none due
 
   //! Transactions and addresses travel on this connection: not block-relay-only, not a feeler.
   //! On the others our version says relay=false and their tx, inv of tx and addr are ignored.
@@ -141,6 +149,11 @@ class PeerManager final : public NetEvents {
     //! No branch with less work is stored or downloaded (ChainParams::minimum_chain_work, or
     //! -minimumchainwork).
     U256 minimum_chain_work{};
+    //! Our own addresses (owned by the connection manager): version's addr_from and the `addr`
+    //! we announce ourselves with. nullptr: none advertised.
+    const LocalAddresses* local_addresses = nullptr;
+    //! -onlynet: addresses of other networks are not stored.
+    ReachableNetworks reachable;
   };
 
   PeerManager(Chainstate& chain, const Mempool& mempool, AddressBook& addresses, ChainServices& services,
@@ -207,6 +220,13 @@ class PeerManager final : public NetEvents {
   void headers_stored(PeerState& p, const HeaderSync::Outcome& r);
   //! Main and test take only routable addresses; regtest also loopback and private ones (tests).
   bool acceptable_address(const net::NetAddress& a) const;
+  //! The address we advertise to `p` (nullopt when not listening or none is known).
+  std::optional<net::NetAddress> our_address_for(const PeerState& p) const;
+  //! Where an inbound peer that listens is dialled: its addr_from when acceptable (taking an
+  //! address token when its IP is not the connection's), else the connection's IP with listen_port.
+  net::NetAddress inbound_listen_address(PeerState& p, const net::VersionMsg& m);
+  //! Our address in an `addr` to an outbound full-relay peer, now and every kSelfAnnounceInterval.
+  void announce_self(PeerState& p, std::chrono::steady_clock::time_point now);
   //! Sends `a` in an addr to kAddrRelayFanout random peers other than `source`.
   void relay_address(const net::NetAddress& a, PeerId source);
   void block_processed(PeerId id, const net::NetAddress& address, const Hash256& hash, const ProcessBlockResult& r);

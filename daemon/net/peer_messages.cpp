@@ -49,6 +49,7 @@ void PeerManager::handle(PeerState& p, net::VersionMsg m) {
   if (m.listen_port != 0) {
     net::NetAddress listen = p.address;
     listen.port = m.listen_port;
+    if (p.inbound) p.advertised = listen = inbound_listen_address(p, m);
     sink_.listen_address(p.id, listen);
   }
   p.version = std::move(m);
@@ -360,8 +361,7 @@ void PeerManager::handle(PeerState& p, net::GetAddrMsg) {
   p.getaddr_answered = true;
   net::AddrMsg reply;
   // Never the asker itself (its connection or listening address) nor addresses known dead.
-  net::NetAddress asker = p.address;
-  if (p.version && p.version->listen_port != 0) asker.port = p.version->listen_port;
+  net::NetAddress asker = p.advertised.value_or(p.address);
   reply.addresses = addresses_.sample_for(asker, net::kMaxAddrPerMessage, kAddrDeadFailures, clock_.unix_now(), rng_);
   if (!reply.addresses.empty()) sink_.send(p.id, reply);
 }
@@ -389,6 +389,7 @@ void PeerManager::handle(PeerState& p, net::AddrMsg m) {
   const std::int64_t t = clock_.unix_now();
   for (const auto& a : m.addresses) {
     if (a.port == 0 || a.is_unspecified() || !acceptable_address(a)) continue;
+    if (!options_.reachable.contains(a)) continue;  // -onlynet: not stored (and costs no token)
     if (!reply) {
       if (p.addr_tokens < 1) continue;
       p.addr_tokens -= 1;

@@ -364,6 +364,7 @@ void TrackerClient::on_registered(Session& s, const net::RegisteredMsg& r) {
   // A tracker asking for heartbeats more often than every second is not obeyed.
   s.st.heartbeat_interval = std::max<std::uint32_t>(1, r.heartbeat_interval);
   s.st.observed = r.observed.to_string();
+  net_.observed_address(r.observed);  // advertised with our listen port (unless -externalip)
   s.st.registered_since = unix_now();
   s.st.registrations += 1;
   s.st.last_error.clear();

@@ -38,6 +38,9 @@ ConnManager::Options connman_options(const NodeOptions& o) {
   ConnManager::Options n;
   n.port = o.port;
   n.listen = o.listen;
+  n.binds = o.binds;
+  n.external_ips = o.external_ips;
+  n.reachable = ReachableNetworks(o.onlynet);
   n.connect = o.connect;
   n.addnode = o.addnode;
   n.max_connections = o.max_connections;
@@ -63,6 +66,8 @@ void init_p2p(NodeContext& ctx) {
   PeerManager::Options p;
   p.local_nonce = ctx.connman->local_nonce();
   p.listen = o.listen;
+  p.local_addresses = &ctx.connman->local_addresses();
+  p.reachable = ReachableNetworks(o.onlynet);
   p.handshake_timeout = std::chrono::seconds(o.handshake_timeout);
   p.stall_timeout = std::chrono::seconds(o.block_stall_timeout);
   p.minimum_chain_work = o.minimum_chain_work.value_or(ctx.params->minimum_chain_work);

@@ -36,6 +36,15 @@ std::vector<OptionSpec> node_option_specs() {
        "1: a user without -rpcwhitelist may call nothing; 0: anything (default: 1 when -rpcwhitelist is given, "
        "else 0)"},
       {"listen", K::kFlag, "1", "Accept incoming P2P connections"},
+      {"bind", K::kList, "addr[:port]",
+       "Listen for peers only on this address (repeatable; IPv6 as [addr]:port; default: [::] and 0.0.0.0 on "
+       "-port)"},
+      {"externalip", K::kList, "ip[:port]",
+       "Our own address as peers should dial it, advertised to peers and trackers (repeatable; default port: "
+       "the listen port)"},
+      {"onlynet", K::kList, "net",
+       "Make automatic outbound connections only to this network, ipv4 or ipv6 (repeatable; inbound and "
+       "manual ones are not limited)"},
       {"tracker", K::kList, "host:port",
        "Tracker to register with and ask for peers (repeatable; regtest default: 127.0.0.1:9999)"},
       {"connect", K::kList, "host:port", "Connect only to these peers (repeatable)"},
@@ -153,6 +162,46 @@ std::optional<std::string> read_bootstrap_options(const Args& args, NodeOptions&
   return std::nullopt;
 }
 
+//! -bind, -externalip and -onlynet (after -port and -listen), docs/protocol.md 7.6.
+std::optional<std::string> read_listen_options(const Args& args, NodeOptions& out) {
+  for (const auto& name : args.get_list("onlynet")) {
+    auto n = parse_ip_network(name);
+    if (!n) return fmt::format("unknown network in -onlynet={}: use ipv4 or ipv6 (repeatable)", name);
+    out.onlynet.push_back(*n);
+  }
+  const ReachableNetworks reachable(out.onlynet);
+  for (const auto& text : args.get_list("bind")) {
+    auto a = net::NetAddress::parse_endpoint(text, out.port);
+    if (!a) {
+      return fmt::format(
+          "invalid -bind={}: use an IP address with an optional port, IPv6 in brackets "
+          "([::1]:28433); host names are not resolved",
+          text);
+    }
+    out.binds.push_back(*a);
+  }
+  if (!out.binds.empty() && !out.listen) return std::string("-bind and -listen=0 contradict each other: drop one");
+  const std::uint16_t listen_port = out.binds.empty() ? out.port : out.binds.front().port;
+  for (const auto& text : args.get_list("externalip")) {
+    auto a = net::NetAddress::parse_endpoint(text, listen_port);
+    if (!a || a->is_unspecified() || a->port == 0) {
+      return fmt::format(
+          "invalid -externalip={}: use an IP address with an optional port (IPv6 as "
+          "[addr]:port); host names are not resolved",
+          text);
+    }
+    if (!reachable.contains(*a)) {
+      return fmt::format("-externalip={} is an {} address, a network -onlynet excludes", text,
+                         to_string(network_of(*a)));
+    }
+    if (!a->is_routable() && out.params->network != Network::kRegtest) {
+      return fmt::format("-externalip={} is not a public address: peers on the internet could not dial it", text);
+    }
+    out.external_ips.push_back(*a);
+  }
+  return std::nullopt;
+}
+
 //! P2P, logging, mining, wallets and mempool.
 std::optional<std::string> read_node_options(const Args& args, NodeOptions& out) {
   out.listen = args.get_bool("listen", true);
@@ -238,7 +287,8 @@ std::optional<std::string> parse_node_options(int argc, const char* const* argv,
 
   if (auto err = read_rpc_options(args, out)) return err;
   if (auto err = read_node_options(args, out)) return err;
-  return read_bootstrap_options(args, out);
+  if (auto error = read_bootstrap_options(args, out)) return error;
+  return read_listen_options(args, out);
 }
 
 }  // namespace cheese

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "consensus/params.hpp"
+#include "daemon/net/local_addresses.hpp"
 #include "daemon/rpc/rpc_whitelist.hpp"
+#include "net/address.hpp"
 #include "util/args.hpp"
 
 namespace cheese {
@@ -31,6 +33,9 @@ struct NodeOptions {
   std::string rpc_password;
   RpcWhitelist rpc_whitelist;  //!< -rpcwhitelist, -rpcwhitelistdefault
   bool listen = true;
+  std::vector<net::NetAddress> binds;         //!< -bind, each with its port (default -port)
+  std::vector<net::NetAddress> external_ips;  //!< -externalip, each with its port (default: our listen port)
+  std::vector<IpNetwork> onlynet;             //!< -onlynet (empty: every network)
   std::vector<std::string> trackers;
   std::vector<std::string> connect;
   std::vector<std::string> addnode;

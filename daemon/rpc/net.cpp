@@ -77,11 +77,37 @@ RpcMethod getconnectioncount(NodeContext& node) {
           }};
 }
 
+//! getnetworkinfo's `listenaddresses`: where the P2P listeners listen.
+json::array listen_addresses_json(const ConnManager& net) {
+  json::array out;
+  for (const auto& a : net.listen_addresses()) out.push_back(json::string(a.to_string()));
+  return out;
+}
+
+//! getnetworkinfo's `networks`, as bitcoind's (without proxies): -onlynet limits the others.
+json::array networks_json(const ConnManager& net) {
+  json::array out;
+  for (IpNetwork n : kAllIpNetworks) {
+    const bool reachable = net.local_addresses().reachable().contains(n);
+    out.push_back(json::object{{"name", to_string(n)}, {"limited", !reachable}, {"reachable", reachable}});
+  }
+  return out;
+}
+
+//! getnetworkinfo's `localaddresses`: what we advertise, with its score.
+json::array local_addresses_json(const ConnManager& net) {
+  json::array out;
+  for (const auto& l : net.local_addresses().all()) {
+    out.push_back(json::object{{"address", l.address.ip_string()}, {"port", l.address.port}, {"score", l.score}});
+  }
+  return out;
+}
+
 RpcMethod getnetworkinfo(NodeContext& node) {
   return {"getnetworkinfo",
           "network",
           {},
-          "The P2P layer: version, protocol, listening port, connections in and out, totals.",
+          "The P2P layer: version, protocol, listeners, local addresses, networks, connections, totals.",
           "cheese-cli getnetworkinfo",
           [&node](RpcRequest&) -> asio::awaitable<json::value> {
             auto& net = *node.connman;
@@ -101,6 +127,9 @@ RpcMethod getnetworkinfo(NodeContext& node) {
             o["totalbytessent"] = net.total_bytes_sent();
             o["totalbytesrecv"] = net.total_bytes_recv();
             o["relayfee"] = amount_value(node.mempool->limits().min_relay_fee);
+            o["listenaddresses"] = listen_addresses_json(net);
+            o["networks"] = networks_json(net);
+            o["localaddresses"] = local_addresses_json(net);
             o["warnings"] = "";
             co_return o;
           }};

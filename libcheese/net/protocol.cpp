@@ -113,7 +113,14 @@ void write(Writer& w, const VersionMsg& m) {
   w.u16(m.listen_port);
   w.u64(m.nonce);
   w.var_string(m.user_agent);
-  if (!m.relay) w.u8(0);
+  // The optional tail (docs/protocol.md 4.1): nothing, `00`, or the relay byte and addr_from.
+  if (m.addr_from) {
+    w.u8(m.relay ? 1 : 0);
+    w.raw(m.addr_from->ip);
+    w.u16(m.addr_from->port);
+  } else if (!m.relay) {
+    w.u8(0);
+  }
 }
 void read(Reader& r, VersionMsg& m) {
   m.protocol_version = r.u32();
@@ -124,12 +131,22 @@ void read(Reader& r, VersionMsg& m) {
   m.listen_port = r.u16();
   m.nonce = r.u64();
   m.user_agent = read_printable(r, kMaxUserAgentLength);
-  // The optional relay flag: absent (relay) or one 0x00 byte (no transaction relay). 0x01 is
-  // refused so that every message has one encoding.
-  if (r.remaining() > 0) {
-    if (r.u8() != 0) r.fail(DecodeError::kInvalidValue);
+  if (!r.ok() || r.remaining() == 0) return;
+  // The relay byte alone may only be 0x00 (absent means relay): every message has one encoding.
+  const std::uint8_t relay = r.u8();
+  if (r.remaining() == 0) {
+    if (relay != 0) r.fail(DecodeError::kInvalidValue);
     m.relay = false;
+    return;
   }
+  if (relay > 1) r.fail(DecodeError::kInvalidValue);
+  m.relay = relay == 1;
+  NetAddress from;
+  from.ip = r.array<16>();
+  from.port = r.u16();
+  // "No address" is said by leaving it out, not by zeros.
+  if (r.ok() && (from.port == 0 || from.is_unspecified())) r.fail(DecodeError::kInvalidValue);
+  m.addr_from = from;
 }
 
 void write(Writer&, const VerackMsg&) {}

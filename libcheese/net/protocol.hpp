@@ -27,7 +27,11 @@
 namespace cheese::net {
 
 // ---- Wire limits (docs/protocol.md section 3) ----
-inline constexpr std::uint32_t kProtocolVersion = 1;
+//! 2: `version` may carry `addr_from` (docs/protocol.md 4.1).
+inline constexpr std::uint32_t kProtocolVersion = 2;
+//! The first version whose `version` may carry `addr_from`: a node answering an older peer's
+//! `version` leaves it out.
+inline constexpr std::uint32_t kAddrFromProtocolVersion = 2;
 inline constexpr std::uint32_t kMinProtocolVersion = 1;
 inline constexpr std::size_t kFrameHeaderSize = 24;
 inline constexpr std::size_t kCommandSize = 12;
@@ -82,6 +86,9 @@ struct VersionMsg {
   //! false: "do not announce or send me transactions" (a block-relay-only connection). On the
   //! wire only when false, as one trailing 0x00 byte; absent means true (docs/protocol.md 4.1).
   bool relay = true;
+  //! Where the sender asks to be dialled (its -externalip, a bound address, or what a tracker saw);
+  //! only `ip` and `port` travel. Absent: the receiver uses the connection's IP and listen_port.
+  std::optional<NetAddress> addr_from;
   friend bool operator==(const VersionMsg&, const VersionMsg&) = default;
 };
 

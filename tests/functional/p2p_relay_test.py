@@ -55,7 +55,7 @@ def test_peerinfo_fields(t):
             for field in ("addr", "inbound", "version", "startingheight", "bytessent", "bytesrecv", "pingtime",
                           "conntime", "subver"):
                 assert_true(field in p, f"getpeerinfo of node{node.index} lacks {field}: {p}")
-            assert_equal(p["version"], 1, "protocol version")
+            assert_equal(p["version"], 2, "protocol version")
             assert_true(p["addr"].startswith("127.0.0.1:"), f"addr {p['addr']}")
             assert_true(p["bytessent"] > 0 and p["bytesrecv"] > 0, f"byte counters {p}")
             assert_true(0 <= p["pingtime"] < 5, f"pingtime {p['pingtime']}")

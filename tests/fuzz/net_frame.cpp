@@ -94,6 +94,7 @@ void check_message(std::string_view command, ByteSpan payload) {
         } else if constexpr (std::is_same_v<T, VersionMsg>) {
           FUZZ_CHECK(msg.user_agent.size() <= kMaxUserAgentLength);
           FUZZ_CHECK(msg.network.size() <= kMaxNetworkNameLength);
+          FUZZ_CHECK(!msg.addr_from || (msg.addr_from->port != 0 && !msg.addr_from->is_unspecified()));
         }
       },
       *m);

@@ -217,6 +217,9 @@ class Run {
     if (knobs & 32) v.timestamp = static_cast<std::int64_t>(in_.integral<std::uint64_t>());
     if (knobs & 64) v.services = in_.integral<std::uint64_t>();
     if (knobs & 128) v.user_agent.assign(in_.range<std::size_t>(0, 300), 'u');
+    if (in_.flag()) {  // addr_from: another IP than the connection's, or any port
+      v.addr_from = net::NetAddress::from_ipv4({127, 0, 0, in_.byte()}, in_.integral<std::uint16_t>());
+    }
     return v;
   }
 

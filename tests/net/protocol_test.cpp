@@ -84,8 +84,10 @@ NetAddress addr(std::uint8_t last, std::uint16_t port) {
 //! One non-trivial instance of every message type.
 std::vector<Message> sample_messages() {
   std::vector<Message> v;
+  // With its optional tail: relay byte 0x00 and addr_from.
   v.emplace_back(VersionMsg{kProtocolVersion, kServiceNetwork, 1'800'000'123, "regtest", 4242, 28433,
-                            0x1122334455667788ULL, "/cheesed:0.1.0/"});
+                            0x1122334455667788ULL, "/cheesed:0.1.0/", false,
+                            *NetAddress::parse_ip("2001:db8::5", 28433)});
   v.emplace_back(VerackMsg{});
   v.emplace_back(PingMsg{0x0123456789abcdefULL});
   v.emplace_back(PongMsg{0xfedcba9876543210ULL});
@@ -271,9 +273,9 @@ TEST_CASE("payload layouts match docs/protocol.md", "[net][protocol]") {
   REQUIRE(decoded.has_value());
   CHECK(std::get<VersionMsg>(*decoded) == no_relay);
   CHECK(std::get<VersionMsg>(*decode_message("version", encode_payload(v))).relay);
-  // 0x01 would be a second encoding of "relay"; more than one byte is trailing data.
+  // 0x01 alone would be a second encoding of "relay"; a relay byte and part of addr_from is cut short.
   CHECK(decode_error("version", hex(to_hex(encode_payload(v)) + "01")) == malformed(DecodeError::kInvalidValue));
-  CHECK(decode_error("version", hex(to_hex(encode_payload(v)) + "0000")) == malformed(DecodeError::kTrailingData));
+  CHECK(decode_error("version", hex(to_hex(encode_payload(v)) + "0000")) == malformed(DecodeError::kTruncated));
 
   InvMsg inv{{{InvType::kBlock, hash_of(1)}}};
   CHECK(to_hex(encode_payload(inv)) ==
@@ -328,6 +330,34 @@ TEST_CASE("payload layouts match docs/protocol.md", "[net][protocol]") {
         "02010000");
   CHECK(encode_payload(BlockMsg{sample_block()}) == serialize(sample_block()));
   CHECK(encode_payload(TxMsg{transfer(1, 2)}) == serialize(transfer(1, 2)));
+}
+
+TEST_CASE("version's addr_from: layout, one encoding, bounds", "[net][protocol]") {
+  VersionMsg v{2, 1, 2, "main", 3, 0x2011, 4, "/x/"};
+  const std::string base = to_hex(encode_payload(v));
+  v.addr_from = NetAddress::from_ipv4({203, 0, 113, 9}, 0x20e1);
+  // The relay byte (0x01: relay) comes first whenever addr_from follows; then ip[16] and port u16.
+  CHECK(to_hex(encode_payload(v)) == base + "01" + "00000000000000000000ffffcb007109" + "e120");
+  auto decoded = decode_message("version", encode_payload(v));
+  REQUIRE(decoded.has_value());
+  CHECK(std::get<VersionMsg>(*decoded) == v);
+  v.relay = false;
+  CHECK(to_hex(encode_payload(v)) == base + "00" + "00000000000000000000ffffcb007109" + "e120");
+  decoded = decode_message("version", encode_payload(v));
+  REQUIRE(decoded.has_value());
+  CHECK(std::get<VersionMsg>(*decoded) == v);
+  // A relay byte other than 0 or 1, a zero port or an unspecified IP (absence says "none").
+  CHECK(decode_error("version", hex(base + "02" + "00000000000000000000ffffcb007109" + "e120")) ==
+        malformed(DecodeError::kInvalidValue));
+  CHECK(decode_error("version", hex(base + "01" + "00000000000000000000ffffcb007109" + "0000")) ==
+        malformed(DecodeError::kInvalidValue));
+  CHECK(decode_error("version", hex(base + "01" + std::string(32, '0') + "e120")) ==
+        malformed(DecodeError::kInvalidValue));
+  // Cut inside addr_from, or bytes after it.
+  CHECK(decode_error("version", hex(base + "01" + "00000000000000000000ffffcb007109" + "e1")) ==
+        malformed(DecodeError::kTruncated));
+  CHECK(decode_error("version", hex(base + "01" + "00000000000000000000ffffcb007109" + "e12000")) ==
+        malformed(DecodeError::kTrailingData));
 }
 
 TEST_CASE("verack and ping frames have the exact bytes of docs/protocol.md", "[net][protocol]") {
@@ -505,9 +535,12 @@ TEST_CASE("every proper prefix of a payload is rejected", "[net][protocol]") {
     const auto command = command_of(m);
     const Bytes payload = encode_payload(m);
     CAPTURE(command);
+    // A version's optional tail (relay byte, addr_from) may end after the user agent or relay byte.
+    const std::size_t tail = command == "version" && std::get<VersionMsg>(m).addr_from ? 19 : 0;
     for (std::size_t n = 0; n < payload.size(); ++n) {
       CAPTURE(n);
       if (command == "register" && n == 10) continue;  // the version-1 layout (its own test)
+      if (tail && (n == payload.size() - tail || n == payload.size() - tail + 1)) continue;
       auto e = decode_error(command, ByteSpan(payload).first(n));
       CHECK(e.kind == MessageError::kMalformed);
       // A count whose items no longer fit is kOversized; anything else ends inside a field.
@@ -521,7 +554,6 @@ TEST_CASE("trailing bytes after a payload are rejected", "[net][protocol]") {
     const auto command = command_of(m);
     CAPTURE(command);
     for (std::size_t extra : {1U, 2U, 36U}) {
-      if (command == "version" && extra == 1) continue;  // the optional relay flag (layout test)
       Bytes payload = encode_payload(m);
       payload.resize(payload.size() + extra, 0x00);
       CHECK(decode_error(command, payload) == malformed(DecodeError::kTrailingData));
