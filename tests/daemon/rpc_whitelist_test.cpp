@@ -78,7 +78,8 @@ void check_refused(const json::value& v, const json::value& id, std::string_view
 
 }  // namespace
 
-TEST_CASE("-rpcwhitelist lines: users, methods split at commas and spaces", "[daemon][rpc][whitelist]") {
+TEST_CASE("allow-list option -rpcwhitelist lines: users, methods split at commas and spaces",
+          "[daemon][rpc][whitelist]") {
   const auto w = parse_ok({"alice:getblockcount,getblock", "bob: getpeerinfo , help ,,", "carol:"});
   CHECK(w.users.at("alice") == Methods{"getblock", "getblockcount"});
   CHECK(w.users.at("bob") == Methods{"getpeerinfo", "help"});
@@ -87,7 +88,8 @@ TEST_CASE("-rpcwhitelist lines: users, methods split at commas and spaces", "[da
   CHECK(w.users.size() == 3);
 }
 
-TEST_CASE("-rpcwhitelist: several lines for one user intersect, as bitcoind", "[daemon][rpc][whitelist]") {
+TEST_CASE("allow-list option -rpcwhitelist: several lines for one user intersect, as bitcoind",
+          "[daemon][rpc][whitelist]") {
   const auto w = parse_ok({"alice:getblockcount,getblock,stop", "alice:getblock,getblockcount,help"});
   CHECK(w.users.at("alice") == Methods{"getblock", "getblockcount"});
   // Every method named is still checked against the table, also those the intersection dropped.
@@ -97,7 +99,8 @@ TEST_CASE("-rpcwhitelist: several lines for one user intersect, as bitcoind", "[
   CHECK(parse_ok({"alice:getblock", "alice:stop"}).users.at("alice").empty());
 }
 
-TEST_CASE("-rpcwhitelistdefault: on when any -rpcwhitelist is given, unless set", "[daemon][rpc][whitelist]") {
+TEST_CASE("allow-list option -rpcwhitelistdefault: on when any -rpcwhitelist is given, unless set",
+          "[daemon][rpc][whitelist]") {
   SECTION("no lines, not set: everyone may call everything") {
     const auto w = parse_ok({});
     CHECK_FALSE(w.default_none);
@@ -125,7 +128,8 @@ TEST_CASE("-rpcwhitelistdefault: on when any -rpcwhitelist is given, unless set"
   }
 }
 
-TEST_CASE("-rpcwhitelist: malformed lines are startup errors that say what to write", "[daemon][rpc][whitelist]") {
+TEST_CASE("allow-list option -rpcwhitelist: malformed lines are startup errors that say what to write",
+          "[daemon][rpc][whitelist]") {
   const std::string no_colon = parse_error({"alice"});
   CHECK(no_colon.find("invalid -rpcwhitelist=alice") != std::string::npos);
   CHECK(no_colon.find("'alice:'") != std::string::npos);
@@ -133,7 +137,8 @@ TEST_CASE("-rpcwhitelist: malformed lines are startup errors that say what to wr
   CHECK(parse_error({"alice:help", ":x"}).find("-rpcwhitelist=:x") != std::string::npos);
 }
 
-TEST_CASE("-rpcwhitelist: a method the node does not have is an error", "[daemon][rpc][whitelist]") {
+TEST_CASE("allow-list option -rpcwhitelist: a method the node does not have is an error",
+          "[daemon][rpc][whitelist]") {
   Counting c;
   CHECK_FALSE(check_rpc_whitelist_methods(parse_ok({"alice:getblockcount,stop"}), c.table));
   const auto typo = check_rpc_whitelist_methods(parse_ok({"alice:getblockcount", "alice:getblokcount"}), c.table);
