@@ -37,7 +37,7 @@ PeerManager::Options advertising(const LocalAddresses& local, ReachableNetworks 
 
 }  // namespace
 
-TEST_CASE("-onlynet names and the networks it leaves reachable", "[daemon][net][listen]") {
+TEST_CASE("onlynet: the names and the networks it leaves reachable", "[daemon][net][listen]") {
   CHECK(parse_ip_network("ipv4") == IpNetwork::kIpv4);
   CHECK(parse_ip_network("IPv6") == IpNetwork::kIpv6);
   CHECK_FALSE(parse_ip_network("onion"));
@@ -211,8 +211,7 @@ TEST_CASE("an inbound peer's addr_from is where it is dialled, stored and relaye
   CHECK(h.peers.peer(same_ip)->addr_tokens == 1);
 }
 
-TEST_CASE("-onlynet: addresses of other networks are not stored from addr or inbound peers",
-          "[daemon][net][listen]") {
+TEST_CASE("onlynet: addresses of other networks are not stored from addr or inbound peers", "[daemon][net][listen]") {
   LocalAddresses none({}, true);
   PeerHarness h(advertising(none, ReachableNetworks({IpNetwork::kIpv6})));
   const PeerId out = h.handshaked(false, 2);  // a manual/outbound peer: not limited itself
