@@ -246,6 +246,26 @@ asio::awaitable<boost::system::error_code> read_request(beast::tcp_stream& strea
 
 }  // namespace
 
+asio::awaitable<HttpResult> HttpServer::answer(http::request<http::string_body>& req, const std::string& remote_ip) {
+  const std::string target(req.target());
+  const auto auth = req[http::field::authorization];
+  const std::string_view auth_view(auth.data(), auth.size());
+  const bool is_public = public_ && public_(req.method(), target);
+  std::optional<HttpCaller> caller = is_public ? std::nullopt : auth_(auth_view, target);
+  if (!is_public && !caller) {
+    log_info("RPC request from {} with wrong or missing credentials", remote_ip);
+    asio::steady_timer delay(io_, kAuthFailureDelay);
+    co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return unauthorized(auth_view);
+  }
+  HttpRequestInfo info{req.method(), target, std::move(req.body()), std::string(req[http::field::content_type]),
+                       std::string(req[http::field::if_none_match])};
+  info.caller = std::move(caller);
+  HttpResult result = co_await handler_(info);
+  wipe_string(info.body);
+  co_return result;
+}
+
 asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> stream) {
   boost::system::error_code ec;
   const auto remote = stream->socket().remote_endpoint(ec);
@@ -291,7 +311,6 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
     auto req = parser.release();
     const bool keep_alive = req.keep_alive();
     HttpResult result;
-    const std::string target(req.target());
     if (upgrade_ && beast::websocket::is_upgrade(req)) {
       // The WebSocket owner (with its own limit) closes it from now on: a moved-from stream
       // must not stay in sockets_, which stop() closes.
@@ -300,22 +319,7 @@ asio::awaitable<void> HttpServer::session(std::shared_ptr<beast::tcp_stream> str
       co_await upgrade_(std::move(*stream), std::move(req));
       co_return;
     }
-    const auto auth = req[http::field::authorization];
-    const std::string_view auth_view(auth.data(), auth.size());
-    const bool is_public = public_ && public_(req.method(), target);
-    std::optional<HttpCaller> caller = is_public ? std::nullopt : auth_(auth_view, target);
-    if (!is_public && !caller) {
-      log_info("RPC request from {} with wrong or missing credentials", remote.address().to_string());
-      asio::steady_timer delay(io_, kAuthFailureDelay);
-      co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
-      result = unauthorized(auth_view);
-    } else {
-      HttpRequestInfo info{req.method(), target, std::move(req.body()), std::string(req[http::field::content_type]),
-                           std::string(req[http::field::if_none_match])};
-      info.caller = std::move(caller);
-      result = co_await handler_(info);
-      wipe_string(info.body);
-    }
+    result = co_await answer(req, remote.address().to_string());
     wipe_string(req.body());  // refused for its credentials: the body was not moved out
     wipe_read_buffer(buffer);
     auto res = make_response(result.status, req.version(), result.content_type, std::move(result.body), keep_alive);

@@ -87,6 +87,8 @@ class HttpServer {
  private:
   asio::awaitable<void> accept_loop(std::shared_ptr<tcp::acceptor> acceptor);
   asio::awaitable<void> session(std::shared_ptr<beast::tcp_stream> stream);
+  //! Checks the request's credentials (a failure waits kAuthFailureDelay) and runs the handler.
+  asio::awaitable<HttpResult> answer(http::request<http::string_body>& req, const std::string& remote_ip);
   bool allowed(const asio::ip::address& a) const;
 
   asio::io_context& io_;

@@ -7,34 +7,12 @@
 
 namespace cheese {
 
-std::vector<OptionSpec> node_option_specs() {
+namespace {
+
+//! How the node meets its peers: listening, bootstrap, connection slots.
+std::vector<OptionSpec> p2p_option_specs() {
   using K = OptionSpec::Kind;
   return {
-      {"help", K::kFlag, "", "Print this help and exit (also -h, -?)"},
-      {"h", K::kFlag, "", "Same as -help"},
-      {"?", K::kFlag, "", "Same as -help"},
-      {"version", K::kFlag, "", "Print the version and exit"},
-      {"datadir", K::kString, "dir", "Data directory (default: ~/.cheesechain)"},
-      {"conf", K::kString, "file", "Config file, relative to -datadir (default: cheese.conf)"},
-      {"chain", K::kString, "name", "Network: main, test or regtest (default: main)"},
-      {"regtest", K::kFlag, "", "Use the regtest network (same as -chain=regtest)"},
-      {"testnet", K::kFlag, "", "Use the test network (same as -chain=test)"},
-      {"port", K::kInt, "port", "P2P port (default: 8433, test 18433, regtest 28433)"},
-      {"rpcport", K::kInt, "port", "JSON-RPC and web UI port (default: 8432, test 18432, regtest 28432)"},
-      {"rpcbind", K::kList, "addr", "Listen for JSON-RPC on this address (repeatable; default: 127.0.0.1)"},
-      {"rpcallowip", K::kList, "ip", "Allow JSON-RPC clients from this IP or subnet besides loopback (repeatable)"},
-      {"handshaketimeout", K::kInt, "60", "Seconds a peer has to complete the version handshake"},
-      {"peertimeout", K::kInt, "1200", "Seconds of silence after which a peer is disconnected"},
-      {"blockstalltimeout", K::kInt, "120", "Seconds a peer may take to deliver a requested block"},
-      {"rpcservertimeout", K::kInt, "30", "Seconds a client has to send a whole HTTP request"},
-      {"rpcuser", K::kString, "user", "Username for JSON-RPC (with -rpcpassword; default: cookie auth)"},
-      {"rpcpassword", K::kString, "pw", "Password for JSON-RPC"},
-      {"rpcwhitelist", K::kList, "user:method,...",
-       "The RPC user (__cookie__ for the cookie) may call only these methods (repeatable; several lines for one "
-       "user intersect)"},
-      {"rpcwhitelistdefault", K::kFlag, "",
-       "1: a user without -rpcwhitelist may call nothing; 0: anything (default: 1 when -rpcwhitelist is given, "
-       "else 0)"},
       {"listen", K::kFlag, "1", "Accept incoming P2P connections"},
       {"bind", K::kList, "addr[:port]",
        "Listen for peers only on this address (repeatable; IPv6 as [addr]:port; default: [::] and 0.0.0.0 on "
@@ -76,6 +54,39 @@ std::vector<OptionSpec> node_option_specs() {
       {"feelerinterval", K::kInt, "120", "Seconds between feeler connections (for tests)"},
       {"extrablockrelayinterval", K::kInt, "300",
        "Mean seconds between extra block-relay-only connections that probe for a better chain (for tests)"},
+  };
+}
+
+}  // namespace
+
+std::vector<OptionSpec> node_option_specs() {
+  using K = OptionSpec::Kind;
+  std::vector<OptionSpec> specs = {
+      {"help", K::kFlag, "", "Print this help and exit (also -h, -?)"},
+      {"h", K::kFlag, "", "Same as -help"},
+      {"?", K::kFlag, "", "Same as -help"},
+      {"version", K::kFlag, "", "Print the version and exit"},
+      {"datadir", K::kString, "dir", "Data directory (default: ~/.cheesechain)"},
+      {"conf", K::kString, "file", "Config file, relative to -datadir (default: cheese.conf)"},
+      {"chain", K::kString, "name", "Network: main, test or regtest (default: main)"},
+      {"regtest", K::kFlag, "", "Use the regtest network (same as -chain=regtest)"},
+      {"testnet", K::kFlag, "", "Use the test network (same as -chain=test)"},
+      {"port", K::kInt, "port", "P2P port (default: 8433, test 18433, regtest 28433)"},
+      {"rpcport", K::kInt, "port", "JSON-RPC and web UI port (default: 8432, test 18432, regtest 28432)"},
+      {"rpcbind", K::kList, "addr", "Listen for JSON-RPC on this address (repeatable; default: 127.0.0.1)"},
+      {"rpcallowip", K::kList, "ip", "Allow JSON-RPC clients from this IP or subnet besides loopback (repeatable)"},
+      {"handshaketimeout", K::kInt, "60", "Seconds a peer has to complete the version handshake"},
+      {"peertimeout", K::kInt, "1200", "Seconds of silence after which a peer is disconnected"},
+      {"blockstalltimeout", K::kInt, "120", "Seconds a peer may take to deliver a requested block"},
+      {"rpcservertimeout", K::kInt, "30", "Seconds a client has to send a whole HTTP request"},
+      {"rpcuser", K::kString, "user", "Username for JSON-RPC (with -rpcpassword; default: cookie auth)"},
+      {"rpcpassword", K::kString, "pw", "Password for JSON-RPC"},
+      {"rpcwhitelist", K::kList, "user:method,...",
+       "The RPC user (__cookie__ for the cookie) may call only these methods (repeatable; several lines for one "
+       "user intersect)"},
+      {"rpcwhitelistdefault", K::kFlag, "",
+       "1: a user without -rpcwhitelist may call nothing; 0: anything (default: 1 when -rpcwhitelist is given, "
+       "else 0)"},
       {"debug", K::kList, "category",
        "Log a category: net, rpc, mempool, validation, tracker, mining, or all (repeatable)"},
       {"printtoconsole", K::kFlag, "0", "Also write the log to standard output"},
@@ -88,6 +99,9 @@ std::vector<OptionSpec> node_option_specs() {
       {"mempoolexpiry", K::kInt, std::to_string(kDefaultMempoolExpiryHours),
        "Hours a transaction may stay in the mempool"},
   };
+  const std::vector<OptionSpec> p2p = p2p_option_specs();
+  specs.insert(specs.end(), p2p.begin(), p2p.end());
+  return specs;
 }
 
 namespace {

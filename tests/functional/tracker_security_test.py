@@ -330,7 +330,10 @@ def test_group_spread(t):
 def test_proxy(t):
     tr = start_tracker(t, "-trustedproxy=127.0.0.30")
     untrusted = TrackerConn(tr, "127.0.0.31", proxy_line="PROXY TCP4 127.0.0.40 127.0.0.1 40000 9999\r\n")
-    untrusted.register(8433, 77)
+    try:
+        untrusted.register(8433, 77)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the tracker may close on the PROXY line before the register is written: the point
     assert_true(untrusted.closed(), "a PROXY line from 127.0.0.31 closes the connection")
     assert_in("refused a PROXY line from 127.0.0.31", tr.log())
     assert_equal(tr.status()["networks"]["regtest"], 0, "nothing registered through the untrusted proxy")

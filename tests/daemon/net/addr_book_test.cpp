@@ -622,8 +622,9 @@ TEST_CASE("regtest: each IP is its own group, so a simulated network in one /16 
   }
   // One address group from one source: one bucket.
   CHECK(one_group.size() <= kAddrBucketSize);
-  // Per address: the 16 buckets of that source, 1,024 slots; collisions lose some.
-  CHECK(per_address.size() > 800);
+  // Per address: the 16 buckets of that source, 1,024 slots at random: 1,024 (1 - e^(-1000/1024)),
+  // about 638, are expected to stay (a collision keeps the entry already there).
+  CHECK(per_address.size() > 550);
   CHECK(per_address.consistent());
   // Loopback keeps ip:port groups either way (every local test node shares 127.0.0.1).
   AddressBook loop(test_key(5));
