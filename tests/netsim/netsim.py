@@ -11,6 +11,12 @@ Scenarios (tests/netsim/README.md has the details):
              until every node is on the most-work tip and until the transaction is back in
              side B's mempools; then a side-B block confirms it: seconds until every node has
              it; during the partition every node must reach its side's tip in time.
+  trackerloss converge, kill the tracker, start newcomers whose only live source is one
+             -seednode: seconds until each has its outbound peers and the tip; then a block from
+             an old node and a transaction from a newcomer: seconds until every node has them.
+  churn      converge, then rounds of: kill -9 10 % of the nodes, mine on a survivor (seconds
+             until every survivor has it), restart the killed ones (seconds until each is back
+             on the tip).
 
 Prints one JSON summary on stdout (progress on stderr). Exit code: 0 when the bounds hold, 1
 when they do not, 2 on a setup error, 77 when namespaces cannot be made (not root, no `ip netns`).
@@ -231,6 +237,142 @@ class Run:
             self.failures.append(f"heal: {n - len(conf_t)} node(s) never got the block confirming the transfer")
 
 
+    # --- trackerloss -------------------------------------------------------------------------
+    def trackerloss(self):
+        """converge; kill the tracker; start `--newcomers` nodes whose -tracker is the dead one and
+        whose only other source is `-seednode=` one random running node (docs/protocol.md 7.6):
+        seconds from their start until each has `--min-peers` outbound connections and is on the
+        network's tip (`join`); then a block mined on an old node (`block`: seconds until each
+        newcomer has it) and a transfer sent from a newcomer (`tx`: seconds until every mempool
+        has it)."""
+        s, opts = self.s, self.opts
+        self.converge()
+        old = list(s.nodes)
+        tip = old[0].rpc("getbestblockhash")
+        s.kill_tracker()
+        log(f"trackerloss: tracker killed; starting {opts.newcomers} newcomer(s) with -seednode only")
+        t0 = time.monotonic()
+        seeds, newcomers = {}, []
+        for _ in range(opts.newcomers):
+            seed = self.rng.choice(old)
+            node = s.add_node([f"-seednode={seed.ip}:{sim.P2P_PORT}"])
+            seeds[node.index] = seed.index
+            newcomers.append(node)
+        s.wait_each(newcomers, sim.SimNode.try_ready, sim.START_TIMEOUT_BASE, "RPC ready", interval=0.2)
+        want = min(opts.min_peers, len(old))
+
+        def joined(node):
+            return (node.rpc("getnetworkinfo")["connections_out"] >= want
+                    and node.rpc("getbestblockhash") == tip)
+
+        join = s.wait_each(newcomers, joined, self.reach_timeout * 2, "joined", t0=t0, interval=0.2,
+                           raise_on_timeout=False)
+        log(f"trackerloss: {len(join)}/{len(newcomers)} newcomer(s) joined, "
+            f"max {max(join.values(), default=0):.2f} s")
+        k = len(newcomers)
+        out = {"newcomers": [{"node": nd.index, "seed": seeds[nd.index], "joined_after": join.get(nd.index)}
+                             for nd in newcomers],
+               "min_outbound": want, "join": stats(join, k)}
+        self.summary["trackerloss"] = out
+        if len(join) < k:
+            self.failures.append(f"trackerloss: {k - len(join)} newcomer(s) never joined (>= {want} outbound "
+                                 f"and on the tip within {self.reach_timeout * 2:.0f} s)")
+            out["late"] = [diagnose(nd, None, time.time() - self.reach_timeout * 2) for nd in newcomers
+                           if nd.index not in join][:3]
+        # A block from an old node, a transfer from a newcomer: to every node, newcomers included.
+        miner = self.rng.choice(old)
+        t0 = time.monotonic()
+        tip = self.mine(miner, 1, self.miner.address)[-1]
+        block = self.tip_times(s.nodes, tip, t0, self.reach_timeout, "on the block")
+        out["block"] = stats({i: t for i, t in block.items() if i >= len(old)}, k)
+        out["block_all"] = stats(block, len(s.nodes))
+        t0 = time.monotonic()
+        try:
+            tx = self.transfer(newcomers[0])
+        except (OSError, framework.RpcError, framework.HttpError, framework.TestFailure) as e:
+            self.failures.append(f"trackerloss: the newcomer could not send the transfer: {e}")
+            txt = {}
+        else:
+            txt = s.wait_each(s.nodes, lambda nd: tx.txid in nd.rpc("getrawmempool"), self.reach_timeout,
+                              "with the newcomer's transaction", t0=t0, raise_on_timeout=False)
+        out["tx"] = stats(txt, len(s.nodes))
+        log(f"trackerloss: block reached {len(block)}/{len(s.nodes)} nodes, "
+            f"transaction {len(txt)}/{len(s.nodes)} mempools")
+        for name, res in (("block", block), ("transaction", txt)):
+            if len(res) < len(s.nodes):
+                self.failures.append(f"trackerloss: {len(s.nodes) - len(res)} node(s) never got the {name}")
+        self.summary["connections"] = s.connections()
+
+    # --- churn -------------------------------------------------------------------------------
+    def churn(self):
+        """converge; then `--rounds` times: kill -9 `--churn-fraction` of the nodes, mine a block on
+        a survivor (`block`: seconds until each survivor has it), restart the killed nodes on
+        their data directories (`rejoin`: seconds from the restart until each is on the tip)."""
+        s, opts = self.s, self.opts
+        self.converge()
+        n = len(s.nodes)
+        k = min(n - 1, max(1, round(opts.churn_fraction * n)))
+        block_t, rejoin_t, rounds = [], [], []
+        tip = s.nodes[0].rpc("getbestblockhash")
+        for r in range(opts.rounds):
+            victims = self.rng.sample(s.nodes, k)
+            for node in victims:
+                node.kill()
+            survivors = [nd for nd in s.nodes if nd not in victims]
+            log(f"churn round {r + 1}: killed {', '.join(repr(v) for v in victims)}")
+            on_tip = [nd for nd in survivors if _best(nd) == tip] or survivors
+            miner = self.rng.choice(on_tip)
+            t0 = time.monotonic()
+            tip = self.mine(miner, 1, self.miner.address)[-1]
+            block = self.tip_times(survivors, tip, t0, self.reach_timeout, "on the block")
+            t0 = time.monotonic()
+            for node in victims:
+                node.restart()
+            crashed = set()
+
+            def back(nd, tip=tip, crashed=crashed):
+                if nd.index in crashed:
+                    return False
+                try:
+                    return nd.try_ready() and nd.rpc("getbestblockhash") == tip
+                except framework.TestFailure as e:  # it exited: a failure of the round, not of the run
+                    crashed.add(nd.index)
+                    log(f"churn: {e}")
+                    return False
+
+            rejoin = s.wait_each(victims, back, self.reach_timeout + sim.START_TIMEOUT_BASE, "back on the tip",
+                                 t0=t0, interval=0.2, raise_on_timeout=False)
+            block_t += block.values()
+            rejoin_t += rejoin.values()
+            rounds.append({"round": r + 1, "killed": [v.index for v in victims], "miner": miner.index,
+                           "crashed_on_restart": sorted(crashed),
+                           "block": stats(block, len(survivors)), "rejoin": stats(rejoin, k)})
+            log(f"churn round {r + 1}: block reached {len(block)}/{len(survivors)} survivors "
+                f"(max {max(block.values(), default=0):.2f} s), {len(rejoin)}/{k} restarted nodes back on "
+                f"the tip (max {max(rejoin.values(), default=0):.2f} s)")
+            slow_block = [i for i in (nd.index for nd in survivors) if block.get(i, float("inf")) > self.reach_timeout]
+            slow_rejoin = [v.index for v in victims if rejoin.get(v.index, float("inf")) > self.reach_timeout]
+            if slow_block:
+                self.failures.append(f"churn round {r + 1}: {len(slow_block)} survivor(s) without the block "
+                                     f"within {self.reach_timeout:.0f} s: {slow_block[:10]}")
+            if slow_rejoin:
+                self.failures.append(f"churn round {r + 1}: {len(slow_rejoin)} restarted node(s) not on the tip "
+                                     f"within {self.reach_timeout:.0f} s: {slow_rejoin[:10]}")
+                rounds[-1]["late"] = [diagnose(s.nodes[i], rejoin.get(i), time.time() - self.reach_timeout)
+                                      for i in slow_rejoin[:3]]
+        self.summary["churn"] = {"rounds": opts.rounds, "killed_per_round": k, "bound_seconds": self.reach_timeout,
+                                 "block": stats(block_t, opts.rounds * (n - k)),
+                                 "rejoin": stats(rejoin_t, opts.rounds * k), "per_round": rounds}
+        self.summary["connections"] = s.connections()
+
+
+def _best(node):
+    try:
+        return node.rpc("getbestblockhash")
+    except (OSError, framework.RpcError, framework.HttpError):
+        return None
+
+
 class SideTracker:
     """During the partition: each side's newest tip, and for every node how long it takes to
     reach it. A node still behind its side's tip `stale_bound` seconds after that tip was mined
@@ -340,6 +482,11 @@ def print_table(summary):
     rows += [("partition side A block", part.get("side_a_block")), ("partition side B block", part.get("side_b_block")),
              ("heal tip", heal.get("tip")), ("heal mempool (side B)", heal.get("mempool")),
              ("heal confirm", heal.get("confirm"))]
+    loss = summary.get("trackerloss", {})
+    churn = summary.get("churn", {})
+    rows += [("trackerloss join", loss.get("join")), ("trackerloss block", loss.get("block")),
+             ("trackerloss tx", loss.get("tx")), ("churn block (survivors)", churn.get("block")),
+             ("churn rejoin (restarted)", churn.get("rejoin"))]
     lines = [f"{'seconds until every node':<26} {'median':>7} {'p90':>7} {'max':>7} {'missing':>7}"]
     for name, st in rows:
         if st:
@@ -357,7 +504,7 @@ def parse_args(argv):
     p.add_argument("--build-dir", default=os.path.join(HERE, "..", "..", "build"),
                    help="cmake build directory with daemon/cheesed and tracker/cheese-tracker")
     p.add_argument("--nodes", type=int, default=12)
-    p.add_argument("--scenario", choices=("converge", "partition"), default="converge")
+    p.add_argument("--scenario", choices=("converge", "partition", "trackerloss", "churn"), default="converge")
     p.add_argument("--prefix", default="ns", help="name prefix of namespaces (a-z0-9, at most 8)")
     p.add_argument("--partition-seconds", type=float, default=60.0)
     p.add_argument("--block-interval", type=float, default=5.0,
@@ -367,8 +514,13 @@ def parse_args(argv):
                    help="how long to measure after the heal (default: max(60, 6 x heal bound))")
     p.add_argument("--stale-bound", type=float, default=DEFAULT_STALE_BOUND)
     p.add_argument("--reach-timeout", type=float, default=None,
-                   help="bound on each converge measurement (default: max(30, nodes / 2) s)")
+                   help="bound on each converge, trackerloss and churn measurement (default: max(30, nodes / 2) s)")
     p.add_argument("--min-peers", type=int, default=4, help="connections each node needs before mining")
+    p.add_argument("--newcomers", type=int, default=2,
+                   help="trackerloss: nodes started after the tracker is killed, each with one -seednode")
+    p.add_argument("--rounds", type=int, default=3, help="churn: kill/restart rounds")
+    p.add_argument("--churn-fraction", type=float, default=0.1,
+                   help="churn: share of the nodes killed with SIGKILL in each round (at least 1)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--debug", action="append", default=None, help="cheesed -debug category (default: net)")
     p.add_argument("--node-arg", action="append", default=[], help="extra cheesed option (repeatable)")
@@ -381,6 +533,8 @@ def parse_args(argv):
         opts.heal_timeout = max(60.0, 6 * opts.heal_bound)
     if opts.nodes < 2 or opts.nodes > 1000:
         p.error("--nodes: 2..1000")
+    if not 1 <= opts.newcomers <= 50 or not 1 <= opts.rounds <= 100 or not 0 < opts.churn_fraction < 1:
+        p.error("--newcomers: 1..50, --rounds: 1..100, --churn-fraction: between 0 and 1")
     return opts
 
 
@@ -427,7 +581,8 @@ def run_locked(opts):
         netns.cleanup(opts.prefix, log=log)
         return 0
     s = sim.Simulator(opts.build_dir, opts.nodes, opts.prefix, debug=opts.debug or ["net"],
-                      extra_args=opts.node_arg, keep=opts.keep)
+                      extra_args=opts.node_arg, keep=opts.keep,
+                      spare=opts.newcomers if opts.scenario == "trackerloss" else 0)
     run = None
     t0 = time.monotonic()
     try:

@@ -71,6 +71,7 @@ class SimNode:
         self.base_dir = os.path.join(sim.workdir, f"node{index}")
         self.datadir = os.path.join(self.base_dir, "regtest")
         self.process = None
+        self.extra = []  # options of this node only (a newcomer's -seednode)
         self.auth = None
         self._conn = None
         self._id = 0
@@ -82,7 +83,31 @@ class SimNode:
     def args(self):
         return [self.sim.cheesed, "-regtest", f"-datadir={self.base_dir}", "-listen=1", f"-port={P2P_PORT}",
                 f"-rpcport={RPC_PORT}", f"-tracker={netns.TRACKER_IP}:{TRACKER_PORT}", "-genthreads=1",
-                "-maxmempool=8"] + [f"-debug={c}" for c in self.sim.debug] + self.sim.extra_args
+                "-maxmempool=8"] + [f"-debug={c}" for c in self.sim.debug] + self.sim.extra_args + self.extra
+
+    def alive(self):
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self):
+        """kill -9 (no shutdown: no peers.json or anchors written, the datadir lock dropped by
+        the kernel); waits until the process is gone."""
+        self.close_rpc()
+        if self.alive():
+            self.process.kill()
+        if self.process is not None:
+            self.process.wait(timeout=STOP_TIMEOUT)
+
+    def restart(self):
+        """Starts the process again on the same data directory (after kill()); the caller waits
+        with try_ready(). The stale cookie of the killed process is removed first, so that
+        try_ready() reads only the new one."""
+        framework.assert_true(not self.alive(), f"{self} restarted while running")
+        self.auth = None
+        try:
+            os.remove(os.path.join(self.datadir, ".cookie"))
+        except FileNotFoundError:
+            pass
+        self.start()
 
     def start(self):
         os.makedirs(self.base_dir, exist_ok=True)
@@ -177,7 +202,7 @@ class SimNode:
 class Simulator:
     """Builds the topology, runs the tracker and the nodes; `close()` removes everything."""
 
-    def __init__(self, build_dir, n_nodes, prefix, side_a=None, debug=("net",), extra_args=(), keep=False):
+    def __init__(self, build_dir, n_nodes, prefix, side_a=None, debug=("net",), extra_args=(), keep=False, spare=0):
         self.build_dir = os.path.abspath(build_dir)
         self.cheesed = os.path.join(self.build_dir, "daemon", "cheesed")
         self.tracker_bin = os.path.join(self.build_dir, "tracker", "cheese-tracker")
@@ -186,7 +211,10 @@ class Simulator:
                 raise framework.TestFailure(f"{path} is not built "
                                             "(cmake --build build --target cheesed cheese-tracker)")
         self.prefix = prefix
-        self.topo = netns.Topology(prefix, n_nodes, side_a if side_a is not None else (n_nodes + 1) // 2)
+        # `spare` hosts more than the nodes started at once (indexes n_nodes.., on side B): their
+        # namespaces exist from the start, add_node() starts them later (newcomers).
+        self.n_start = n_nodes
+        self.topo = netns.Topology(prefix, n_nodes + spare, side_a if side_a is not None else (n_nodes + 1) // 2)
         self.debug = list(debug)
         self.extra_args = list(extra_args)
         self.keep = keep
@@ -204,7 +232,7 @@ class Simulator:
         log(f"topology: {self.topo.n} nodes ({self.topo.side_a} on side A) + tracker, "
             f"{time.monotonic() - t0:.1f} s")
         self._start_tracker()
-        self.nodes = [SimNode(self, i) for i in range(self.topo.n)]
+        self.nodes = [SimNode(self, i) for i in range(self.n_start)]
         t0 = time.monotonic()
         for node in self.nodes:
             node.start()
@@ -237,6 +265,24 @@ class Simulator:
                 time.sleep(0.05)
             finally:
                 probe.close()
+
+    def add_node(self, extra):
+        """Starts the next spare host's node with its own extra options (not waited for: call
+        wait_each(..., SimNode.try_ready, ...)); it joins `nodes`."""
+        index = len(self.nodes)
+        if index >= self.topo.n:
+            raise framework.TestFailure(f"no spare host left for a new node ({self.topo.n} hosts)")
+        node = SimNode(self, index)
+        node.extra = list(extra)
+        self.nodes.append(node)
+        node.start()
+        return node
+
+    def kill_tracker(self):
+        """kill -9 of the tracker (its namespace and address stay: dials to it are refused)."""
+        if self.tracker is not None and self.tracker.poll() is None:
+            self.tracker.kill()
+            self.tracker.wait(timeout=STOP_TIMEOUT)
 
     def close(self):
         """Stops every process (SIGTERM, then SIGKILL), removes every namespace; keeps the data
@@ -303,6 +349,8 @@ class Simulator:
     def connections(self):
         ins, outs, book = [], [], []
         for node in self.nodes:
+            if not node.alive():
+                continue
             info = node.rpc("getnetworkinfo")
             ins.append(info["connections_in"])
             outs.append(info["connections_out"])
