@@ -301,6 +301,13 @@ class Run:
         for name, res in (("block", block), ("transaction", txt)):
             if len(res) < len(s.nodes):
                 self.failures.append(f"trackerloss: {len(s.nodes) - len(res)} node(s) never got the {name}")
+        for entry, nd in zip(out["newcomers"], newcomers):
+            try:
+                info = nd.rpc("getnetworkinfo")
+                entry.update(outbound=info["connections_out"], inbound=info["connections_in"],
+                             addressbook=info.get("addressbook"))
+            except (OSError, framework.RpcError, framework.HttpError) as e:
+                entry["rpc_error"] = str(e)
         self.summary["connections"] = s.connections()
 
     # --- churn -------------------------------------------------------------------------------

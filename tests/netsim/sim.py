@@ -347,16 +347,19 @@ class Simulator:
         return {"rss_mb_median": round(statistics.median(rss), 1), "rss_mb_max": round(max(rss), 1)} if rss else {}
 
     def connections(self):
-        ins, outs, book = [], [], []
+        ins, outs, book, no_out = [], [], [], []
         for node in self.nodes:
             if not node.alive():
                 continue
             info = node.rpc("getnetworkinfo")
             ins.append(info["connections_in"])
             outs.append(info["connections_out"])
+            if not info["connections_out"]:
+                no_out.append(node.index)
             book.append(info.get("addressbook", 0))
         return {"in_median": statistics.median(ins), "in_max": max(ins), "out_median": statistics.median(outs),
-                "out_min": min(outs), "addressbook_median": statistics.median(book)}
+                "out_min": min(outs), "addressbook_median": statistics.median(book),
+                "nodes_without_outbound": no_out[:10]}
 
 
 def stats(times, total):
