@@ -17,6 +17,10 @@ Scenarios (tests/netsim/README.md has the details):
   churn      converge, then rounds of: kill -9 10 % of the nodes, mine on a survivor (seconds
              until every survivor has it), restart the killed ones (seconds until each is back
              on the tip).
+  attack     converge, then an attacker host (tests/netsim/attacker.py, not cheesed) floods 3 nodes
+             with fake addresses, a block with an unknown parent and a low-work side chain while
+             the network mines: honest blocks still reach every node, the victims answer RPC and
+             store no attacker header; what they kept of its addresses.
 
 Prints one JSON summary on stdout (progress on stderr). Exit code: 0 when the bounds hold, 1
 when they do not, 2 on a setup error, 77 when namespaces cannot be made (not root, no `ip netns`).
@@ -28,6 +32,7 @@ import os
 import random
 import signal
 import statistics
+import subprocess
 import sys
 import time
 
@@ -42,6 +47,8 @@ import framework  # noqa: E402
 import p2p_util as u  # noqa: E402  (keys, signed transfers)
 
 EXIT_SKIP = 77
+ANTI_DOS_BUFFER = 144  # kAntiDosWorkBufferBlocks (daemon/net/header_sync.hpp)
+FAKE_PREFIX = "10.77.200."  # the attacker's fake addresses (tests/netsim/attacker.py)
 DEFAULT_HEAL_BOUND = 10.0  # seconds from the heal until every node is on the most-work tip
 DEFAULT_STALE_BOUND = 15.0  # seconds a node may lag its own side's tip during the partition
 
@@ -373,6 +380,149 @@ class Run:
         self.summary["connections"] = s.connections()
 
 
+    # --- attack ------------------------------------------------------------------------------
+    def attack(self):
+        """converge; mine past the headers anti-DoS buffer; then an attacker host (a spare
+        namespace running tests/netsim/attacker.py, not cheesed) floods `--victims` nodes for
+        `--attack-seconds` with fake addresses, a block with an unknown parent and a low-work side
+        chain, while the honest network mines a block every `--block-interval` seconds. Fails when
+        an honest block misses a node, a victim dies or stops answering RPC, or a victim stores
+        a branch of the attacker."""
+        s, opts = self.s, self.opts
+        self.converge()
+        n = len(s.nodes)
+        # The tip must be more than kAntiDosWorkBufferBlocks (144) above the side chain's work, or
+        # any branch is near enough to the tip to be stored (docs/protocol.md 7.2, 10).
+        tip = self.mine(s.nodes[0], ANTI_DOS_BUFFER + 60, self.miner.address)[-1]
+        s.wait_each(s.nodes, lambda nd: nd.rpc("getbestblockhash") == tip, self.reach_timeout, "on the tip")
+        victims = self.rng.sample(s.nodes, min(opts.victims, n))
+        before = {v.index: {"tips": len(v.rpc("getchaintips")), "addressbook": v.rpc("getnetworkinfo")["addressbook"]}
+                  for v in victims}
+        genesis = s.nodes[0].rpc("getblockhash", 0)
+        g_time = s.nodes[0].rpc("getblockheader", genesis)["time"]
+        height = s.nodes[0].rpc("getblockcount")
+        attacker_ip = netns.host_ip(s.topo.n - 1)
+        log(f"attack: attacker {attacker_ip} against {', '.join(repr(v) for v in victims)} "
+            f"for {opts.attack_seconds:.0f} s; honest blocks every {opts.block_interval:.0f} s")
+        proc = s.start_attacker(s.topo.n - 1, [os.path.join(HERE, "attacker.py"), "--seconds", str(opts.attack_seconds),
+                                               "--genesis", genesis, "--genesis-time", str(g_time),
+                                               "--tip-height", str(height)]
+                                + [a for v in victims for a in ("--victim", v.ip)])
+        block_t, rpc_ms, unanswered, dead = [], [], 0, set()
+        connected = {v.index: 0 for v in victims}  # samples in which the attacker was a peer of v
+        t_start = time.monotonic()
+        blocks = 0
+        for _ in range(int(opts.attack_seconds / max(opts.block_interval, 0.5)) + 2):
+            if time.monotonic() - t_start >= opts.attack_seconds:
+                break
+            t_next = time.monotonic() + opts.block_interval
+            miner = self.rng.choice([nd for nd in s.nodes if nd not in victims] or s.nodes)
+            t0 = time.monotonic()
+            tip = self.mine(miner, 1, self.miner.address)[-1]
+            blocks += 1
+            got = self.tip_times(s.nodes, tip, t0, self.reach_timeout, "on the honest block")
+            block_t.append(got)
+            for v in victims:
+                if not v.alive():
+                    dead.add(v.index)
+                    continue
+                t1 = time.monotonic()
+                try:
+                    v.rpc("getblockcount")
+                    rpc_ms.append(1000 * (time.monotonic() - t1))
+                    connected[v.index] += any(p["addr"].rsplit(":", 1)[0] == attacker_ip
+                                              for p in v.rpc("getpeerinfo"))
+                except (OSError, framework.RpcError, framework.HttpError):
+                    unanswered += 1
+            time.sleep(max(0.0, t_next - time.monotonic()))
+        try:
+            out, _ = proc.communicate(timeout=opts.attack_seconds + 60)
+            report = json.loads(out or "{}")
+        except (subprocess.TimeoutExpired, ValueError) as e:
+            proc.kill()
+            proc.wait(timeout=10)
+            report = {"error": str(e)}
+        self.summary["attack"] = self.attack_report(victims, before, report, attacker_ip, block_t, blocks,
+                                                    rpc_ms, unanswered, dead, connected)
+        self.summary["connections"] = s.connections()
+
+    def attack_report(self, victims, before, report, attacker_ip, block_t, blocks, rpc_ms, unanswered, dead, connected):
+        s, n = self.s, len(self.s.nodes)
+        flat = [t for got in block_t for t in got.values()]
+        missing = sum(n - len(got) for got in block_t)
+        out = {"attacker": attacker_ip, "seconds": self.opts.attack_seconds, "honest_blocks": blocks,
+               "block": stats(flat, blocks * n), "victim_rpc_ms": stats(rpc_ms, len(rpc_ms)),
+               "attacker_connected_samples": connected,
+               "victim_rpc_unanswered": unanswered, "attacker_sent": report.get("victims", report)}
+        if missing:
+            self.failures.append(f"attack: {missing} (node, honest block) pair(s) never reached")
+        if unanswered:
+            self.failures.append(f"attack: victims left {unanswered} RPC call(s) unanswered")
+        hashes = report.get("hashes", [])
+        per_victim = []
+        for v in victims:
+            entry = {"node": v.index, "ip": v.ip}
+            if not v.alive():
+                dead.add(v.index)
+                per_victim.append(entry)
+                continue
+            tips = v.rpc("getchaintips")
+            entry["chaintips"] = len(tips)
+            entry["chaintips_before"] = before[v.index]["tips"]
+            entry["attacker_tips"] = sum(1 for tp in tips if tp["hash"] in hashes)
+            entry["attacker_headers_stored"] = 0
+            for h in hashes:  # the unknown-parent block and every header of the side chain
+                try:
+                    v.rpc("getblockheader", h)
+                    entry["attacker_headers_stored"] += 1
+                except framework.RpcError:
+                    pass
+            if entry["attacker_tips"] or entry["attacker_headers_stored"] or len(tips) > before[v.index]["tips"]:
+                self.failures.append(f"attack: {v} stored an attacker branch ({len(tips)} chain tips)")
+            peers = v.rpc("getpeerinfo")
+            entry["attacker_connected"] = any(p["addr"].rsplit(":", 1)[0] == attacker_ip for p in peers)
+            entry["attacker_discouraged"] = any(b["address"].rsplit(":", 1)[0] == attacker_ip
+                                                for b in v.rpc("listbanned"))
+            entry["addressbook_before"] = before[v.index]["addressbook"]
+            entry["addressbook_after"] = v.rpc("getnetworkinfo")["addressbook"]
+            entry["rss_mb"] = round(v.rss_mb() or 0, 1)
+            per_victim.append(entry)
+        self.summary["memory"] = s.memory()
+        # peers.json is written at shutdown: stop the victims and count what they kept.
+        for v in victims:
+            entry = next(e for e in per_victim if e["node"] == v.index)
+            if v.index in dead:
+                entry["died"] = True
+                continue
+            v.close_rpc()
+            v.process.terminate()
+            try:
+                v.process.wait(timeout=sim.STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                entry["stop_timeout"] = True
+                continue
+            saved = saved_addresses(v.datadir)
+            entry["peers_json_attacker"] = sum(1 for a in saved if a.startswith(FAKE_PREFIX))
+            entry["peers_json_honest"] = len(saved) - entry["peers_json_attacker"]
+        if dead:
+            self.failures.append(f"attack: victim(s) {sorted(dead)} died")
+        out["victims"] = per_victim
+        log(f"attack: {blocks} honest blocks, {missing} missing; victims' peers.json attacker/honest: "
+            + ", ".join(f"{e.get('peers_json_attacker')}/{e.get('peers_json_honest')}" for e in per_victim))
+        return out
+
+
+def saved_addresses(datadir):
+    """ip:port of every entry of a stopped node's peers.json (as p2p_util.saved_addresses)."""
+    try:
+        with open(os.path.join(datadir, "peers.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return []
+    entries = doc.get("entries", []) if isinstance(doc, dict) else doc
+    return [e.get("addr", "") for e in entries if isinstance(e, dict)]
+
+
 def _best(node):
     try:
         return node.rpc("getbestblockhash")
@@ -493,7 +643,8 @@ def print_table(summary):
     churn = summary.get("churn", {})
     rows += [("trackerloss join", loss.get("join")), ("trackerloss block", loss.get("block")),
              ("trackerloss tx", loss.get("tx")), ("churn block (survivors)", churn.get("block")),
-             ("churn rejoin (restarted)", churn.get("rejoin"))]
+             ("churn rejoin (restarted)", churn.get("rejoin")),
+             ("attack honest blocks", summary.get("attack", {}).get("block"))]
     lines = [f"{'seconds until every node':<26} {'median':>7} {'p90':>7} {'max':>7} {'missing':>7}"]
     for name, st in rows:
         if st:
@@ -511,7 +662,7 @@ def parse_args(argv):
     p.add_argument("--build-dir", default=os.path.join(HERE, "..", "..", "build"),
                    help="cmake build directory with daemon/cheesed and tracker/cheese-tracker")
     p.add_argument("--nodes", type=int, default=12)
-    p.add_argument("--scenario", choices=("converge", "partition", "trackerloss", "churn"), default="converge")
+    p.add_argument("--scenario", choices=("converge", "partition", "trackerloss", "churn", "attack"), default="converge")
     p.add_argument("--prefix", default="ns", help="name prefix of namespaces (a-z0-9, at most 8)")
     p.add_argument("--partition-seconds", type=float, default=60.0)
     p.add_argument("--block-interval", type=float, default=5.0,
@@ -528,6 +679,8 @@ def parse_args(argv):
     p.add_argument("--rounds", type=int, default=3, help="churn: kill/restart rounds")
     p.add_argument("--churn-fraction", type=float, default=0.1,
                    help="churn: share of the nodes killed with SIGKILL in each round (at least 1)")
+    p.add_argument("--victims", type=int, default=3, help="attack: nodes the attacker host connects to")
+    p.add_argument("--attack-seconds", type=float, default=20.0, help="attack: how long the attacker floods")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--debug", action="append", default=None, help="cheesed -debug category (default: net)")
     p.add_argument("--node-arg", action="append", default=[], help="extra cheesed option (repeatable)")
@@ -589,7 +742,7 @@ def run_locked(opts):
         return 0
     s = sim.Simulator(opts.build_dir, opts.nodes, opts.prefix, debug=opts.debug or ["net"],
                       extra_args=opts.node_arg, keep=opts.keep,
-                      spare=opts.newcomers if opts.scenario == "trackerloss" else 0)
+                      spare={"trackerloss": opts.newcomers, "attack": 1}.get(opts.scenario, 0))
     run = None
     t0 = time.monotonic()
     try:

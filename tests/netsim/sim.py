@@ -221,6 +221,7 @@ class Simulator:
         self.workdir = None
         self.nodes = []
         self.tracker = None
+        self.attacker = None  # scenario `attack`: the attacker host's process
         self.failed = False
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -278,6 +279,21 @@ class Simulator:
         node.start()
         return node
 
+    def start_attacker(self, host, argv):
+        """Runs `python3 argv...` (not cheesed) in spare host `host`'s namespace, stdout piped
+        (scenario `attack`); close() kills it if it still runs."""
+        if host < len(self.nodes) or host >= self.topo.n:
+            raise framework.TestFailure(f"host {host} is not a spare host ({self.topo.n} hosts)")
+        err = open(os.path.join(self.workdir, "attacker.stderr"), "ab")
+        try:
+            with self.topo.ns.inside(self.topo.node_ns(host)):
+                self.attacker = subprocess.Popen([sys.executable] + list(argv), stdout=subprocess.PIPE,
+                                                 stderr=err, stdin=subprocess.DEVNULL, text=True,
+                                                 start_new_session=True)
+        finally:
+            err.close()
+        return self.attacker
+
     def kill_tracker(self):
         """kill -9 of the tracker (its namespace and address stay: dials to it are refused)."""
         if self.tracker is not None and self.tracker.poll() is None:
@@ -287,7 +303,8 @@ class Simulator:
     def close(self):
         """Stops every process (SIGTERM, then SIGKILL), removes every namespace; keeps the data
         directories only with --keep or after a failure."""
-        procs = [n.process for n in self.nodes if n.process] + ([self.tracker] if self.tracker else [])
+        procs = [n.process for n in self.nodes if n.process] + ([self.tracker] if self.tracker else []) \
+            + ([self.attacker] if self.attacker else [])
         for node in self.nodes:
             node.close_rpc()
         for p in procs:
