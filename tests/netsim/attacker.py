@@ -57,7 +57,8 @@ def addr_payloads(round_no):
 
 
 def attack_one(victim, deadline, block, headers, out):
-    rec = out[victim] = {"rounds": 0, "addr_sent": 0, "addr_messages": 0, "blocks_sent": 0, "headers_sent": 0, "connects": 0,
+    rec = out[victim] = {"rounds": 0, "addr_sent": 0, "addr_messages": 0, "blocks_sent": 0, "headers_sent": 0,
+                         "connects": 0,
                          "closed_by_victim": 0, "refused": 0, "getheaders_received": 0, "pongs": 0,
                          "errors": []}
     rounds = 0

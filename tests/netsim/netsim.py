@@ -662,7 +662,8 @@ def parse_args(argv):
     p.add_argument("--build-dir", default=os.path.join(HERE, "..", "..", "build"),
                    help="cmake build directory with daemon/cheesed and tracker/cheese-tracker")
     p.add_argument("--nodes", type=int, default=12)
-    p.add_argument("--scenario", choices=("converge", "partition", "trackerloss", "churn", "attack"), default="converge")
+    p.add_argument("--scenario", choices=("converge", "partition", "trackerloss", "churn", "attack"),
+                   default="converge")
     p.add_argument("--prefix", default="ns", help="name prefix of namespaces (a-z0-9, at most 8)")
     p.add_argument("--partition-seconds", type=float, default=60.0)
     p.add_argument("--block-interval", type=float, default=5.0,
