@@ -32,6 +32,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import framework  # noqa: E402
+import p2p_util  # noqa: E402
 from framework import assert_equal, assert_in, assert_true, wait_until  # noqa: E402
 
 NS_PREFIX = "cbdns"
@@ -198,7 +199,6 @@ class PeerListener:
         self.thread.start()
 
     def serve(self):
-        import p2p_util
         for _ in range(10_000_000):
             if self.stopped:
                 return
@@ -227,30 +227,12 @@ class PeerListener:
         self.srv.close()
 
 
-def ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
 def endpoint(ip):
     return f"[{ip}]:{REGTEST_PORT}" if ":" in ip else f"{ip}:{REGTEST_PORT}"
 
 
-def log_text(node):
-    try:
-        with open(node.debug_log, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def test_dns_seeds(t):
-    import p2p_util
-    with_aaaa = ipv6_loopback()
+    with_aaaa = p2p_util.has_ipv6_loopback()
     records = SEED_A + (SEED_AAAA if with_aaaa else [])
     expected = {endpoint(ip) for ip in records}
     dns = DnsResponder(with_aaaa)
@@ -265,9 +247,9 @@ def test_dns_seeds(t):
         connected = {p["addr"] for p in node.rpc("getpeerinfo") if p.get("handshake_done")}
         assert_equal(connected, expected, "peers")
         assert_equal(node.rpc("getnetworkinfo")["addressbook"], len(expected), "address book size")
-        assert_in(f"DNS seed {SEED}: {len(expected)} addresses", log_text(node))
+        assert_in(f"DNS seed {SEED}: {len(expected)} addresses", p2p_util.log_text(node))
         # The silent seed: given up by the node's own timeout, long before the resolver's 50 s.
-        wait_until(lambda: f"DNS seed {SILENT}: no address" in log_text(node), timeout=DNS_TIMEOUT + 10,
+        wait_until(lambda: f"DNS seed {SILENT}: no address" in p2p_util.log_text(node), timeout=DNS_TIMEOUT + 10,
                    what="the silent seed to be given up")
         gave_up = time.monotonic() - started
         assert_true(gave_up < 30, f"the silent seed was given up after {gave_up:.1f} s")

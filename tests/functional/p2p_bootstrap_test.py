@@ -26,17 +26,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import framework  # noqa: E402
 import p2p_util  # noqa: E402
 from framework import RpcError, TestFailure, assert_equal, assert_in, assert_true, free_port, wait_until  # noqa: E402
-from p2p_util import RawPeer, connected_to, net_node, p2p_addr, version_payload, wait_connected  # noqa: E402
+from p2p_util import RawPeer, connected_to, log_text, net_node, p2p_addr, version_payload, wait_connected  # noqa: E402
 
 TRACKER_REL = os.path.join("tracker", "cheese-tracker")
-
-
-def log_text(node):
-    try:
-        with open(node.debug_log, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def addr_payload(endpoints):

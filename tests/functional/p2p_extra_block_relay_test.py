@@ -89,7 +89,7 @@ def test_probe_finds_the_chain_with_more_work(t):
     print(f"X reorganised onto Z's chain {time.time() - start:.1f} s after learning Z's address")
     assert_true(u.p2p_addr(z) in kinds(x).get("block-relay-only", []), f"X's peers: {kinds(x)}")
     # One block-relay-only peer too many: not Z (it gave us a block last), an older one goes.
-    wait_until(lambda: EVICT_REASON in open(x.debug_log, encoding="utf-8", errors="replace").read(), timeout=45, interval=0.5,
+    wait_until(lambda: EVICT_REASON in u.log_text(x), timeout=45, interval=0.5,
                what="X disconnects its extra block-relay-only peer")
     assert_true(u.p2p_addr(z) in kinds(x).get("block-relay-only", []), f"Z stays: {kinds(x)}")
 

@@ -19,16 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tracker_test  # noqa: E402  (its Tracker: a real cheese-tracker on 127.0.0.1)
 
 
-def has_ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
-IPV6 = has_ipv6_loopback()
+IPV6 = u.has_ipv6_loopback()
 
 
 def skip(what):

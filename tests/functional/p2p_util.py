@@ -628,6 +628,25 @@ def generate(node, n, address, chunk=500):
     return hashes
 
 
+def log_text(node):
+    """The node's whole debug.log ("" before it exists)."""
+    try:
+        with open(node.debug_log, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def has_ipv6_loopback():
+    """True if this host can bind ::1 (IPv6 tests skip themselves otherwise)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def log_lines(node, needle):
     try:
         with open(node.debug_log, encoding="utf-8", errors="replace") as f:
