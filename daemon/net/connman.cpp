@@ -366,7 +366,7 @@ void ConnManager::evict_extra_block_relay(const DialRound& r) {
     events_->eviction_hints(e);
     if (e.handshake_done) peers.push_back(e);
   }
-  if (auto id = ExtraBlockRelay::select_to_evict(peers, std::chrono::steady_clock::now())) {
+  if (auto id = ExtraBlockRelay::select_to_evict(peers, wanted_block_relay(), std::chrono::steady_clock::now())) {
     disconnect(*id, "one block-relay-only connection too many: keeping the one that gave us a block last");
   }
 }

@@ -24,8 +24,9 @@ bool ExtraBlockRelay::take(TimePoint now, std::size_t have, std::size_t wanted, 
   return true;
 }
 
-std::optional<PeerId> ExtraBlockRelay::select_to_evict(const std::vector<EvictionCandidate>& peers, TimePoint now) {
-  if (peers.size() < 2) return std::nullopt;
+std::optional<PeerId> ExtraBlockRelay::select_to_evict(const std::vector<EvictionCandidate>& peers,
+                                                       std::size_t wanted, TimePoint now) {
+  if (peers.size() < 2 || peers.size() <= wanted) return std::nullopt;
   // Peer ids grow with each connection: the highest is the youngest.
   std::vector<const EvictionCandidate*> by_age;
   for (const auto& p : peers) by_age.push_back(&p);

@@ -37,11 +37,13 @@ class ExtraBlockRelay {
   bool take(TimePoint now, std::size_t have, std::size_t wanted, std::mt19937_64& rng);
   TimePoint next() const { return next_; }
 
-  //! With one block-relay-only peer more than wanted (`peers`: those with the handshake done):
-  //! the youngest goes unless it gave us a new block more recently than the second youngest, which
-  //! then goes. None while fewer than two, or while the one chosen is younger than
-  //! kExtraBlockRelayMinConnectTime or has blocks in flight (try again at the next tick).
-  static std::optional<PeerId> select_to_evict(const std::vector<EvictionCandidate>& peers, TimePoint now);
+  //! With more block-relay-only peers than `wanted` (`peers`: those with the handshake done; one
+  //! still dialling or handshaking does not count, so it never pushes out a regular one): the
+  //! youngest goes unless it gave us a new block more recently than the second youngest, which
+  //! then goes. None while the one chosen is younger than kExtraBlockRelayMinConnectTime or has
+  //! blocks in flight (try again at the next tick).
+  static std::optional<PeerId> select_to_evict(const std::vector<EvictionCandidate>& peers, std::size_t wanted,
+                                               TimePoint now);
 
  private:
   std::chrono::steady_clock::duration gap(std::mt19937_64& rng) const;

@@ -78,34 +78,40 @@ TEST_CASE("of two block-relay-only peers too many, the one that gave us a block 
   const TimePoint now = kT0 + 1h;
   const TimePoint old_enough = now - kExtraBlockRelayMinConnectTime;
   SECTION("fewer than two: none") {
-    CHECK_FALSE(ExtraBlockRelay::select_to_evict({}, now));
-    CHECK_FALSE(ExtraBlockRelay::select_to_evict({block_relay_peer(3, kT0)}, now));
+    CHECK_FALSE(ExtraBlockRelay::select_to_evict({}, 1, now));
+    CHECK_FALSE(ExtraBlockRelay::select_to_evict({block_relay_peer(3, kT0)}, 1, now));
+  }
+  SECTION("no more than wanted with the handshake done: none (a probe still handshaking pushes out nobody)") {
+    const auto a = block_relay_peer(1, kT0, kT0 + 5min);
+    const auto b = block_relay_peer(2, old_enough);
+    CHECK_FALSE(ExtraBlockRelay::select_to_evict({a, b}, 2, now));
+    CHECK(ExtraBlockRelay::select_to_evict({a, b}, 1, now) == 2);
   }
   SECTION("the youngest gave us nothing newer: it goes") {
     const auto a = block_relay_peer(1, kT0, kT0 + 5min);
     const auto b = block_relay_peer(2, kT0);
     const auto probe = block_relay_peer(9, old_enough);
-    CHECK(ExtraBlockRelay::select_to_evict({probe, a, b}, now) == 9);
+    CHECK(ExtraBlockRelay::select_to_evict({probe, a, b}, 2, now) == 9);
   }
   SECTION("the youngest gave us a block more recently than the second youngest: the second goes") {
     const auto a = block_relay_peer(1, kT0, kT0 + 50min);
     const auto b = block_relay_peer(2, kT0, kT0 + 5min);
     const auto probe = block_relay_peer(9, old_enough, kT0 + 55min);
-    CHECK(ExtraBlockRelay::select_to_evict({a, b, probe}, now) == 2);
+    CHECK(ExtraBlockRelay::select_to_evict({a, b, probe}, 2, now) == 2);
   }
   SECTION("equal block times: the youngest goes") {
     const auto a = block_relay_peer(1, kT0, kT0 + 5min);
     const auto probe = block_relay_peer(9, old_enough, kT0 + 5min);
-    CHECK(ExtraBlockRelay::select_to_evict({a, probe}, now) == 9);
+    CHECK(ExtraBlockRelay::select_to_evict({a, probe}, 1, now) == 9);
   }
   SECTION("at the bound of the minimum connect time, and with blocks in flight") {
     const auto a = block_relay_peer(1, kT0);
     auto probe = block_relay_peer(9, old_enough + 1s);
-    CHECK_FALSE(ExtraBlockRelay::select_to_evict({a, probe}, now));  // 29 s connected: stays for now
+    CHECK_FALSE(ExtraBlockRelay::select_to_evict({a, probe}, 1, now));  // 29 s connected: stays for now
     probe.connected = old_enough;
-    CHECK(ExtraBlockRelay::select_to_evict({a, probe}, now) == 9);  // 30 s: goes
+    CHECK(ExtraBlockRelay::select_to_evict({a, probe}, 1, now) == 9);  // 30 s: goes
     probe.blocks_in_flight = 1;
-    CHECK_FALSE(ExtraBlockRelay::select_to_evict({a, probe}, now));  // sending us a block: later
+    CHECK_FALSE(ExtraBlockRelay::select_to_evict({a, probe}, 1, now));  // sending us a block: later
   }
 }
 
