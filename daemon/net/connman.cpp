@@ -409,7 +409,9 @@ void ConnManager::dial_anchors(DialRound& r) {
 
 void ConnManager::dial_from_book(DialRound& r, ConnectionType type, std::size_t wanted, bool new_group_only) {
   const bool regtest = params_.network == Network::kRegtest;
+  const bool paced = type != ConnectionType::kFeeler;
   for (std::size_t tries = 0; slot(r.counts, type) < wanted && tries < 8; ++tries) {
+    if (paced && r.book_dials >= kMaxOutboundDialsPerRound) break;
     // A feeler tests an address not yet tried: one from the book's new table. Full-relay peers
     // come from several sources (bootstrap.hpp: kMaxOutboundFromOneSource).
     const bool mixed = type == ConnectionType::kOutboundFullRelay;
@@ -423,6 +425,7 @@ void ConnManager::dial_from_book(DialRound& r, ConnectionType type, std::size_t 
     if (type != ConnectionType::kFeeler && !outbound_group_allowed(*candidate, r.groups, regtest)) continue;
     if (new_group_only && r.groups.contains(network_group(*candidate))) continue;
     dial(r, *candidate, type);
+    r.book_dials += paced;
   }
 }
 

@@ -39,6 +39,13 @@ inline constexpr std::chrono::seconds kConnectTimeout{5};
 inline constexpr std::chrono::seconds kAddrBookSaveInterval{60};
 //! How often the manager dials, and ticks the message processor (timeouts, stalls, retries).
 inline constexpr std::chrono::milliseconds kConnManagerTick{500};
+//! Outbound connections (full-relay and block-relay-only) dialled from the address book in one
+//! dial round (one per second), as Bitcoin Core opens one every 500 ms: a starting node does not
+//! take all its peers from the first few addresses it hears of (the tracker's answer, in which
+//! the oldest nodes are likeliest), but from a book that its first peers' `addr` replies have
+//! grown, so inbound connections spread over the network (issue 17). -connect, -addnode,
+//! anchors and feelers are not counted.
+inline constexpr std::size_t kMaxOutboundDialsPerRound = 2;
 //! While the tip is stale and the extra outbound peer it asked for is connected, every this often
 //! the full-relay outbound peer that gave us a new block longest ago (the extra one included) is
 //! disconnected, so that another extra peer is tried (Bitcoin Core's EvictExtraOutboundPeers):
@@ -179,6 +186,7 @@ class ConnManager final : public MessageSink {
     std::int64_t now = 0;
     //! Full-relay outbound peers from the book by source_key() of their entry (the source mix).
     std::map<std::string, std::size_t> sources;
+    std::size_t book_dials = 0;  //!< outbound dialled from the book this round (kMaxOutboundDialsPerRound)
   };
   void dial_more(const std::set<std::string>& endpoints);
   DialRound dial_round(const std::set<std::string>& endpoints) const;

@@ -393,9 +393,11 @@ void TrackerClient::on_peers(Session& s, const net::PeersMsg& p) {
     if (s.seen_peers.size() >= kMaxSeenPeers) s.seen_peers.clear();
     news |= s.seen_peers.insert(a.to_string()).second;
   }
-  // Asking again every few seconds for the same few addresses only loads the tracker.
-  s.peer_check_interval = news ? kTrackerPeerCheckInterval
-                               : std::min(s.peer_check_interval * 2, kTrackerMaxPeerCheckInterval);
+  // Asking again every few seconds for the same few addresses only loads the tracker. An empty
+  // answer is not that: the first nodes of a network ask before any is listed, and a node with
+  // inbound peers only sends no getaddr (it would stay without outbound peers for a minute).
+  s.peer_check_interval = news || usable.empty() ? kTrackerPeerCheckInterval
+                                                 : std::min(s.peer_check_interval * 2, kTrackerMaxPeerCheckInterval);
   log_debug("tracker", "tracker {} -> peers: {} addresses", s.st.address, usable.size());
   if (usable.empty()) return;
   // The address book buckets the addresses by their source: this tracker's address.

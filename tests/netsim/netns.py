@@ -16,6 +16,12 @@ The kernel's neighbour (ARP) tables overflow beyond about 64 hosts on one segmen
 `neighbor table overflow`, then connect timeouts that look like node bugs), so every host gets a
 fixed MAC address and a permanent neighbour entry for every other host: no ARP at all.
 
+With link emulation (`LinkParams` with a latency, jitter or loss: the kernel here has no
+`netem`), there are no bridges: the switch namespace runs tests/netsim/links.py, a user-space
+switch that makes one TAP device per host (moved into the host as `eth0`) and carries every
+frame after the delay, or drops it. A partition is then its `cut` command, and the trunk's
+counters are its frames delivered between the sides.
+
 RPC and processes reach a namespace with setns(2) on the calling thread (`inside(ns)`): a socket
 or a child process created there belongs to that namespace for its whole life.
 """
@@ -25,8 +31,11 @@ import ctypes
 import fcntl
 import json
 import os
+import select
 import signal
 import subprocess
+import sys
+import tempfile
 import time
 
 CLONE_NEWNET = 0x40000000
@@ -37,6 +46,12 @@ TRACKER_IP = "10.77.0.2"
 PREFIX_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
 MAX_PREFIX_LEN = 8
 IP_TIMEOUT = 120.0  # seconds for one `ip` invocation (a batch of a few hundred lines)
+LINKS_READY_TIMEOUT = 30.0  # seconds for links.py to create its TAPs
+LINKS_REPLY_TIMEOUT = 30.0  # seconds for links.py to answer a command
+# A host's TAP queues this many frames while links.py is busy (the default 1,000 drops bursts:
+# loss the user did not ask for).
+TAP_TXQUEUELEN = 10000
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -215,7 +230,7 @@ def lock_free_prefix(base, slots=10):
 class Topology:
     """The namespaces, bridges and links of one run (see the module doc)."""
 
-    def __init__(self, prefix, n_nodes, side_a):
+    def __init__(self, prefix, n_nodes, side_a, links=None):
         check_prefix(prefix)
         self.prefix = prefix
         self.n = n_nodes
@@ -223,6 +238,8 @@ class Topology:
         self.switch = f"{prefix}-sw"
         self.tracker_ns = f"{prefix}-tr"
         self.ns = Namespaces()
+        self.links = links if links is not None and links.emulated() else None
+        self.switch_proc = None  # links.py, with emulated links
 
     def node_ns(self, i):
         return f"{self.prefix}-n{i}"
@@ -243,6 +260,17 @@ class Topology:
             # No IPv6 (its link-local chatter would flood both bridges) and loopback up.
             self.ns.write_sysctl(ns, "net.ipv6.conf.all.disable_ipv6", 1)
             self.ns.write_sysctl(ns, "net.ipv6.conf.default.disable_ipv6", 1)
+        if self.links:
+            self._build_emulated(hosts)
+        else:
+            self._build_bridged(hosts)
+        neigh = [f"neigh replace {h_ip} lladdr {h_mac} dev eth0 nud permanent" for _, h_ip, h_mac, _ in hosts]
+        for ns, h_ip, mac, _ in hosts:
+            ip(ns=ns, batch=["link set lo up", f"link set eth0 address {mac}",
+                             f"addr add {h_ip}/16 dev eth0", "link set eth0 up"]
+               + [line for line in neigh if f" {h_ip} " not in line])
+
+    def _build_bridged(self, hosts):
         sw = ["link add brA type bridge stp_state 0 forward_delay 0",
               "link add brB type bridge stp_state 0 forward_delay 0",
               "link add trA type veth peer name trB",
@@ -252,17 +280,63 @@ class Topology:
                    f"link set v{k} up"]
         sw += ["link set brA up", "link set brB up", "link set trA up", "link set trB up"]
         ip(ns=self.switch, batch=sw)
-        neigh = [f"neigh replace {h_ip} lladdr {h_mac} dev eth0 nud permanent" for _, h_ip, h_mac, _ in hosts]
-        for ns, h_ip, mac, _ in hosts:
-            ip(ns=ns, batch=["link set lo up", f"link set eth0 address {mac}",
-                             f"addr add {h_ip}/16 dev eth0", "link set eth0 up"]
-               + [line for line in neigh if f" {h_ip} " not in line])
+
+    def _build_emulated(self, hosts):
+        """links.py in the switch namespace makes TAP t<k> for host k; each moves into its host as
+        eth0 (the TAP stays attached to links.py, which carries its frames)."""
+        spec = [{"mac": mac, "side": "A" if br == "brA" else "B"} for _, _, mac, br in hosts]
+        fd, path = tempfile.mkstemp(prefix=f"netsim-{self.prefix}-hosts-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(spec, f)
+        lp = self.links
+        try:
+            with self.inside(self.switch):
+                self.switch_proc = subprocess.Popen(
+                    [sys.executable, os.path.join(HERE, "links.py"), "--hosts", path,
+                     "--latency-ms", str(lp.latency_ms), "--jitter-ms", str(lp.jitter_ms), "--loss", str(lp.loss),
+                     "--seed", str(lp.seed)],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+            ready = self._links_reply(LINKS_READY_TIMEOUT)
+        finally:
+            os.unlink(path)
+        if len(ready.get("ready", [])) != len(hosts):
+            raise NetnsError(f"links.py made {ready} for {len(hosts)} hosts")
+        ip(ns=self.switch, batch=[f"link set t{k} netns {ns} name eth0" for k, (ns, _, _, _) in enumerate(hosts)])
+        for ns, _, _, _ in hosts:
+            ip("link", "set", "eth0", "txqueuelen", str(TAP_TXQUEUELEN), ns=ns)
+
+    def inside(self, ns):
+        return self.ns.inside(ns)
+
+    def _links_reply(self, timeout):
+        proc = self.switch_proc
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        line = proc.stdout.readline() if ready else ""
+        if not line:
+            raise NetnsError(f"links.py did not answer within {timeout:.0f} s (exit code {proc.poll()})")
+        return json.loads(line)
+
+    def links_command(self, cmd):
+        """Sends `cut`, `heal` or `stats` to links.py; its JSON answer."""
+        self.switch_proc.stdin.write(cmd + "\n")
+        self.switch_proc.stdin.flush()
+        return self._links_reply(LINKS_REPLY_TIMEOUT)
+
+    def link_stats(self):
+        """links.py's counters and lateness (None with bridges)."""
+        return self.links_command("stats") if self.links else None
 
     def set_trunk(self, up):
+        if self.links:
+            self.links_command("heal" if up else "cut")
+            return
         ip("link", "set", "trA", "up" if up else "down", ns=self.switch)
 
     def trunk_counters(self):
-        """Packets through the trunk so far: {"trA": rx+tx, "trB": rx+tx}."""
+        """Packets through the trunk so far: {"trA": rx+tx, "trB": rx+tx}; with emulated links,
+        {"cross_side_out": frames links.py delivered from one side to the other}."""
+        if self.links:
+            return {"cross_side_out": self.links_command("stats")["cross_side_out"]}
         counts = {}
         for link in json.loads(ip("-s", "-j", "link", "show", ns=self.switch)):
             if link.get("ifname") in ("trA", "trB"):
@@ -271,4 +345,30 @@ class Topology:
         return counts
 
     def close(self):
+        if self.switch_proc is not None:
+            self.switch_proc.stdin.close()  # links.py exits at end of input; cleanup() kills it anyway
+            try:
+                self.switch_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.switch_proc.kill()
+                self.switch_proc.wait(timeout=10)
+            self.switch_proc.stdout.close()
+            self.switch_proc = None
         self.ns.close()
+
+
+class LinkParams:
+    """Latency, jitter and loss of every link (tests/netsim/links.py); all zero: bridges."""
+
+    def __init__(self, latency_ms=0.0, jitter_ms=0.0, loss=0.0, seed=1):
+        self.latency_ms, self.jitter_ms, self.loss, self.seed = latency_ms, jitter_ms, loss, seed
+
+    def emulated(self):
+        return self.latency_ms > 0 or self.jitter_ms > 0 or self.loss > 0
+
+    def describe(self):
+        if not self.emulated():
+            return "bridges (no added delay)"
+        return (f"user-space switch: {self.latency_ms:g} ms one way"
+                + (f" + up to {self.jitter_ms:g} ms jitter" if self.jitter_ms else "")
+                + (f", {100 * self.loss:g} % frame loss" if self.loss else ""))

@@ -50,6 +50,10 @@ EXIT_SKIP = 77
 ANTI_DOS_BUFFER = 144  # kAntiDosWorkBufferBlocks (daemon/net/header_sync.hpp)
 FAKE_PREFIX = "10.77.200."  # the attacker's fake addresses (tests/netsim/attacker.py)
 DEFAULT_HEAL_BOUND = 10.0  # seconds from the heal until every node is on the most-work tip
+SETTLE_QUIET = 3.0  # seconds without a change of outbound counts: dialling has settled
+# A TCP connect over emulated links may take this much more than a round trip plus jitter (a
+# busy machine, a SYN queued behind others); a lost SYN (1 s retry) lands above it.
+CONNECT_SLACK_MS = 50.0
 DEFAULT_STALE_BOUND = 15.0  # seconds a node may lag its own side's tip during the partition
 
 
@@ -90,6 +94,8 @@ class Run:
                                  self.reach_timeout * 2, f"connected to {want} peers", interval=0.5)
         log(f"every node has >= {want} peers after {time.monotonic() - t0:.1f} s")
         self.summary["discovery"] = {"min_peers": want, **stats(times, len(self.s.nodes))}
+        if self.s.topo.links:  # the emulator's lateness from here on: the measured part of the run
+            self.s.topo.links_command("reset")
 
     # --- converge ----------------------------------------------------------------------------
     def converge(self):
@@ -121,7 +127,19 @@ class Run:
         for name, res in (("block", block), ("tx", txt), ("confirm_block", confirm)):
             if len(res) < n:
                 self.failures.append(f"converge: {n - len(res)} node(s) never got the {name}")
-        self.summary["connections"] = s.connections()
+        self.summary["connections"] = self.settled_connections()
+
+    def settled_connections(self):
+        """The connections table once dialling has settled: no node's outbound count changed for
+        SETTLE_QUIET seconds (bounded by the reach timeout); `settled_after` says when."""
+        s, t0, last = self.s, time.monotonic(), None
+        for _ in range(int(self.reach_timeout / SETTLE_QUIET) + 1):
+            now = [nd.rpc("getnetworkinfo")["connections_out"] if nd.alive() else -1 for nd in s.nodes]
+            if now == last or time.monotonic() - t0 > self.reach_timeout:
+                break
+            last = now
+            time.sleep(SETTLE_QUIET)
+        return {**s.connections(), "settled_after": round(time.monotonic() - t0, 1)}
 
     # --- partition ---------------------------------------------------------------------------
     def partition(self):
@@ -629,6 +647,28 @@ def side_of(addr, s):
     return "tracker" if host == netns.TRACKER_IP else "?"
 
 
+def check_links(rep, opts):
+    """The emulation did what was asked: a TCP connect takes at least one round trip (2 x the
+    latency) and at most that plus the jitter and CONNECT_SLACK_MS; the share of frames lost is
+    within 5 standard deviations (+5 frames) of --loss; nothing crossed while cut."""
+    if not rep.get("switch"):
+        return []
+    out = []
+    tcp = rep.get("tcp_connect_ms")
+    rtt = 2 * opts.latency_ms
+    if not tcp:
+        out.append("links: no TCP connect between two nodes succeeded")
+    elif tcp["min"] < 0.98 * rtt or tcp["median"] > rtt + 2 * opts.jitter_ms + CONNECT_SLACK_MS:
+        out.append(f"links: TCP connect took {tcp} ms, expected {rtt:g}..{rtt + 2 * opts.jitter_ms + CONNECT_SLACK_MS:g}")
+    sw = rep["switch"]
+    frames, lost = sw["frames_in"], sw["dropped_loss"]
+    expect = frames * opts.loss
+    sd = (frames * opts.loss * (1 - opts.loss)) ** 0.5
+    if abs(lost - expect) > 5 * sd + 5:
+        out.append(f"links: {lost} of {frames} frames lost, expected about {expect:.0f} (--loss {opts.loss})")
+    return out
+
+
 def print_table(summary):
     """The timings as a table on stderr (the JSON on stdout has everything)."""
     rows = [("discovery", summary.get("discovery"))]
@@ -653,6 +693,13 @@ def print_table(summary):
         lines.append(f"stale-tip violations: {len(part.get('stale_tip_violations', []))}; "
                      f"trunk packets during the partition: {part.get('trunk_packets_during_partition')}")
     lines.append(f"connections: {summary.get('connections')}; memory: {summary.get('memory')}")
+    links = summary.get("links")
+    if links:
+        sw = links.get("switch") or {}
+        lines.append(f"links: {links['mode']}; TCP connect ms {links.get('tcp_connect_ms')}"
+                     + (f"; switch frames {sw.get('frames_out')}, lost {sw.get('dropped_loss')}, "
+                        f"late p99 <= {sw.get('late_ms_p99_at_most')} ms (max {sw.get('late_ms_max')}), "
+                        f"cpu {sw.get('cpu_seconds')} s" if sw else ""))
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
@@ -682,6 +729,10 @@ def parse_args(argv):
                    help="churn: share of the nodes killed with SIGKILL in each round (at least 1)")
     p.add_argument("--victims", type=int, default=3, help="attack: nodes the attacker host connects to")
     p.add_argument("--attack-seconds", type=float, default=20.0, help="attack: how long the attacker floods")
+    p.add_argument("--latency-ms", type=float, default=0.0,
+                   help="one-way delay of every link in ms (user-space switch, tests/netsim/links.py)")
+    p.add_argument("--jitter-ms", type=float, default=0.0, help="extra delay, uniform in 0..this, per frame")
+    p.add_argument("--loss", type=float, default=0.0, help="share of frames dropped on every link (0..0.5)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--debug", action="append", default=None, help="cheesed -debug category (default: net)")
     p.add_argument("--node-arg", action="append", default=[], help="extra cheesed option (repeatable)")
@@ -694,6 +745,8 @@ def parse_args(argv):
         opts.heal_timeout = max(60.0, 6 * opts.heal_bound)
     if opts.nodes < 2 or opts.nodes > 1000:
         p.error("--nodes: 2..1000")
+    if not 0 <= opts.latency_ms <= 10000 or not 0 <= opts.jitter_ms <= 10000 or not 0 <= opts.loss <= 0.5:
+        p.error("--latency-ms and --jitter-ms: 0..10000, --loss: 0..0.5")
     if not 1 <= opts.newcomers <= 50 or not 1 <= opts.rounds <= 100 or not 0 < opts.churn_fraction < 1:
         p.error("--newcomers: 1..50, --rounds: 1..100, --churn-fraction: between 0 and 1")
     return opts
@@ -743,7 +796,8 @@ def run_locked(opts):
         return 0
     s = sim.Simulator(opts.build_dir, opts.nodes, opts.prefix, debug=opts.debug or ["net"],
                       extra_args=opts.node_arg, keep=opts.keep,
-                      spare={"trackerloss": opts.newcomers, "attack": 1}.get(opts.scenario, 0))
+                      spare={"trackerloss": opts.newcomers, "attack": 1}.get(opts.scenario, 0),
+                      links=netns.LinkParams(opts.latency_ms, opts.jitter_ms, opts.loss, opts.seed))
     run = None
     t0 = time.monotonic()
     try:
@@ -751,6 +805,8 @@ def run_locked(opts):
         run = Run(s, opts)
         getattr(run, opts.scenario)()
         run.summary["memory"] = s.memory()
+        run.summary["links"] = s.link_report()
+        run.failures += check_links(run.summary["links"], opts)
     except (framework.TestFailure, netns.NetnsError) as e:
         s.failed = True
         print(f"netsim: {e}", file=sys.stderr)

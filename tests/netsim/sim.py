@@ -34,6 +34,8 @@ START_TIMEOUT_BASE = 60.0  # seconds for the first node to answer, plus START_TI
 START_TIMEOUT_PER_NODE = 0.5
 STOP_TIMEOUT = 20.0
 POLL_INTERVAL = 0.05  # seconds between two sweeps over the nodes that are still pending
+LINK_PROBES = 20  # TCP connects timed between nodes to check the links' round trip
+LINK_PROBE_TIMEOUT = 5.0
 
 
 def log(msg):
@@ -202,7 +204,8 @@ class SimNode:
 class Simulator:
     """Builds the topology, runs the tracker and the nodes; `close()` removes everything."""
 
-    def __init__(self, build_dir, n_nodes, prefix, side_a=None, debug=("net",), extra_args=(), keep=False, spare=0):
+    def __init__(self, build_dir, n_nodes, prefix, side_a=None, debug=("net",), extra_args=(), keep=False, spare=0,
+                 links=None):
         self.build_dir = os.path.abspath(build_dir)
         self.cheesed = os.path.join(self.build_dir, "daemon", "cheesed")
         self.tracker_bin = os.path.join(self.build_dir, "tracker", "cheese-tracker")
@@ -214,7 +217,9 @@ class Simulator:
         # `spare` hosts more than the nodes started at once (indexes n_nodes.., on side B): their
         # namespaces exist from the start, add_node() starts them later (newcomers).
         self.n_start = n_nodes
-        self.topo = netns.Topology(prefix, n_nodes + spare, side_a if side_a is not None else (n_nodes + 1) // 2)
+        self.topo = netns.Topology(prefix, n_nodes + spare, side_a if side_a is not None else (n_nodes + 1) // 2,
+                                   links=links)
+        self.links = links or netns.LinkParams()
         self.debug = list(debug)
         self.extra_args = list(extra_args)
         self.keep = keep
@@ -231,7 +236,7 @@ class Simulator:
         t0 = time.monotonic()
         self.topo.build()
         log(f"topology: {self.topo.n} nodes ({self.topo.side_a} on side A) + tracker, "
-            f"{time.monotonic() - t0:.1f} s")
+            f"{self.links.describe()}, {time.monotonic() - t0:.1f} s")
         self._start_tracker()
         self.nodes = [SimNode(self, i) for i in range(self.n_start)]
         t0 = time.monotonic()
@@ -356,6 +361,42 @@ class Simulator:
         return reached
 
     # --- facts -------------------------------------------------------------------------------
+    def connect_times_ms(self, samples=LINK_PROBES):
+        """Milliseconds a TCP connect() takes from random nodes to others' P2P ports (one round
+        trip over the links: about 2 x the one-way latency, the emulation's own check)."""
+        out = []
+        live = [n for n in self.nodes if n.alive()]
+        if len(live) < 2:
+            return out
+        for k in range(samples):
+            a, b = live[k % len(live)], live[(k * 7 + 1) % len(live)]
+            if a is b:
+                b = live[(live.index(a) + 1) % len(live)]
+            with self.topo.ns.inside(a.ns):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(LINK_PROBE_TIMEOUT)
+                t0 = time.monotonic()
+                sock.connect((b.ip, P2P_PORT))
+                out.append(round(1000 * (time.monotonic() - t0), 2))
+            except OSError:
+                pass  # a lost SYN is retried after 1 s; a refused or timed-out probe is left out
+            finally:
+                sock.close()
+        return out
+
+    def link_report(self):
+        """How the links were emulated and what they did (the summary's `links`)."""
+        rep = {"mode": self.links.describe(), "latency_ms": self.links.latency_ms,
+               "jitter_ms": self.links.jitter_ms, "loss": self.links.loss}
+        times = self.connect_times_ms()
+        if times:
+            rep["tcp_connect_ms"] = {"median": statistics.median(times), "min": min(times), "max": max(times),
+                                     "samples": len(times)}
+        if self.topo.links:
+            rep["switch"] = self.topo.link_stats()
+        return rep
+
     def side_nodes(self, side):
         return [n for n in self.nodes if n.side == side]
 
@@ -364,17 +405,21 @@ class Simulator:
         return {"rss_mb_median": round(statistics.median(rss), 1), "rss_mb_max": round(max(rss), 1)} if rss else {}
 
     def connections(self):
-        ins, outs, book, no_out = [], [], [], []
+        ins, outs, book, no_out, by_node = [], [], [], [], []
         for node in self.nodes:
             if not node.alive():
                 continue
             info = node.rpc("getnetworkinfo")
             ins.append(info["connections_in"])
+            by_node.append((info["connections_in"], node.index))
             outs.append(info["connections_out"])
             if not info["connections_out"]:
                 no_out.append(node.index)
             book.append(info.get("addressbook", 0))
-        return {"in_median": statistics.median(ins), "in_max": max(ins), "out_median": statistics.median(outs),
+        ins_sorted = sorted(ins)
+        return {"in_median": statistics.median(ins), "in_p90": ins_sorted[min(len(ins) - 1, int(0.9 * len(ins)))],
+                "in_max": max(ins), "in_top": [f"node{i}:{c}" for c, i in sorted(by_node, reverse=True)[:5]],
+                "out_median": statistics.median(outs),
                 "out_min": min(outs), "addressbook_median": statistics.median(book),
                 "nodes_without_outbound": no_out[:10]}
 
