@@ -22,6 +22,10 @@ Scenarios (tests/netsim/README.md has the details):
              the network mines: honest blocks still reach every node, the victims answer RPC and
              store no attacker header; what they kept of its addresses.
 
+Links: bridges by default; with --latency-ms, --jitter-ms or --loss, a user-space switch
+(tests/netsim/links.py; the kernel has no netem) delays or drops every frame, and the run checks
+that TCP connects take one emulated round trip.
+
 Prints one JSON summary on stdout (progress on stderr). Exit code: 0 when the bounds hold, 1
 when they do not, 2 on a setup error, 77 when namespaces cannot be made (not root, no `ip netns`).
 """

@@ -391,7 +391,7 @@ class Simulator:
                "jitter_ms": self.links.jitter_ms, "loss": self.links.loss}
         times = self.connect_times_ms()
         if times:
-            rep["tcp_connect_ms"] = {"median": statistics.median(times), "min": min(times), "max": max(times),
+            rep["tcp_connect_ms"] = {"median": round(statistics.median(times), 2), "min": min(times), "max": max(times),
                                      "samples": len(times)}
         if self.topo.links:
             rep["switch"] = self.topo.link_stats()
