@@ -3,6 +3,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <random>
 #include <set>
@@ -69,6 +70,7 @@ struct TrackerClient::Session {
   net::TrackerSecret secret{};  //!< of the current registration
   SteadyClock::time_point register_sent;
   SteadyClock::time_point last_heartbeat;
+  std::uint16_t reported_inbound = 0;  //!< in the last register or heartbeat
   SteadyClock::time_point last_recv;
   SteadyClock::time_point last_peer_check;
   std::optional<SteadyClock::time_point> getpeers_sent;
@@ -84,6 +86,13 @@ struct TrackerClient::Session {
   std::uint64_t last_id = 0;
   net::TrackerSecret last_secret{};
 };
+
+bool heartbeat_due(std::chrono::steady_clock::duration since_last, std::chrono::seconds interval,
+                   std::uint16_t reported_inbound, std::uint16_t inbound) {
+  if (since_last >= interval) return true;
+  const int moved = std::abs(int{inbound} - int{reported_inbound});
+  return moved >= kHeartbeatInboundChange && since_last >= kMinHeartbeatGap;
+}
 
 TrackerClient::TrackerClient(asio::io_context& io, const ChainParams& params, ConnManager& net,
                              std::vector<std::string> trackers)
@@ -252,6 +261,7 @@ asio::awaitable<void> TrackerClient::driver(std::shared_ptr<Session> s) {
   reg.listen_port = net_.listen_port();
   reg.node_nonce = net_.local_nonce();
   std::tie(reg.inbound, reg.max_inbound) = inbound_slots();
+  s->reported_inbound = reg.inbound;
   s->register_sent = s->last_recv = SteadyClock::now();
   if (!co_await send(s, net::encode_frame(magic, reg))) co_return;
   log_debug("tracker", "tracker {} <- register (listen port {})", s->st.address, reg.listen_port);
@@ -265,9 +275,10 @@ asio::awaitable<void> TrackerClient::driver(std::shared_ptr<Session> s) {
       }
     } else {
       const auto interval = std::chrono::seconds(s->st.heartbeat_interval);
-      if (now - s->last_heartbeat >= interval) {
+      const auto [inbound, max_inbound] = inbound_slots();
+      if (heartbeat_due(now - s->last_heartbeat, interval, s->reported_inbound, inbound)) {
         s->last_heartbeat = now;
-        const auto [inbound, max_inbound] = inbound_slots();
+        s->reported_inbound = inbound;
         net::HeartbeatMsg hb{s->st.node_id, s->secret, inbound, max_inbound};
         if (!co_await send(s, net::encode_frame(magic, hb))) co_return;
       }

@@ -31,6 +31,16 @@ inline constexpr std::chrono::seconds kTrackerReplyTimeout{10};
 inline constexpr std::chrono::seconds kTrackerPeerCheckInterval{5};
 //! While answers bring no address it has not seen, the client asks less often, up to this.
 inline constexpr std::chrono::seconds kTrackerMaxPeerCheckInterval{60};
+//! A heartbeat goes early, before `heartbeat_interval`, when the node's inbound connections
+//! changed by at least this many since the last report, so that the tracker, which weights its
+//! answers by free inbound slots, sees a node filling up while new nodes still ask (issue 17).
+inline constexpr std::uint16_t kHeartbeatInboundChange = 4;
+//! ... but never sooner than this after the previous heartbeat.
+inline constexpr std::chrono::seconds kMinHeartbeatGap{5};
+//! Whether a heartbeat is due: the interval has passed, or the inbound count moved by
+//! kHeartbeatInboundChange and kMinHeartbeatGap has passed.
+bool heartbeat_due(std::chrono::steady_clock::duration since_last, std::chrono::seconds interval,
+                   std::uint16_t reported_inbound, std::uint16_t inbound);
 inline constexpr std::chrono::seconds kTrackerMinBackoff{1};
 inline constexpr std::chrono::seconds kTrackerMaxBackoff{60};
 //! A tracker reply larger than this is a protocol violation (a full `peers` is 341 bytes): the

@@ -48,6 +48,7 @@ IFF_NO_PI = 0x1000
 MAX_FRAME = 65536
 READ_BURST = 64  # frames read from one TAP per wake-up before looking at the others
 LATE_BUCKETS_MS = (0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+RT_PRIORITY = 10  # SCHED_FIFO priority of the switch (1..99; above every normal process)
 MAX_QUEUED_FRAMES = 200_000  # frames in flight at most; beyond, new frames are dropped and counted
 
 
@@ -82,6 +83,7 @@ class Switch:
                   "cross_side_out": 0, "queue_peak": 0}
         self.late_hist = [0] * (len(LATE_BUCKETS_MS) + 1)
         self.late_max = 0.0
+        self.priority = "normal"
 
     def enqueue(self, src, dst, frame, now):
         if self.loss and self.rng.random() < self.loss:
@@ -159,7 +161,7 @@ class Switch:
 
     def stats(self):
         cpu = os.times()
-        return {**self.c, "queued": len(self.queue), "cut": self.cut,
+        return {**self.c, "queued": len(self.queue), "cut": self.cut, "priority": self.priority,
                 "late_ms_p50_at_most": self.late_quantile(0.5), "late_ms_p99_at_most": self.late_quantile(0.99),
                 "late_ms_max": round(self.late_max, 1), "cpu_seconds": round(cpu.user + cpu.system, 1)}
 
@@ -202,6 +204,23 @@ def serve(sw):
         sw.deliver_due(time.monotonic())
 
 
+def raise_priority():
+    """The switch must run as soon as a frame is due, also while a hundred nodes keep both cores
+    busy (at normal priority the scheduler gave it its 1/100th share: frames were up to 240 ms
+    late at 100 hosts). Real-time FIFO priority when allowed (root), else nice -20; it blocks in
+    epoll between frames, and the kernel's RT throttling keeps 5 % of each second for others."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(RT_PRIORITY))
+        return f"SCHED_FIFO {RT_PRIORITY}"
+    except (OSError, AttributeError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -20)
+        return "nice -20"
+    except OSError:
+        return "normal"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--hosts", required=True)
@@ -213,6 +232,7 @@ def main():
     with open(opts.hosts, encoding="utf-8") as f:
         hosts = json.load(f)
     sw = Switch(hosts, opts.latency_ms, opts.jitter_ms, opts.loss, opts.seed)
+    sw.priority = raise_priority()
     print(json.dumps({"ready": sw.names}), flush=True)
     try:
         serve(sw)

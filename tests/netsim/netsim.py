@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import signal
 import statistics
 import subprocess
@@ -767,6 +768,15 @@ def main(argv=None):
     except netns.NetnsError as e:
         print(e, file=sys.stderr)
         return 2
+    # One namespace file and one RPC socket per node stay open: raise the soft limit on open
+    # files to the hard one (1,000 hosts need more than the usual 1,024).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (ValueError, OSError):
+            pass  # a small network still runs
     why = netns.available()
     if why:
         print(f"SKIP: {why}", file=sys.stderr)
