@@ -20,7 +20,10 @@ Scenarios (tests/netsim/README.md has the details):
   attack     converge, then an attacker host (tests/netsim/attacker.py, not cheesed) floods 3 nodes
              with fake addresses, a block with an unknown parent and a low-work side chain while
              the network mines: honest blocks still reach every node, the victims answer RPC and
-             store no attacker header; what they kept of its addresses.
+             store no attacker header; what they kept of its addresses. The same host tries to
+             unlist the victims at the tracker (their version nonces, guessed secrets, a PROXY
+             line) and feeds it fake registrations from its one IP: an honest observer's
+             `getpeers` answers hold only running nodes, every node stays listed.
 
 Prints one JSON summary on stdout (progress on stderr). Exit code: 0 when the bounds hold, 1
 when they do not, 2 on a setup error, 77 when namespaces cannot be made (not root, no `ip netns`).
@@ -391,9 +394,11 @@ class Run:
         """converge; mine past the headers anti-DoS buffer; then an attacker host (a spare
         namespace running tests/netsim/attacker.py, not cheesed) floods `--victims` nodes for
         `--attack-seconds` with fake addresses, a block with an unknown parent and a low-work side
-        chain, while the honest network mines a block every `--block-interval` seconds. Fails when
-        an honest block misses a node, a victim dies or stops answering RPC, or a victim stores
-        a branch of the attacker."""
+        chain, while the honest network mines a block every `--block-interval` seconds; in the same
+        window it attacks the tracker (unlist attempts, fake registrations) while a
+        TrackerObserver samples the tracker's answers. Fails when an honest block misses a node, a
+        victim dies or stops answering RPC, a victim stores a branch of the attacker, or a
+        tracker attack works (tracker_report)."""
         s, opts = self.s, self.opts
         self.converge()
         n = len(s.nodes)
