@@ -22,7 +22,8 @@ Then, in rounds every TRACKER_ROUND_PAUSE seconds, each on a new tracker connect
     `heartbeat` and `deregister` with a guessed registration id and secret (random: the attacker
     cannot learn them), each followed by a `getstatus` (a `status` back means the tracker took the
     message without a `trackererror`); a PROXY line claiming the victim's address, then a
-    `register` with its nonce;
+    `register` with its nonce; and a `heartbeat` and a `deregister` naming an id it knows (one of
+    its own fakes) with a guessed secret;
   - fake registrations from its one IP, FAKES_PER_ROUND per round, each with a new random nonce,
     of the kinds in FAKE_KINDS: a closed port, and ports where it listens but stays silent, answers
     with another network's magic, with the right magic but network "test", or with another nonce
@@ -146,7 +147,7 @@ TRACKER_ROUND_PAUSE = 0.5  # seconds between two rounds of tracker attacks
 TRACKER_REPLY_TIMEOUT = 5.0  # seconds to wait for the tracker's reply to one attempt
 FAKES_PER_ROUND = 2  # fake registrations tried per round
 FAKE_HOLD_SECONDS = 7.0  # an accepted fake is held past kConnectBackTimeout (5 s), then dropped
-FAKE_HEARTBEAT_SECONDS = 10.0  # heartbeats of a held fake, with its own secret
+FAKE_HEARTBEAT_SECONDS = 3.0  # heartbeats of a held fake, with its own secret
 MAX_HELD_FAKES = 8  # the attacker never holds more (the tracker's per-IP limit should stop it first)
 # Not the P2P port 28433 of this host: the unlist attempts register attacker-ip:28433 (the victim's
 # port), and a fake held there would make the tracker refuse them as "address in use" instead.
@@ -253,6 +254,16 @@ class TrackerAttack:
         line = f"PROXY TCP4 {victim} {self.host} {P2P_PORT} {self.port}\r\n"
         self.once("hijack_proxy", lambda c: c.register(P2P_PORT, nonce), proxy_line=line)
 
+    def guess_secret(self):
+        """A registration id the attacker knows (one of its own fakes), a guessed secret: the
+        closest it gets to a victim's id. Refused (trackererror 6) or the check is broken."""
+        if not self.held:
+            return
+        reg = self.held[self.rounds % len(self.held)][4]
+        self.once("guessed_secret_heartbeat", lambda c: self.probe(c, "heartbeat", reg["id"] + os.urandom(16)
+                                                                   + struct.pack("<HH", 0, 54)))
+        self.once("guessed_secret_deregister", lambda c: self.probe(c, "deregister", reg["id"] + os.urandom(16)))
+
     def fake_listener(self, kind):
         """(port, nonce to register, listener or None) for one fake registration of `kind`."""
         nonce = random.getrandbits(64)
@@ -321,6 +332,7 @@ class TrackerAttack:
                 if nonce is not None:
                     self.hijack(victim, nonce)
             self.tend_fakes()
+            self.guess_secret()
             for _ in range(FAKES_PER_ROUND):
                 if len(self.held) < MAX_HELD_FAKES:
                     self.fake()

@@ -548,7 +548,8 @@ class Run:
         unlearned = [v.ip for v in victims if not learned.get(v.ip)]
         if unlearned:
             fail(f"attack: the attacker did not learn the version nonce of {unlearned}: no unlist attempt")
-        for kind in ("hijack_register", "hijack_heartbeat", "hijack_deregister", "hijack_proxy", "fake_register"):
+        for kind in ("hijack_register", "hijack_heartbeat", "hijack_deregister", "hijack_proxy", "fake_register",
+                     "guessed_secret_heartbeat", "guessed_secret_deregister"):
             if not attempts.get(kind):
                 fail(f"attack: the attacker made no {kind} attempt")
         in_use = replies.get("hijack_register", {}).get(f"trackererror {u.NONCE_IN_USE}", 0)
@@ -557,6 +558,8 @@ class Run:
                  f"(trackererror {u.NONCE_IN_USE}): the nonces tried were not the victims'")
         taken = {"hijack_register": replies.get("hijack_register", {}).get("registered", 0),
                  "hijack_heartbeat": replies.get("hijack_heartbeat", {}).get("status", 0),
+                 "guessed_secret_heartbeat": replies.get("guessed_secret_heartbeat", {}).get("status", 0),
+                 "guessed_secret_deregister": replies.get("guessed_secret_deregister", {}).get("status", 0),
                  "hijack_proxy": sum(k for w, k in replies.get("hijack_proxy", {}).items()
                                      if w not in ("closed", "connect failed"))}
         for kind, k in taken.items():
@@ -596,8 +599,8 @@ class Run:
                     "distinct_nodes_handed_out": len(obs.handed_out),
                     "victims_handed_out": {v.ip: obs.handed_out.get(f"{v.ip}:{sim.P2P_PORT}", 0) for v in victims},
                     "status": status, "errors": dict(obs.errors)}
-        log(f"attack: tracker: {sum(attempts.get(k, 0) for k in taken)} unlist attempts + "
-            f"{attempts.get('hijack_deregister', 0)} deregisters, {attempts.get('fake_register', 0)} fake registrations "
+        log(f"attack: tracker: {sum(attempts.get(k, 0) for k in attempts if not k.startswith('fake'))} unlist "
+            f"attempts, {attempts.get('fake_register', 0)} fake registrations "
             f"({sum(atk.get('fakes_accepted', {}).values())} accepted, none may be listed), replies "
             f"{atk.get('trackererror_codes')}; observer: {sum(obs.answers.values())} answers, {bad} bad, "
             f"listed {status['during']['listed_min']}..{status['during']['listed_max']} of {obs.n}")
