@@ -27,10 +27,9 @@ Then, in rounds every TRACKER_ROUND_PAUSE seconds, each on a new tracker connect
   - fake registrations from its one IP, FAKES_PER_ROUND per round, each with a new random nonce,
     of the kinds in FAKE_KINDS: a closed port, and ports where it listens but stays silent, answers
     with another network's magic, with the right magic but network "test", or with another nonce
-    (p2p_util.FakeNode). A registration
-    the tracker accepts is held (its connection open, heartbeats with its own secret) for
-    FAKE_HOLD_SECONDS, past the tracker's connect-back timeout, then deregistered, so that the
-    next ones get their turn under the per-IP limit.
+    (p2p_util.FakeNode). A registration the tracker accepts is held (its connection open,
+    heartbeats with its own secret) for FAKE_HOLD_SECONDS, past the tracker's connect-back
+    timeout, then deregistered, so that the next ones get their turn under the per-IP limit.
 Every reply is counted by kind: `trackererror N`, `registered`, `status`, `closed` or `timeout`.
 
 Prints one JSON object: per victim the rounds, addresses, blocks and headers sent,
@@ -324,19 +323,22 @@ class TrackerAttack:
         self.held = keep
 
     def run(self):
-        for _ in range(100000):
-            if time.monotonic() >= self.deadline:
-                break
-            self.rounds += 1
-            for victim, nonce in self.nonces.items():
-                if nonce is not None:
-                    self.hijack(victim, nonce)
-            self.tend_fakes()
-            self.guess_secret()
-            for _ in range(FAKES_PER_ROUND):
-                if len(self.held) < MAX_HELD_FAKES:
-                    self.fake()
-            time.sleep(max(0.0, min(TRACKER_ROUND_PAUSE, self.deadline - time.monotonic())))
+        try:
+            for _ in range(100000):
+                if time.monotonic() >= self.deadline:
+                    break
+                self.rounds += 1
+                for victim, nonce in self.nonces.items():
+                    if nonce is not None:
+                        self.hijack(victim, nonce)
+                self.tend_fakes()
+                self.guess_secret()
+                for _ in range(FAKES_PER_ROUND):
+                    if len(self.held) < MAX_HELD_FAKES:
+                        self.fake()
+                time.sleep(max(0.0, min(TRACKER_ROUND_PAUSE, self.deadline - time.monotonic())))
+        except Exception as e:  # noqa: BLE001 - reported (the simulator fails on missing attempts), not lost
+            self.errors.append(f"stopped: {type(e).__name__}: {e}"[:200])
         for entry in self.held:
             self.drop(entry)
         self.held = []
