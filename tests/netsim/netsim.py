@@ -555,7 +555,7 @@ class Run:
         in_use = replies.get("hijack_register", {}).get(f"trackererror {u.NONCE_IN_USE}", 0)
         if in_use < len(victims):
             fail(f"attack: only {in_use} register(s) with a victim's nonce refused as 'node nonce in use' "
-                 f"(trackererror {u.NONCE_IN_USE}): the nonces tried were not the victims'")
+                 f"(trackererror {u.NONCE_IN_USE}): the tracker took them, or they were not the victims' nonces")
         taken = {"hijack_register": replies.get("hijack_register", {}).get("registered", 0),
                  "hijack_heartbeat": replies.get("hijack_heartbeat", {}).get("status", 0),
                  "guessed_secret_heartbeat": replies.get("guessed_secret_heartbeat", {}).get("status", 0),
