@@ -7,6 +7,8 @@ transactions). Contents:
 - Ed25519 keys and bech32m addresses (`Key`), signed transfers (`make_transfer`);
 - the wire format of docs/protocol.md: frames, `version`, `inv`, headers, blocks (`frame`, ...);
 - `RawPeer`: a hand-driven P2P connection to a node, for hostile or scripted peers;
+- the tracker conversation: `TrackerConn` (a tracker client), `FakeNode` (a P2P port that answers
+  the tracker's connect-back as told), the trackererror codes;
 - node helpers: start networked nodes, wait for connections, tips and mempools (every wait bounded).
 """
 
@@ -16,6 +18,7 @@ import os
 import random
 import socket
 import struct
+import threading
 import time
 
 import framework
@@ -552,6 +555,176 @@ def connect_raw(node, handshake=False, best_height=0):
     if handshake:
         raw.handshake(best_height=best_height)
     return raw
+
+
+# ---------------------------------------------------------------------------------------------
+# the tracker conversation (docs/protocol.md 4.6 and 8): a client, and fake P2P ports for the
+# tracker's connect-back (tracker_security_test.py, tests/netsim/attacker.py)
+
+TEST_MAGIC = bytes([0x0C, 0x4E, 0x35, 0xE7])
+TRACKER_PROTOCOL = 2  # kTrackerProtocolVersion
+# trackererror codes (docs/protocol.md 4.6)
+OLD_PROTOCOL, NONCE_IN_USE, ADDRESS_IN_USE, TOO_MANY_FROM_IP, FULL, BAD_SECRET, UNKNOWN_ID = 1, 2, 3, 4, 5, 6, 7
+CONNECT_BACK_TIMEOUT = 5  # kConnectBackTimeout
+
+
+def version_nonce(payload):
+    """The `nonce` of a `version` payload (docs/protocol.md 4.1): the node registers with it."""
+    length, off = read_varint(payload, 20)  # after protocol u32, services u64, time i64: network
+    return struct.unpack_from("<Q", payload, off + length + 8 + 2)[0]  # then best_height, listen_port
+
+
+class FakeNode:
+    """A P2P port on `ip` that answers a `version` with its own (nonce, network, magic), or
+    (answer=False) accepts and says nothing until the tracker's connect-back gives up."""
+
+    def __init__(self, ip, nonce=None, network="regtest", magic=REGTEST_MAGIC, answer=True, port=0):
+        self.ip = ip
+        self.nonce = random.getrandbits(64) if nonce is None else nonce
+        self.network, self.magic, self.answer = network, magic, answer
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((ip, port))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.handshakes = 0
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    if conn.recv(1024) and self.answer:
+                        conn.sendall(frame("version", version_payload(nonce=self.nonce, network=self.network),
+                                           magic=self.magic))
+                        self.handshakes += 1
+                    elif not self.answer:
+                        time.sleep(CONNECT_BACK_TIMEOUT + 1)  # say nothing until the tracker gives up
+                except OSError:
+                    pass
+
+    def stop(self, wait=True):
+        """Stops accepting; with wait=False the serving thread ends by itself (a silent one after
+        its current connection)."""
+        self._stop = True
+        if wait:
+            self._thread.join(timeout=10)
+        self.sock.close()
+
+
+class TrackerConn:
+    """A tracker client speaking frames: connects to host:port from source address `ip` (None:
+    the kernel's choice), or wraps `sock`, a socket already connected (made inside a namespace)."""
+
+    def __init__(self, port, ip="127.0.0.1", magic=REGTEST_MAGIC, proxy_line=None, host="127.0.0.1", sock=None,
+                 timeout=10.0):
+        self.magic = magic
+        self.ended = None  # why recv() last returned None: "closed" or "timeout"
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                if ip:
+                    sock.bind((ip, 0))
+                sock.settimeout(timeout)
+                sock.connect((host, port))
+            except OSError:
+                sock.close()
+                raise
+        self.sock = sock
+        if proxy_line:
+            self.sock.sendall(proxy_line.encode())
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, command, payload=b""):
+        self.sock.sendall(frame(command, payload, magic=self.magic))
+
+    def _exact(self, n):
+        out = b""
+        while len(out) < n:
+            chunk = self.sock.recv(n - len(out))
+            if not chunk:
+                return None
+            out += chunk
+        return out
+
+    def recv(self):
+        """(command, payload), or None when the tracker closed the connection (`ended`: "closed")
+        or said nothing within the socket's timeout (`ended`: "timeout")."""
+        try:
+            header = self._exact(24)
+            if header is not None:
+                (length,) = struct.unpack("<I", header[16:20])
+                payload = self._exact(length) if length else b""
+        except socket.timeout:
+            self.ended = "timeout"
+            return None
+        except OSError:  # reset
+            header = None
+        if header is None or payload is None:
+            self.ended = "closed"
+            return None
+        command = header[4:16].rstrip(b"\0").decode()
+        framework.assert_equal(sha256d(payload)[:4], header[20:24], "checksum")
+        return command, payload
+
+    def expect(self, want):
+        got = self.recv()
+        framework.assert_true(got is not None, f"expected {want}, the tracker closed the connection")
+        framework.assert_equal(got[0], want, f"reply command (payload {got[1].hex()})")
+        return got[1]
+
+    def closed(self):
+        return self.recv() is None
+
+    def register(self, port, nonce, inbound=0, max_inbound=54):
+        self.send("register", struct.pack("<BHQHH", TRACKER_PROTOCOL, port, nonce, inbound, max_inbound))
+
+    def heartbeat(self, node_id, secret, inbound=0, max_inbound=54):
+        self.send("heartbeat", node_id + secret + struct.pack("<HH", inbound, max_inbound))
+
+    def deregister(self, node_id, secret):
+        self.send("deregister", node_id + secret)
+
+    @staticmethod
+    def parse_registered(p):
+        return {"id": p[0:8], "secret": p[8:24], "interval": struct.unpack("<I", p[24:28])[0],
+                "observed_ip": socket.inet_ntoa(p[40:44]), "observed_port": struct.unpack("<H", p[44:46])[0]}
+
+    def registered(self, port, nonce):
+        self.register(port, nonce)
+        return self.parse_registered(self.expect("registered"))
+
+    def refused(self):
+        """The trackererror's (code, reason), then the close."""
+        p = self.expect("trackererror")
+        code, n = p[0], p[1]
+        reason = p[2:2 + n].decode()
+        framework.assert_true(self.closed(), "the tracker closes after a trackererror")
+        return code, reason
+
+    @staticmethod
+    def parse_peers(p):
+        """(ip, port) of every entry of a `peers` payload (IPv4-mapped addresses as dotted quads)."""
+        out = []
+        for i in range(p[0]):
+            e = p[1 + 34 * i:1 + 34 * (i + 1)]
+            ip = socket.inet_ntoa(e[28:32]) if e[16:28] == bytes(10) + b"\xff\xff" \
+                else socket.inet_ntop(socket.AF_INET6, e[16:32])
+            out.append((ip, struct.unpack("<H", e[32:34])[0]))
+        return out
+
+    def peers(self):
+        self.send("getpeers")
+        return self.parse_peers(self.expect("peers"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,26 +14,19 @@ Run: python3 tracker_security_test.py --build-dir <cmake build dir>
 """
 
 import os
-import random
 import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import framework  # noqa: E402
 from framework import assert_equal, assert_in, assert_true, wait_until  # noqa: E402
-from p2p_util import REGTEST_MAGIC, frame, sha256d, version_payload  # noqa: E402
+from p2p_util import (BAD_SECRET, CONNECT_BACK_TIMEOUT, NONCE_IN_USE, OLD_PROTOCOL, TEST_MAGIC,  # noqa: E402
+                      TOO_MANY_FROM_IP, FakeNode, TrackerConn)
 from tracker_test import TRACKER_REL, Tracker  # noqa: E402
-
-TEST_MAGIC = bytes([0x0C, 0x4E, 0x35, 0xE7])
-TRACKER_PROTOCOL = 2
-# trackererror codes (docs/protocol.md 4.6)
-OLD_PROTOCOL, NONCE_IN_USE, ADDRESS_IN_USE, TOO_MANY_FROM_IP, FULL, BAD_SECRET = 1, 2, 3, 4, 5, 6
-CONNECT_BACK_TIMEOUT = 5  # kConnectBackTimeout
 
 TRACKERS = []
 
@@ -63,126 +56,8 @@ def start_tracker(t, *extra):
     return tr.start()
 
 
-class FakeNode:
-    """A P2P port on `ip` that answers a `version` with its own (nonce, network, magic)."""
-
-    def __init__(self, ip, nonce=None, network="regtest", magic=REGTEST_MAGIC, answer=True):
-        self.ip = ip
-        self.nonce = random.getrandbits(64) if nonce is None else nonce
-        self.network, self.magic, self.answer = network, magic, answer
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind((ip, 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.handshakes = 0
-        self._stop = False
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self):
-        while not self._stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                try:
-                    if conn.recv(1024) and self.answer:
-                        conn.sendall(frame("version", version_payload(nonce=self.nonce, network=self.network),
-                                           magic=self.magic))
-                        self.handshakes += 1
-                    elif not self.answer:
-                        time.sleep(CONNECT_BACK_TIMEOUT + 1)  # say nothing until the tracker gives up
-                except OSError:
-                    pass
-
-    def stop(self):
-        self._stop = True
-        self._thread.join(timeout=10)
-        self.sock.close()
-
-
-class TrackerConn:
-    """A tracker client speaking frames from source address `ip` (127.0.0.x)."""
-
-    def __init__(self, tracker, ip="127.0.0.1", magic=REGTEST_MAGIC, proxy_line=None):
-        self.magic = magic
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind((ip, 0))
-        self.sock.settimeout(10)
-        self.sock.connect(("127.0.0.1", tracker.port))
-        if proxy_line:
-            self.sock.sendall(proxy_line.encode())
-
-    def close(self):
-        self.sock.close()
-
-    def send(self, command, payload=b""):
-        self.sock.sendall(frame(command, payload, magic=self.magic))
-
-    def _exact(self, n):
-        out = b""
-        while len(out) < n:
-            chunk = self.sock.recv(n - len(out))
-            if not chunk:
-                return None
-            out += chunk
-        return out
-
-    def recv(self):
-        """(command, payload), or None when the tracker closed the connection."""
-        try:
-            header = self._exact(24)
-        except (ConnectionResetError, socket.timeout):
-            return None
-        if header is None:
-            return None
-        command = header[4:16].rstrip(b"\0").decode()
-        (length,) = struct.unpack("<I", header[16:20])
-        payload = self._exact(length) if length else b""
-        assert_equal(sha256d(payload)[:4], header[20:24], "checksum")
-        return command, payload
-
-    def expect(self, want):
-        got = self.recv()
-        assert_true(got is not None, f"expected {want}, the tracker closed the connection")
-        assert_equal(got[0], want, f"reply command (payload {got[1].hex()})")
-        return got[1]
-
-    def closed(self):
-        return self.recv() is None
-
-    def register(self, port, nonce, inbound=0, max_inbound=54):
-        self.send("register", struct.pack("<BHQHH", TRACKER_PROTOCOL, port, nonce, inbound, max_inbound))
-
-    def registered(self, port, nonce):
-        self.register(port, nonce)
-        p = self.expect("registered")
-        return {"id": p[0:8], "secret": p[8:24], "interval": struct.unpack("<I", p[24:28])[0],
-                "observed_ip": socket.inet_ntoa(p[40:44]), "observed_port": struct.unpack("<H", p[44:46])[0]}
-
-    def refused(self):
-        """The trackererror's (code, reason), then the close."""
-        p = self.expect("trackererror")
-        code, n = p[0], p[1]
-        reason = p[2:2 + n].decode()
-        assert_true(self.closed(), "the tracker closes after a trackererror")
-        return code, reason
-
-    def peers(self):
-        self.send("getpeers")
-        p = self.expect("peers")
-        out = []
-        for i in range(p[0]):
-            e = p[1 + 34 * i:1 + 34 * (i + 1)]
-            out.append((socket.inet_ntoa(e[28:32]), struct.unpack("<H", e[32:34])[0]))
-        return out
-
-
 def anonymous_peers(tr):
-    c = TrackerConn(tr)
+    c = TrackerConn(tr.port)
     try:
         return set(c.peers())
     finally:
@@ -194,7 +69,7 @@ def anonymous_peers(tr):
 
 def test_old_client(t):
     tr = start_tracker(t)
-    c = TrackerConn(tr)
+    c = TrackerConn(tr.port)
     c.send("register", struct.pack("<HQ", 8433, 12345))  # version 1: listen_port, node_nonce
     code, reason = c.refused()
     assert_equal(code, OLD_PROTOCOL, "trackererror code")
@@ -207,20 +82,20 @@ def test_old_client(t):
 def test_hijack(t):
     tr = start_tracker(t)
     victim_node = FakeNode("127.0.0.2")
-    victim = TrackerConn(tr, "127.0.0.2")
+    victim = TrackerConn(tr.port, "127.0.0.2")
     reg = victim.registered(victim_node.port, victim_node.nonce)
     wait_until(lambda: tr.listed() == 1, timeout=10, what="victim listed after its connect-back")
     # The fake node counts after its send returns, which may be after the tracker listed it.
     wait_until(lambda: victim_node.handshakes >= 1, timeout=5, what="the tracker connected back")
     # The attacker saw the victim's version nonce (every peer does) and tries every way in.
     attacker_node = FakeNode("127.0.0.3", nonce=victim_node.nonce)
-    a1 = TrackerConn(tr, "127.0.0.3")
+    a1 = TrackerConn(tr.port, "127.0.0.3")
     a1.register(attacker_node.port, victim_node.nonce)
     assert_equal(a1.refused()[0], NONCE_IN_USE, "a register with the victim's nonce")
-    a2 = TrackerConn(tr, "127.0.0.3")
+    a2 = TrackerConn(tr.port, "127.0.0.3")
     a2.send("heartbeat", reg["id"] + bytes(16) + struct.pack("<HH", 0, 54))
     assert_equal(a2.refused()[0], BAD_SECRET, "a heartbeat without the secret")
-    a3 = TrackerConn(tr, "127.0.0.3")
+    a3 = TrackerConn(tr.port, "127.0.0.3")
     a3.send("deregister", reg["id"] + bytes(16))
     assert_equal(a3.refused()[0], BAD_SECRET, "a deregister without the secret")
     # The victim is still registered, listed and handed out; the attacker is not.
@@ -247,10 +122,10 @@ def test_unreachable(t):
              FakeNode("127.0.0.6", network="test", magic=TEST_MAGIC),             # another network's magic
              FakeNode("127.0.0.7", network="test"),                               # regtest magic, says "test"
              FakeNode("127.0.0.8")]                                                # answers with another nonce
-    conns = [TrackerConn(tr, "127.0.0.4")]
+    conns = [TrackerConn(tr.port, "127.0.0.4")]
     conns[0].registered(closed_port, 1)
     for i, f in enumerate(fakes):
-        c = TrackerConn(tr, f.ip)
+        c = TrackerConn(tr.port, f.ip)
         c.registered(f.port, f.nonce + 1 if i == 3 else f.nonce)
         conns.append(c)
     wait_until(lambda: tr.log().count("not listed regtest") >= 5, timeout=CONNECT_BACK_TIMEOUT + 10,
@@ -271,7 +146,7 @@ def test_unreachable(t):
 def test_recheck(t):
     tr = start_tracker(t, "-recheckinterval=2")
     node = FakeNode("127.0.0.9")
-    c = TrackerConn(tr, "127.0.0.9")
+    c = TrackerConn(tr.port, "127.0.0.9")
     c.registered(node.port, node.nonce)
     wait_until(lambda: tr.listed() == 1, timeout=10, what="listed")
     wait_until(lambda: node.handshakes >= 2, timeout=10, what="re-checked while listed")
@@ -287,13 +162,13 @@ def test_per_ip_limit(t):
     tr = start_tracker(t)  # -maxperip default 4
     conns = []
     for i in range(4):
-        c = TrackerConn(tr, "127.0.0.10")
+        c = TrackerConn(tr.port, "127.0.0.10")
         c.registered(20000 + i, 5000 + i)
         conns.append(c)
-    fifth = TrackerConn(tr, "127.0.0.10")
+    fifth = TrackerConn(tr.port, "127.0.0.10")
     fifth.register(20004, 5004)
     assert_equal(fifth.refused()[0], TOO_MANY_FROM_IP, "the 5th registration from one IP")
-    other = TrackerConn(tr, "127.0.0.11")
+    other = TrackerConn(tr.port, "127.0.0.11")
     other.registered(20005, 5005)
     assert_equal(tr.status()["networks"]["regtest"], 5, "4 from one IP, 1 from another")
     for c in conns + [other]:
@@ -307,7 +182,7 @@ def test_group_spread(t):
     nodes = [FakeNode(ip) for ip in ips]
     conns = []
     for n in nodes:
-        c = TrackerConn(tr, n.ip)
+        c = TrackerConn(tr.port, n.ip)
         c.registered(n.port, n.nonce)
         conns.append(c)
     wait_until(lambda: tr.listed() == len(nodes), timeout=15, what="all fake nodes listed")
@@ -330,7 +205,7 @@ def test_group_spread(t):
 
 def test_proxy(t):
     tr = start_tracker(t, "-trustedproxy=127.0.0.30")
-    untrusted = TrackerConn(tr, "127.0.0.31", proxy_line="PROXY TCP4 127.0.0.40 127.0.0.1 40000 9999\r\n")
+    untrusted = TrackerConn(tr.port, "127.0.0.31", proxy_line="PROXY TCP4 127.0.0.40 127.0.0.1 40000 9999\r\n")
     try:
         untrusted.register(8433, 77)
     except (BrokenPipeError, ConnectionResetError):
@@ -339,7 +214,7 @@ def test_proxy(t):
     assert_in("refused a PROXY line from 127.0.0.31", tr.log())
     assert_equal(tr.status()["networks"]["regtest"], 0, "nothing registered through the untrusted proxy")
     node = FakeNode("127.0.0.40")
-    trusted = TrackerConn(tr, "127.0.0.30", proxy_line=f"PROXY TCP4 127.0.0.40 127.0.0.1 40000 {tr.port}\r\n")
+    trusted = TrackerConn(tr.port, "127.0.0.30", proxy_line=f"PROXY TCP4 127.0.0.40 127.0.0.1 40000 {tr.port}\r\n")
     reg = trusted.registered(node.port, node.nonce)
     assert_equal((reg["observed_ip"], reg["observed_port"]), ("127.0.0.40", 40000), "the proxied source")
     wait_until(lambda: tr.listed() == 1, timeout=10, what="the proxied node listed at its own address")

@@ -20,7 +20,10 @@ Scenarios (tests/netsim/README.md has the details):
   attack     converge, then an attacker host (tests/netsim/attacker.py, not cheesed) floods 3 nodes
              with fake addresses, a block with an unknown parent and a low-work side chain while
              the network mines: honest blocks still reach every node, the victims answer RPC and
-             store no attacker header; what they kept of its addresses.
+             store no attacker header; what they kept of its addresses. The same host tries to
+             unlist the victims at the tracker (their version nonces, guessed secrets, a PROXY
+             line) and feeds it fake registrations from its one IP: an honest observer's
+             `getpeers` answers hold only running nodes, every node stays listed.
 
 Links: bridges by default; with --latency-ms, --jitter-ms or --loss, a user-space switch
 (tests/netsim/links.py; the kernel has no netem) delays or drops every frame, and the run checks
@@ -31,14 +34,19 @@ when they do not, 2 on a setup error, 77 when namespaces cannot be made (not roo
 """
 
 import argparse
+import collections
+import http.client as http_client
 import json
 import os
 import random
+import re
 import resource
 import signal
+import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 import netns
@@ -54,6 +62,7 @@ import p2p_util as u  # noqa: E402  (keys, signed transfers)
 EXIT_SKIP = 77
 ANTI_DOS_BUFFER = 144  # kAntiDosWorkBufferBlocks (daemon/net/header_sync.hpp)
 FAKE_PREFIX = "10.77.200."  # the attacker's fake addresses (tests/netsim/attacker.py)
+MIN_TRACKER_ANSWERS = 10  # `peers` answers the observer must get during the attack
 DEFAULT_HEAL_BOUND = 10.0  # seconds from the heal until every node is on the most-work tip
 SETTLE_QUIET = 3.0  # seconds without a change of outbound counts: dialling has settled
 # A TCP connect over emulated links may take this much more than a round trip plus jitter (a
@@ -408,9 +417,11 @@ class Run:
         """converge; mine past the headers anti-DoS buffer; then an attacker host (a spare
         namespace running tests/netsim/attacker.py, not cheesed) floods `--victims` nodes for
         `--attack-seconds` with fake addresses, a block with an unknown parent and a low-work side
-        chain, while the honest network mines a block every `--block-interval` seconds. Fails when
-        an honest block misses a node, a victim dies or stops answering RPC, or a victim stores
-        a branch of the attacker."""
+        chain, while the honest network mines a block every `--block-interval` seconds; in the same
+        window it attacks the tracker (unlist attempts, fake registrations) while a
+        TrackerObserver samples the tracker's answers. Fails when an honest block misses a node, a
+        victim dies or stops answering RPC, a victim stores a branch of the attacker, or a
+        tracker attack works (tracker_report)."""
         s, opts = self.s, self.opts
         self.converge()
         n = len(s.nodes)
@@ -425,12 +436,17 @@ class Run:
         g_time = s.nodes[0].rpc("getblockheader", genesis)["time"]
         height = s.nodes[0].rpc("getblockcount")
         attacker_ip = netns.host_ip(s.topo.n - 1)
-        log(f"attack: attacker {attacker_ip} against {', '.join(repr(v) for v in victims)} "
+        # The honest observer of the tracker asks from a node that is not a victim.
+        observer = TrackerObserver(s, next((nd for nd in s.nodes if nd not in victims), s.nodes[0]), attacker_ip)
+        observer.before(self.reach_timeout)
+        log(f"attack: attacker {attacker_ip} against {', '.join(repr(v) for v in victims)} and the tracker "
             f"for {opts.attack_seconds:.0f} s; honest blocks every {opts.block_interval:.0f} s")
         proc = s.start_attacker(s.topo.n - 1, [os.path.join(HERE, "attacker.py"), "--seconds", str(opts.attack_seconds),
                                                "--genesis", genesis, "--genesis-time", str(g_time),
-                                               "--tip-height", str(height)]
+                                               "--tip-height", str(height),
+                                               "--tracker", f"{netns.TRACKER_IP}:{sim.TRACKER_PORT}"]
                                 + [a for v in victims for a in ("--victim", v.ip)])
+        observer.start(opts.attack_seconds + 60)
         block_t, rpc_ms, unanswered, dead = [], [], 0, set()
         connected = {v.index: 0 for v in victims}  # samples in which the attacker was a peer of v
         t_start = time.monotonic()
@@ -465,8 +481,12 @@ class Run:
             proc.kill()
             proc.wait(timeout=10)
             report = {"error": str(e)}
+        observer.after()
+        # Before attack_report, which stops the victims (the tracker then logs them leaving).
+        tracker = self.tracker_report(observer, report.get("tracker"), victims)
         self.summary["attack"] = self.attack_report(victims, before, report, attacker_ip, block_t, blocks,
                                                     rpc_ms, unanswered, dead, connected)
+        self.summary["attack"]["tracker"] = tracker
         self.summary["connections"] = s.connections()
 
     def attack_report(self, victims, before, report, attacker_ip, block_t, blocks, rpc_ms, unanswered, dead, connected):
@@ -533,6 +553,270 @@ class Run:
         log(f"attack: {blocks} honest blocks, {missing} missing; victims' peers.json attacker/honest: "
             + ", ".join(f"{e.get('peers_json_attacker')}/{e.get('peers_json_honest')}" for e in per_victim))
         return out
+
+    def tracker_report(self, obs, atk, victims):
+        """summary["attack"]["tracker"]: the attacker's tracker attempts and replies by kind, what
+        the honest observer saw, what the tracker logged. A failure for every attack that worked
+        (a victim unlisted or gone from the tracker, a registration, heartbeat or PROXY line of the
+        attacker taken, an attacker or unknown address handed out, more registrations than the
+        per-IP limit allows) and for a check that could not have failed (no nonce learned, no
+        attempt of a kind, no refusal proving the nonce was the victim's, too few answers)."""
+        fail = self.failures.append
+        facts = tracker_log_facts(obs.log_lines(), victims, obs.attacker_ip)
+        if not atk:
+            fail("attack: the attacker reported no tracker attack")
+            atk = {}
+        replies, attempts = atk.get("replies", {}), atk.get("attempts", {})
+        learned = atk.get("nonces_learned", {})
+        unlearned = [v.ip for v in victims if not learned.get(v.ip)]
+        if unlearned:
+            fail(f"attack: the attacker did not learn the version nonce of {unlearned}: no unlist attempt")
+        for kind in ("hijack_register", "hijack_heartbeat", "hijack_deregister", "hijack_proxy", "fake_register",
+                     "guessed_secret_heartbeat", "guessed_secret_deregister"):
+            if not attempts.get(kind):
+                fail(f"attack: the attacker made no {kind} attempt")
+        in_use = replies.get("hijack_register", {}).get(f"trackererror {u.NONCE_IN_USE}", 0)
+        if in_use < len(victims):
+            fail(f"attack: only {in_use} register(s) with a victim's nonce refused as 'node nonce in use' "
+                 f"(trackererror {u.NONCE_IN_USE}): the tracker took them, or they were not the victims' nonces")
+        taken = {"hijack_register": replies.get("hijack_register", {}).get("registered", 0),
+                 "hijack_heartbeat": replies.get("hijack_heartbeat", {}).get("status", 0),
+                 "guessed_secret_heartbeat": replies.get("guessed_secret_heartbeat", {}).get("status", 0),
+                 "guessed_secret_deregister": replies.get("guessed_secret_deregister", {}).get("status", 0),
+                 "hijack_proxy": sum(k for w, k in replies.get("hijack_proxy", {}).items()
+                                     if w not in ("closed", "connect failed"))}
+        for kind, k in taken.items():
+            if k:
+                fail(f"attack: the tracker took {k} {kind} attempt(s) of the attacker (replies {replies.get(kind)})")
+        if atk.get("max_held_fakes", 0) > obs.max_per_ip:
+            fail(f"attack: the attacker held {atk['max_held_fakes']} registrations from one IP "
+                 f"(-maxperip {obs.max_per_ip})")
+        status = {}
+        for phase, samples in obs.status.items():
+            status[phase] = {"samples": len(samples), "listed_min": min((x[0] for x in samples), default=None),
+                             "listed_max": max((x[0] for x in samples), default=None),
+                             "registered_max": max((x[1] for x in samples), default=None)}
+            if not samples:
+                fail(f"attack: the tracker's GET /status could not be read {phase} the attack")
+            elif status[phase]["listed_min"] != obs.n or status[phase]["listed_max"] != obs.n:
+                fail(f"attack: the tracker listed {status[phase]['listed_min']}..{status[phase]['listed_max']} "
+                     f"nodes {phase} the attack, not the {obs.n} running")
+            elif status[phase]["registered_max"] > obs.n + obs.max_per_ip:
+                fail(f"attack: {status[phase]['registered_max']} registrations {phase} the attack: more than the "
+                     f"{obs.n} nodes and the attacker's -maxperip {obs.max_per_ip}")
+        bad = sum(obs.bad_answers.values())
+        if bad:
+            fail(f"attack: {bad} tracker answer(s) broke a rule, e.g. {obs.bad_examples[0]['why']}")
+        if obs.answers["during"] < MIN_TRACKER_ANSWERS:
+            fail(f"attack: the observer got only {obs.answers['during']} `peers` answers during the attack")
+        if facts["victim_left_or_unlisted"]:
+            fail(f"attack: the tracker logged a victim leaving: {facts['victim_left_or_unlisted'][0]}")
+        if facts["attacker_listed"]:
+            fail(f"attack: the tracker listed an address of the attacker: {facts['attacker_listed'][0]}")
+        sizes = sorted(obs.sizes)
+        observer = {"answers": dict(obs.answers), "bad_answers": dict(obs.bad_answers),
+                    "bad_examples": obs.bad_examples, "entries": dict(obs.entries),
+                    "answer_size": {"min": sizes[0], "median": statistics.median(sizes), "max": sizes[-1]}
+                    if sizes else None,
+                    "max_of_one_group": obs.max_group, "maxpergroup": obs.max_per_group, "maxperip": obs.max_per_ip,
+                    "distinct_nodes_handed_out": len(obs.handed_out),
+                    "victims_handed_out": {v.ip: obs.handed_out.get(f"{v.ip}:{sim.P2P_PORT}", 0) for v in victims},
+                    "status": status, "errors": dict(obs.errors)}
+        log(f"attack: tracker: {sum(attempts.get(k, 0) for k in attempts if not k.startswith('fake'))} unlist "
+            f"attempts, {attempts.get('fake_register', 0)} fake registrations "
+            f"({sum(atk.get('fakes_accepted', {}).values())} accepted, none may be listed), replies "
+            f"{atk.get('trackererror_codes')}; observer: {sum(obs.answers.values())} answers, {bad} bad, "
+            f"listed {status['during']['listed_min']}..{status['during']['listed_max']} of {obs.n}")
+        return {"attacker": atk, "observer": observer, "log": facts}
+
+
+MAX_TRACKER_PEERS = 10  # kMaxTrackerPeers: entries in one `peers` answer
+DEFAULT_MAX_PER_IP = 4  # kDefaultMaxPerIp (the tracker's -maxperip when not given)
+DEFAULT_MAX_PER_GROUP = 2  # kDefaultMaxPerGroup (-maxpergroup)
+TRACKER_SAMPLE_INTERVAL = 0.1  # seconds between two `getpeers` of the observer during the attack
+TRACKER_STATUS_INTERVAL = 1.0  # seconds between two GET /status during the attack
+TRACKER_PHASE_SAMPLES = 10  # `getpeers` answers sampled before and after the attack
+TRACKER_MAX_SAMPLES = 5000  # bound on the observer's `getpeers` during the attack
+TRACKER_IO_TIMEOUT = 5.0  # seconds for one observer request
+
+
+def tracker_option(s, name, default):
+    """The value of the simulator's tracker option -name=N (sim.py starts it), else `default`."""
+    for arg in (s.tracker.args if s.tracker is not None else []):
+        if arg.startswith(f"-{name}="):
+            return int(arg.split("=", 1)[1])
+    return default
+
+
+class TrackerObserver:
+    """An honest client of the tracker, not the attacker: sockets made in a non-victim node's
+    namespace (as sim.py does for RPC). Samples `getpeers` and GET /status before, during (on its
+    own thread) and after the attack, and checks every answer: only running nodes at the P2P
+    port, never the attacker's IP, no entry twice, at most -maxpergroup per /16; every node
+    listed; registrations within the nodes plus the attacker's -maxperip."""
+
+    def __init__(self, s, node, attacker_ip):
+        self.s, self.ns, self.attacker_ip = s, node.ns, attacker_ip
+        self.honest = {f"{nd.ip}:{sim.P2P_PORT}" for nd in s.nodes}
+        self.n = len(s.nodes)
+        self.max_per_ip = tracker_option(s, "maxperip", DEFAULT_MAX_PER_IP)
+        self.max_per_group = tracker_option(s, "maxpergroup", DEFAULT_MAX_PER_GROUP)
+        self.conn = None
+        self.answers = collections.Counter()  # phase -> `peers` answers checked
+        self.bad_answers = collections.Counter()  # phase -> answers that broke a rule
+        self.bad_examples = []
+        self.entries = collections.Counter()  # "honest", "attacker", "unknown"
+        self.handed_out = collections.Counter()  # honest ip:port -> times in an answer
+        self.sizes = []
+        self.max_group = 0
+        self.status = {"before": [], "during": [], "after": []}  # [listed, registered] per GET /status
+        self.errors = collections.Counter()
+        self.log_offset = 0
+        self._stop = threading.Event()
+        self.thread = None
+
+    def _connect(self):
+        with self.s.topo.ns.inside(self.ns):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(TRACKER_IO_TIMEOUT)
+            sock.connect((netns.TRACKER_IP, sim.TRACKER_PORT))
+        except OSError:
+            sock.close()
+            raise
+        return u.TrackerConn(sim.TRACKER_PORT, sock=sock)
+
+    def peers(self, phase):
+        """One `getpeers` on the observer's connection (made again after an error), checked."""
+        try:
+            if self.conn is None:
+                self.conn = self._connect()
+            answer = self.conn.peers()
+        except (OSError, framework.TestFailure) as e:
+            self.errors[f"getpeers: {type(e).__name__}"] += 1
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+            return
+        self.check(phase, [f"{ip}:{port}" for ip, port in answer])
+
+    def check(self, phase, addrs):
+        self.answers[phase] += 1
+        self.sizes.append(len(addrs))
+        why = []
+        groups = collections.Counter(".".join(a.split(".")[:2]) for a in addrs)
+        self.max_group = max([self.max_group] + list(groups.values()))
+        for a in addrs:
+            if a.rsplit(":", 1)[0] == self.attacker_ip:
+                self.entries["attacker"] += 1
+                why.append(f"the attacker's {a}")
+            elif a not in self.honest:
+                self.entries["unknown"] += 1
+                why.append(f"{a} is not a running node")
+            else:
+                self.entries["honest"] += 1
+                self.handed_out[a] += 1
+        if len(set(addrs)) < len(addrs):
+            why.append("an entry twice")
+        if len(addrs) > MAX_TRACKER_PEERS or any(k > self.max_per_group for k in groups.values()):
+            why.append(f"{len(addrs)} entries, {max(groups.values())} of one /16 (limit {self.max_per_group})")
+        if why:
+            self.bad_answers[phase] += 1
+            if len(self.bad_examples) < 5:
+                self.bad_examples.append({"phase": phase, "why": why[:3], "answer": addrs})
+
+    def read_status(self, phase):
+        """[listed, registered] regtest entries from the tracker's GET /status."""
+        http = sim.NsHttp(self.s.topo.ns, self.ns, netns.TRACKER_IP, sim.TRACKER_PORT, TRACKER_IO_TIMEOUT)
+        try:
+            http.request("GET", "/status")
+            doc = json.loads(http.getresponse().read())
+            self.status[phase].append([doc["listed"]["regtest"], doc["networks"]["regtest"]])
+            return self.status[phase][-1]
+        except (OSError, http_client.HTTPException, ValueError, KeyError, TypeError) as e:
+            self.errors[f"status: {type(e).__name__}"] += 1
+            return None
+        finally:
+            http.close()
+
+    def before(self, timeout):
+        """Waits (bounded) until every node is listed, then samples; remembers where the tracker's
+        log ends (the log check reads only what follows)."""
+        try:
+            self.log_offset = os.path.getsize(self.log_path())
+        except OSError:
+            self.log_offset = 0
+        deadline = time.monotonic() + timeout
+        for _ in range(int(timeout / 0.2) + 2):
+            got = self.read_status("before")
+            if (got and got[0] == self.n) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.status["before"] = self.status["before"][-1:]  # the state the attack starts from
+        for _ in range(TRACKER_PHASE_SAMPLES):
+            self.peers("before")
+
+    def start(self, seconds):
+        self.thread = threading.Thread(target=self._during, args=(seconds,), daemon=True)
+        self.thread.start()
+
+    def _during(self, seconds):
+        end = time.monotonic() + seconds
+        next_status = 0.0
+        for _ in range(TRACKER_MAX_SAMPLES):
+            if self._stop.is_set() or time.monotonic() > end:
+                break
+            if time.monotonic() >= next_status:
+                self.read_status("during")
+                next_status = time.monotonic() + TRACKER_STATUS_INTERVAL
+            self.peers("during")
+            self._stop.wait(TRACKER_SAMPLE_INTERVAL)
+
+    def after(self):
+        self._stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=2 * TRACKER_IO_TIMEOUT + 5)
+        for _ in range(TRACKER_PHASE_SAMPLES):
+            self.peers("after")
+        self.read_status("after")
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def log_path(self):
+        return os.path.join(self.s.workdir, "tracker.log")
+
+    def log_lines(self):
+        try:
+            with open(self.log_path(), encoding="utf-8", errors="replace") as f:
+                f.seek(self.log_offset)
+                return f.read().splitlines()
+        except OSError:
+            return []
+
+
+def tracker_log_facts(lines, victims, attacker_ip):
+    """What the tracker logged since the attack started: victims that left or were unlisted
+    (must be none), attacker entries listed (must be none), its failed connect-backs by reason,
+    its refusals and the registrations it accepted from the attacker."""
+    a = re.escape(attacker_ip)
+    victim_addrs = [f"{v.ip}:{sim.P2P_PORT}" for v in victims]
+    out = {"victim_left_or_unlisted": [ln for ln in lines if any(f"leave regtest {va} " in ln or
+                                                               f"unlisted regtest {va} " in ln for va in victim_addrs)],
+           "attacker_listed": [ln for ln in lines if re.search(rf"(?<!not )(?<!un)\blisted regtest {a}:", ln)],
+           "attacker_joins": sum(1 for ln in lines if re.search(rf"\bjoin regtest {a}:", ln)),
+           "attacker_refused_registrations": sum(1 for ln in lines if f"refused registration of regtest {attacker_ip}:"
+                                                 in ln),
+           "attacker_refused_proxy_lines": sum(1 for ln in lines if f"refused a PROXY line from {attacker_ip}:" in ln),
+           "attacker_not_listed": collections.Counter()}
+    for ln in lines:
+        m = re.search(rf"not listed regtest {a}:\d+ id \w+ \(connect-back failed: (.*)\)$", ln)
+        if m:
+            out["attacker_not_listed"][re.sub(r"\d+\.\d+\.\d+\.\d+:\d+", "IP:PORT", m.group(1))] += 1
+    out["attacker_not_listed"] = dict(out["attacker_not_listed"])
+    out["victim_left_or_unlisted"] = out["victim_left_or_unlisted"][:10]
+    out["attacker_listed"] = out["attacker_listed"][:10]
+    return out
 
 
 def saved_addresses(datadir):
