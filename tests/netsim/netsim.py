@@ -1022,6 +1022,8 @@ def parse_args(argv):
                    help="one-way delay of every link in ms (user-space switch, tests/netsim/links.py)")
     p.add_argument("--jitter-ms", type=float, default=0.0, help="extra delay, uniform in 0..this, per frame")
     p.add_argument("--loss", type=float, default=0.0, help="share of frames dropped on every link (0..0.5)")
+    p.add_argument("--start-interval", type=float, default=0.0,
+                   help="seconds between two nodes' starts (default 0: all at once, the worst case for spread)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--debug", action="append", default=None, help="cheesed -debug category (default: net)")
     p.add_argument("--node-arg", action="append", default=[], help="extra cheesed option (repeatable)")
@@ -1099,7 +1101,8 @@ def run_locked(opts):
     s = sim.Simulator(opts.build_dir, opts.nodes, opts.prefix, debug=opts.debug or ["net"],
                       extra_args=opts.node_arg, keep=opts.keep,
                       spare={"trackerloss": opts.newcomers, "attack": 1}.get(opts.scenario, 0),
-                      links=netns.LinkParams(opts.latency_ms, opts.jitter_ms, opts.loss, opts.seed))
+                      links=netns.LinkParams(opts.latency_ms, opts.jitter_ms, opts.loss, opts.seed),
+                      start_interval=opts.start_interval)
     run = None
     t0 = time.monotonic()
     try:

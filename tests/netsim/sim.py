@@ -205,7 +205,7 @@ class Simulator:
     """Builds the topology, runs the tracker and the nodes; `close()` removes everything."""
 
     def __init__(self, build_dir, n_nodes, prefix, side_a=None, debug=("net",), extra_args=(), keep=False, spare=0,
-                 links=None):
+                 links=None, start_interval=0.0):
         self.build_dir = os.path.abspath(build_dir)
         self.cheesed = os.path.join(self.build_dir, "daemon", "cheesed")
         self.tracker_bin = os.path.join(self.build_dir, "tracker", "cheese-tracker")
@@ -220,6 +220,7 @@ class Simulator:
         self.topo = netns.Topology(prefix, n_nodes + spare, side_a if side_a is not None else (n_nodes + 1) // 2,
                                    links=links)
         self.links = links or netns.LinkParams()
+        self.start_interval = start_interval  # seconds between two nodes' starts
         self.debug = list(debug)
         self.extra_args = list(extra_args)
         self.keep = keep
@@ -240,7 +241,9 @@ class Simulator:
         self._start_tracker()
         self.nodes = [SimNode(self, i) for i in range(self.n_start)]
         t0 = time.monotonic()
-        for node in self.nodes:
+        for k, node in enumerate(self.nodes):
+            if k and self.start_interval:  # a network that grows, not one that starts at once
+                time.sleep(self.start_interval)
             node.start()
         self.wait_each(self.nodes, SimNode.try_ready,
                        START_TIMEOUT_BASE + START_TIMEOUT_PER_NODE * len(self.nodes), "RPC ready", interval=0.2)
