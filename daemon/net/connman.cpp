@@ -323,7 +323,9 @@ void ConnManager::dial_more(const std::set<std::string>& endpoints) {
   }
   dial_from_book(r, ConnectionType::kBlockRelayOnly, wanted_block_relay(), false);
   evict_extra_block_relay(r);
-  if (extra_block_relay_.take(std::chrono::steady_clock::now(), r.counts.block_relay, wanted_block_relay(), rng_)) {
+  // Taking the probe consumes its schedule: only when this round may still dial (pacing).
+  if (r.book_dials < kMaxOutboundDialsPerRound &&
+      extra_block_relay_.take(std::chrono::steady_clock::now(), r.counts.block_relay, wanted_block_relay(), rng_)) {
     log_debug("net", "probing with an extra block-relay-only connection");
     dial_from_book(r, ConnectionType::kBlockRelayOnly, wanted_block_relay() + 1, false);
   }

@@ -80,7 +80,7 @@ class Switch:
         self.last_due = {}  # (src, dst) -> due of the last frame queued on that pair
         self.c = {"frames_in": 0, "frames_out": 0, "bytes_out": 0, "dropped_loss": 0, "dropped_cut": 0,
                   "dropped_unknown_dst": 0, "dropped_queue_full": 0, "dropped_tap_full": 0,
-                  "cross_side_out": 0, "queue_peak": 0}
+                  "cross_side_out": 0, "queue_peak": 0, "taps_gone": 0}
         self.late_hist = [0] * (len(LATE_BUCKETS_MS) + 1)
         self.late_max = 0.0
         self.priority = "normal"
@@ -100,14 +100,16 @@ class Switch:
         self.c["queue_peak"] = max(self.c["queue_peak"], len(self.queue))
 
     def read_port(self, fd, now):
+        """Reads up to READ_BURST frames; False when the TAP is gone (its namespace was deleted:
+        it would stay readable with an error, and the switch, at real-time priority, spin)."""
         src = self.port_of_fd[fd]
         for _ in range(READ_BURST):
             try:
                 frame = os.read(fd, MAX_FRAME)
             except (BlockingIOError, InterruptedError):
-                return
+                return True
             except OSError:
-                return  # the host's namespace is going away
+                return False
             if len(frame) < 14:
                 continue
             self.c["frames_in"] += 1
@@ -122,6 +124,7 @@ class Switch:
                 self.c["dropped_unknown_dst"] += 1
                 continue
             self.enqueue(src, dst, frame, now)
+        return True
 
     def deliver_due(self, now):
         q = self.queue
@@ -192,7 +195,9 @@ def serve(sw):
         for fd, _ in ep.poll(timeout):
             now = time.monotonic()
             if fd != stdin:
-                sw.read_port(fd, now)
+                if not sw.read_port(fd, now):
+                    ep.unregister(fd)
+                    sw.c["taps_gone"] += 1
                 continue
             data = os.read(stdin, 4096)
             if not data:
