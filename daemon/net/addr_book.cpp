@@ -213,6 +213,10 @@ void AddressBook::mark_success(const net::NetAddress& in, std::int64_t now) {
   if (!r->e.tried) move_to_tried(ids_.at(in.to_string()));
 }
 
+void AddressBook::mark_crowded(const net::NetAddress& a, std::int64_t now) {
+  if (Record* r = lookup(a)) r->e.crowded_until = now + kAddrCrowdedWait;
+}
+
 void AddressBook::move_to_tried(Id id) {
   Record& r = entries_.at(id);
   for (const auto slot : r.new_slots) new_table_[slot] = kEmpty;
@@ -257,7 +261,7 @@ std::optional<net::NetAddress> AddressBook::pick(bool tried, const std::set<std:
   std::vector<std::pair<const Entry*, double>> ready;
   double total = 0;
   for (const auto& [id, r] : entries_) {
-    if (r.e.tried != tried || backing_off(r.e, now) || excluded.contains(id)) continue;
+    if (r.e.tried != tried || backing_off(r.e, now) || r.e.crowded_until > now || excluded.contains(id)) continue;
     if (accept && !accept(r.e)) continue;
     const double w = chance(r.e, now);
     ready.emplace_back(&r.e, w);

@@ -61,6 +61,9 @@ inline constexpr std::int64_t kAddrFutureAge = 5 * 86'400;
 inline constexpr std::int64_t kAddrRelayPenalty = 2 * 3'600;
 //! Longest wait before a failing address is dialled again (2, 4, 8 ... s after each failure).
 inline constexpr std::int64_t kAddrMaxBackoff = 600;
+//! An address whose node said its inbound slots are crowded (`slots`, docs/protocol.md 7.10) is not
+//! dialled for this long: diallers spread over nodes with room. Not kept in peers.json.
+inline constexpr std::int64_t kAddrCrowdedWait = 15 * 60;
 //! A getaddr reply holds this share of the eligible entries (Core: 23 %)...
 inline constexpr std::size_t kGetAddrMaxPercent = 23;
 //! ...but never fewer than this many (or all when there are fewer): small networks, where 23 %
@@ -87,6 +90,7 @@ class AddressBook {
     net::NetAddress from;  //!< the node that told us (the address itself for our own connections)
     bool tried = false;    //!< in the tried table (else in 1..kAddrNewRefsPerAddress new slots)
     int new_refs = 0;
+    std::int64_t crowded_until = 0;  //!< mark_crowded: not selected before this time
   };
 
   //! An empty book with a random key.
@@ -109,8 +113,10 @@ class AddressBook {
   //! A handshake with `a` completed: it moves to the tried table (an entry in its tried slot goes
   //! back to new), added first if unknown.
   void mark_success(const net::NetAddress& a, std::int64_t now);
+  //! The node at `a` said its inbound slots are crowded: select() skips it for kAddrCrowdedWait.
+  void mark_crowded(const net::NetAddress& a, std::int64_t now);
   void remove(const net::NetAddress& a);
-  //! A random address worth dialling now, not in `exclude` (ip:port): tried or new half each,
+  //! A random address worth dialling now, not in `exclude` (ip:port) nor crowded: tried or new half each,
   //! weighted against recent and repeated failures; one that failed waits 2^failures seconds (at
   //! most kAddrMaxBackoff) since its last try.
   std::optional<net::NetAddress> select(const std::set<std::string>& exclude, std::int64_t now,

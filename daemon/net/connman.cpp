@@ -124,11 +124,15 @@ std::size_t ConnManager::wanted_block_relay() const {
   return std::min(kBlockRelayOnlyConnections, max_connections - wanted_full_relay());
 }
 
+std::size_t ConnManager::max_inbound() const {
+  const std::size_t max_connections = static_cast<std::size_t>(std::max(0, options_.max_connections));
+  return max_connections > wanted_outbound() ? max_connections - wanted_outbound() : 0;
+}
+
 bool ConnManager::accept_slot_free(const net::NetAddress& addr) const {
   const std::size_t inbound = static_cast<std::size_t>(std::count_if(
       connections_.begin(), connections_.end(), [](const auto& e) { return e.second->info().inbound; }));
-  const std::size_t max_connections = static_cast<std::size_t>(std::max(0, options_.max_connections));
-  const std::size_t max_inbound = max_connections > wanted_outbound() ? max_connections - wanted_outbound() : 0;
+  const std::size_t max_inbound = this->max_inbound();
   if (inbound < max_inbound) return true;
   log_debug("net", "refused inbound connection from {}: {} inbound slots full", addr.to_string(), max_inbound);
   return false;

@@ -141,6 +141,8 @@ class ConnManager final : public MessageSink {
   std::size_t wanted_outbound() const { return wanted_full_relay() + wanted_block_relay(); }
   std::size_t wanted_full_relay() const;
   std::size_t wanted_block_relay() const;
+  //! Inbound slots: what -maxconnections leaves after the outbound connections wanted.
+  std::size_t max_inbound() const;
   const Options& options() const { return options_; }
   //! addnode add|remove|onetry; returns an error message or "".
   std::string addnode(const std::string& node, const std::string& command);

@@ -65,6 +65,14 @@ inline constexpr std::size_t kMaxUnsolicitedAddr = 10;
 //! AVG_LOCAL_ADDRESS_BROADCAST_INTERVAL), so its entry stays fresh in other address books.
 inline constexpr std::chrono::hours kSelfAnnounceInterval{24};
 
+//! A node whose `slots` say this share of its inbound slots (or more) is taken is crowded: a dialler
+//! with enough other peers leaves it for one with room (docs/protocol.md 7.8).
+inline constexpr unsigned kCrowdedInboundPercent = 50;
+//! Outbound peers (full-relay, block-relay-only, manual; handshake done) a node must already have
+//! before it leaves a crowded one: its first peers are kept whatever their load, so a node that
+//! fills honest nodes' slots cannot steer a newcomer's first connections.
+inline constexpr std::size_t kMinOutboundToLeaveCrowded = 4;
+
 //! What the processor needs of the node beyond reading the chain and the mempool: the way in for
 //! blocks and transactions (BlockProcessor in the node; a fake in the unit tests).
 class ChainServices {
@@ -124,6 +132,7 @@ struct PeerState {
   //! Where an inbound peer is dialled (its version's addr_from, else its IP and listen_port).
   std::optional<net::NetAddress> advertised;
   std::chrono::steady_clock::time_point next_self_announce{};  //!< epoch: none due
+  std::optional<net::SlotsMsg> slots;                          //!< what an outbound peer said of its inbound slots
 
   //! Transactions and addresses travel on this connection: not block-relay-only, not a feeler.
   //! On the others our version says relay=false and their tx, inv of tx and addr are ignored.
@@ -154,6 +163,9 @@ class PeerManager final : public NetEvents {
     const LocalAddresses* local_addresses = nullptr;
     //! -onlynet: addresses of other networks are not stored.
     ReachableNetworks reachable;
+    //! Our inbound slots (what -maxconnections leaves after the outbound ones), sent in `slots`;
+    //! 0: no `slots` is sent.
+    std::size_t max_inbound = 0;
   };
 
   PeerManager(Chainstate& chain, const Mempool& mempool, AddressBook& addresses, ChainServices& services,
@@ -188,6 +200,11 @@ class PeerManager final : public NetEvents {
   PeerState* find(PeerId id);
   void misbehaving(PeerState& p, std::string_view reason);
   void send_version(PeerState& p);
+  //! Our inbound connections and slots, to an inbound peer of protocol version 3 or more.
+  void send_slots(PeerState& p);
+  //! An outbound peer's `slots` (between its version and verack): a crowded one is left when we
+  //! have kMinOutboundToLeaveCrowded other outbound peers and it is a connection of our choosing.
+  void slots_received(PeerState& p, const net::SlotsMsg& m);
   void send_ping(PeerState& p);
   void request_headers(PeerState& p, const Hash256& stop = Hash256{});
   void complete_handshake(PeerState& p);
@@ -245,6 +262,8 @@ class PeerManager final : public NetEvents {
   void handle(PeerState& p, net::TxMsg m);
   void handle(PeerState& p, net::GetAddrMsg m);
   void handle(PeerState& p, net::AddrMsg m);
+  //! `slots` is valid only before verack (slots_received): after it, a protocol violation.
+  void handle(PeerState& p, net::SlotsMsg m);
   //! Tracker messages have no meaning between nodes: ignored like unknown commands.
   template <typename TrackerMsg>
   void handle(PeerState& p, TrackerMsg m);

@@ -53,9 +53,49 @@ void PeerManager::handle(PeerState& p, net::VersionMsg m) {
     sink_.listen_address(p.id, listen);
   }
   p.version = std::move(m);
-  if (p.inbound) send_version(p);
+  if (p.inbound) {
+    send_version(p);
+    send_slots(p);
+  }
   sink_.send(p.id, net::VerackMsg{});
 }
+
+void PeerManager::send_slots(PeerState& p) {
+  if (!options_.listen || options_.max_inbound == 0 || p.version->protocol_version < net::kSlotsProtocolVersion)
+    return;
+  const auto inbound = static_cast<std::size_t>(
+      std::count_if(peers_.begin(), peers_.end(), [](const auto& e) { return e.second.inbound; }));
+  const auto clamp = [](std::size_t n) { return static_cast<std::uint16_t>(std::min<std::size_t>(n, 0xffff)); };
+  const std::uint16_t max_inbound = clamp(options_.max_inbound);
+  sink_.send(p.id, net::SlotsMsg{std::min(clamp(inbound), max_inbound), max_inbound});
+}
+
+void PeerManager::slots_received(PeerState& p, const net::SlotsMsg& m) {
+  if (p.inbound || p.slots) {
+    misbehaving(p, p.inbound ? "slots from the dialling side" : "duplicate slots");
+    return;
+  }
+  p.slots = m;
+  const bool crowded = std::uint64_t{m.inbound} * 100 >= std::uint64_t{m.max_inbound} * kCrowdedInboundPercent;
+  const bool ours = p.type == ConnectionType::kOutboundFullRelay || p.type == ConnectionType::kBlockRelayOnly;
+  if (!crowded || !ours) return;
+  const auto others = static_cast<std::size_t>(std::count_if(peers_.begin(), peers_.end(), [&p](const auto& e) {
+    const PeerState& o = e.second;
+    const bool stays = o.type == ConnectionType::kOutboundFullRelay || o.type == ConnectionType::kBlockRelayOnly ||
+                       o.type == ConnectionType::kManual;
+    return o.id != p.id && !o.inbound && stays && o.handshake_done && !o.disconnecting;
+  }));
+  if (others < kMinOutboundToLeaveCrowded) return;
+  // It answered as a node should: a working address (never a failure), not dialled for a while.
+  const std::int64_t now = clock_.unix_now();
+  addresses_.mark_success(p.address, now);
+  addresses_.mark_crowded(p.address, now);
+  p.disconnecting = true;
+  sink_.disconnect(p.id, fmt::format("its inbound slots are crowded ({} of {}): trying a node with room", m.inbound,
+                                     m.max_inbound));
+}
+
+void PeerManager::handle(PeerState& p, net::SlotsMsg) { misbehaving(p, "slots after verack"); }
 
 void PeerManager::handle(PeerState& p, net::VerackMsg) { misbehaving(p, "duplicate verack"); }
 
@@ -419,6 +459,8 @@ void PeerManager::on_message(PeerId id, net::Message message) {
   if (!p->handshake_done) {
     if (std::holds_alternative<net::VerackMsg>(message)) {
       complete_handshake(*p);
+    } else if (const auto* slots = std::get_if<net::SlotsMsg>(&message)) {
+      slots_received(*p, *slots);
     } else if (std::holds_alternative<net::VersionMsg>(message)) {
       misbehaving(*p, "duplicate version");
     } else {

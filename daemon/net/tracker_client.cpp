@@ -243,9 +243,7 @@ asio::awaitable<bool> TrackerClient::send(std::shared_ptr<Session> s, const std:
 std::pair<std::uint16_t, std::uint16_t> TrackerClient::inbound_slots() const {
   std::size_t inbound = 0;
   for (const auto& c : net_.connections()) inbound += c->info().inbound ? 1U : 0U;
-  const auto max_connections = static_cast<std::size_t>(std::max(0, net_.options().max_connections));
-  const std::size_t max_inbound = max_connections > net_.wanted_outbound() ? max_connections - net_.wanted_outbound()
-                                                                           : 0;
+  const std::size_t max_inbound = net_.max_inbound();
   const auto clamp = [](std::size_t n) { return static_cast<std::uint16_t>(std::min<std::size_t>(n, 0xffff)); };
   return {clamp(inbound), clamp(max_inbound)};
 }

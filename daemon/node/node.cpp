@@ -68,6 +68,7 @@ void init_p2p(NodeContext& ctx) {
   p.listen = o.listen;
   p.local_addresses = &ctx.connman->local_addresses();
   p.reachable = ReachableNetworks(o.onlynet);
+  p.max_inbound = ctx.connman->max_inbound();
   p.handshake_timeout = std::chrono::seconds(o.handshake_timeout);
   p.stall_timeout = std::chrono::seconds(o.block_stall_timeout);
   p.minimum_chain_work = o.minimum_chain_work.value_or(ctx.params->minimum_chain_work);

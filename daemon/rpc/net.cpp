@@ -19,51 +19,56 @@ namespace cheese {
 namespace {
 
 RpcMethod getpeerinfo(NodeContext& node) {
-  return {"getpeerinfo",
-          "network",
-          {},
-          "Every connected peer: address, direction, version, best height, bytes, ping time, since when.",
-          "cheese-cli getpeerinfo",
-          [&node](RpcRequest&) -> asio::awaitable<json::value> {
-            json::array out;
-            const auto steady_now = std::chrono::steady_clock::now();
-            const std::int64_t wall_now = unix_now();
-            auto ago = [&](std::chrono::steady_clock::time_point t) {
-              return wall_now - std::chrono::duration_cast<std::chrono::seconds>(steady_now - t).count();
-            };
-            for (const auto& c : node.connman->connections()) {
-              const ConnectionInfo& info = c->info();
-              const ConnectionStats& st = c->stats();
-              const PeerState* p = node.peerman->peer(info.id);
-              json::object o;
-              o["id"] = info.id;
-              o["addr"] = info.address.to_string();
-              o["inbound"] = info.inbound;
-              o["connection_type"] = to_string(info.kind());
-              if (p && p->version) o["relaytxes"] = p->wants_relay();
-              o["handshake_done"] = p && p->handshake_done;
-              if (p && p->version) {
-                o["version"] = p->version->protocol_version;
-                o["subver"] = p->version->user_agent;
-                o["startingheight"] = p->version->best_height;
-                o["listenport"] = p->version->listen_port;
-              }
-              o["synced_headers"] = p && p->best_known ? static_cast<std::int64_t>(p->best_known->height)
-                                                       : std::int64_t{-1};
-              // Headers anti-DoS: height reached by the presync of this peer's low-work chain.
-              o["presynced_headers"] = p && p->presync ? static_cast<std::int64_t>(p->presync->height())
-                                                       : std::int64_t{-1};
-              o["inflight"] = node.peerman->downloads().in_flight(info.id);
-              o["bytessent"] = st.bytes_sent;
-              o["bytesrecv"] = st.bytes_recv;
-              o["conntime"] = st.connected_at;
-              o["lastsend"] = ago(st.last_send);
-              o["lastrecv"] = ago(st.last_recv);
-              if (p && p->ping_seconds) o["pingtime"] = *p->ping_seconds;
-              out.push_back(std::move(o));
-            }
-            co_return out;
-          }};
+  return {
+      "getpeerinfo",
+      "network",
+      {},
+      "Every connected peer: address, direction, version, best height, bytes, ping time, since when.",
+      "cheese-cli getpeerinfo",
+      [&node](RpcRequest&) -> asio::awaitable<json::value> {
+        json::array out;
+        const auto steady_now = std::chrono::steady_clock::now();
+        const std::int64_t wall_now = unix_now();
+        auto ago = [&](std::chrono::steady_clock::time_point t) {
+          return wall_now - std::chrono::duration_cast<std::chrono::seconds>(steady_now - t).count();
+        };
+        for (const auto& c : node.connman->connections()) {
+          const ConnectionInfo& info = c->info();
+          const ConnectionStats& st = c->stats();
+          const PeerState* p = node.peerman->peer(info.id);
+          json::object o;
+          o["id"] = info.id;
+          o["addr"] = info.address.to_string();
+          o["inbound"] = info.inbound;
+          o["connection_type"] = to_string(info.kind());
+          if (p && p->version) o["relaytxes"] = p->wants_relay();
+          o["handshake_done"] = p && p->handshake_done;
+          if (p && p->version) {
+            o["version"] = p->version->protocol_version;
+            o["subver"] = p->version->user_agent;
+            o["startingheight"] = p->version->best_height;
+            o["listenport"] = p->version->listen_port;
+          }
+          // What a peer we dialled said of its inbound load (`slots`, docs/protocol.md 7.8).
+          if (p && p->slots) {
+            o["peer_slots"] = json::object{{"inbound", p->slots->inbound}, {"max_inbound", p->slots->max_inbound}};
+          }
+          o["synced_headers"] = p && p->best_known ? static_cast<std::int64_t>(p->best_known->height)
+                                                   : std::int64_t{-1};
+          // Headers anti-DoS: height reached by the presync of this peer's low-work chain.
+          o["presynced_headers"] = p && p->presync ? static_cast<std::int64_t>(p->presync->height())
+                                                   : std::int64_t{-1};
+          o["inflight"] = node.peerman->downloads().in_flight(info.id);
+          o["bytessent"] = st.bytes_sent;
+          o["bytesrecv"] = st.bytes_recv;
+          o["conntime"] = st.connected_at;
+          o["lastsend"] = ago(st.last_send);
+          o["lastrecv"] = ago(st.last_recv);
+          if (p && p->ping_seconds) o["pingtime"] = *p->ping_seconds;
+          out.push_back(std::move(o));
+        }
+        co_return out;
+      }};
 }
 
 RpcMethod getconnectioncount(NodeContext& node) {

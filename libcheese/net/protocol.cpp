@@ -149,6 +149,18 @@ void read(Reader& r, VersionMsg& m) {
   m.addr_from = from;
 }
 
+void write(Writer& w, const SlotsMsg& m) {
+  w.u16(m.inbound);
+  w.u16(m.max_inbound);
+}
+void read(Reader& r, SlotsMsg& m) {
+  m.inbound = r.u16();
+  m.max_inbound = r.u16();
+  // A node without inbound slots does not listen and sends no `slots`; more inbound than slots
+  // cannot be.
+  if (r.ok() && (m.max_inbound == 0 || m.inbound > m.max_inbound)) r.fail(DecodeError::kInvalidValue);
+}
+
 void write(Writer&, const VerackMsg&) {}
 void read(Reader&, VerackMsg&) {}
 void write(Writer&, const GetAddrMsg&) {}

@@ -27,11 +27,15 @@
 namespace cheese::net {
 
 // ---- Wire limits (docs/protocol.md section 3) ----
-//! 2: `version` may carry `addr_from` (docs/protocol.md 4.1).
-inline constexpr std::uint32_t kProtocolVersion = 2;
+//! 2: `version` may carry `addr_from` (docs/protocol.md 4.1). 3: the accepting side may send
+//! `slots` between its `version` and `verack`.
+inline constexpr std::uint32_t kProtocolVersion = 3;
 //! The first version whose `version` may carry `addr_from`: a node answering an older peer's
 //! `version` leaves it out.
 inline constexpr std::uint32_t kAddrFromProtocolVersion = 2;
+//! The first version that may be sent `slots`: the accepting side sends it only when the opener's
+//! `version` says this or more (an older node would take it for a message before `verack`).
+inline constexpr std::uint32_t kSlotsProtocolVersion = 3;
 inline constexpr std::uint32_t kMinProtocolVersion = 1;
 inline constexpr std::size_t kFrameHeaderSize = 24;
 inline constexpr std::size_t kCommandSize = 12;
@@ -95,6 +99,16 @@ struct VersionMsg {
 struct VerackMsg {
   static constexpr std::string_view kCommand = "verack";
   friend bool operator==(const VerackMsg&, const VerackMsg&) = default;
+};
+
+//! The accepting side's inbound connections and inbound limit, sent between its `version` and
+//! `verack` (protocol version 3, docs/protocol.md 4.1): the dialler may leave a crowded node for
+//! one with room. `inbound` <= `max_inbound`, `max_inbound` >= 1.
+struct SlotsMsg {
+  static constexpr std::string_view kCommand = "slots";
+  std::uint16_t inbound = 0;
+  std::uint16_t max_inbound = 0;
+  friend bool operator==(const SlotsMsg&, const SlotsMsg&) = default;
 };
 
 struct PingMsg {
@@ -264,7 +278,7 @@ struct StatusMsg {
 using Message =
     std::variant<VersionMsg, VerackMsg, PingMsg, PongMsg, InvMsg, GetDataMsg, NotFoundMsg, GetHeadersMsg, HeadersMsg,
                  BlockMsg, TxMsg, GetAddrMsg, AddrMsg, RegisterMsg, RegisteredMsg, HeartbeatMsg, GetPeersMsg,
-                 PeersMsg, GetStatusMsg, StatusMsg, DeregisterMsg, TrackerErrorMsg>;
+                 PeersMsg, GetStatusMsg, StatusMsg, DeregisterMsg, TrackerErrorMsg, SlotsMsg>;
 
 //! The command string of a message ("version", "inv", ...).
 std::string_view command_of(const Message& m);

@@ -15,7 +15,6 @@ Run: python3 p2p_extra_block_relay_test.py --build-dir <cmake build dir>
 
 import json
 import os
-import struct
 import time
 
 import framework
@@ -49,16 +48,6 @@ def kinds(node):
     return out
 
 
-def tell_address(node, other):
-    """One addr entry naming `other`, from an inbound raw peer (its first token of the rate limit)."""
-    entry = struct.pack("<qQ", int(time.time()), 1) + bytes(10) + b"\xff\xff" + bytes([127, 0, 0, 1]) \
-        + struct.pack("<H", other.p2p_port)
-    with u.connect_raw(node, handshake=True) as raw:
-        raw.send("addr", u.varint(1) + entry)
-        raw.send("ping", struct.pack("<Q", 7))
-        raw.expect("pong", timeout=5)
-
-
 def slots_full(node, b, b_tip):
     wait_until(lambda: len(kinds(node).get("block-relay-only", [])) == 2
                and len(kinds(node).get("outbound-full-relay", [])) == 1,
@@ -75,7 +64,7 @@ def test_probe_finds_the_chain_with_more_work(t):
     # dials Z, and stays on B's block.
     x2 = prober(t, [b, c, d], 86400)
     slots_full(x2, b, b_tip)
-    tell_address(x2, z)
+    u.tell_address(x2, z)
     time.sleep(CONTROL_WINDOW)
     assert_equal(x2.rpc("getbestblockhash"), b_tip, "X2 (no probes) stays on B's chain")
     assert_true(u.p2p_addr(z) not in sum(kinds(x2).values(), []), f"X2's peers: {kinds(x2)}")
@@ -83,7 +72,7 @@ def test_probe_finds_the_chain_with_more_work(t):
     # X probes: Z's chain arrives over a block-relay-only connection to Z.
     x = prober(t, [b, c, d], 2)
     slots_full(x, b, b_tip)
-    tell_address(x, z)
+    u.tell_address(x, z)
     start = time.time()
     u.wait_same_tip([x, z], timeout=40, tip=z_tip)
     print(f"X reorganised onto Z's chain {time.time() - start:.1f} s after learning Z's address")

@@ -212,7 +212,7 @@ def test_dual_stack_by_default(t):
         with connect(host, port) as raw:
             v = version_from(raw)
             assert_equal(v["addr_from"], None, f"addr_from seen from {host}")
-            assert_equal(v["protocol"], 2, "protocol version")
+            assert_equal(v["protocol"], 3, "protocol version")
     assert_equal([(x["name"], x["reachable"], x["limited"]) for x in i["networks"]],
                  [("ipv4", True, False), ("ipv6", True, False)], "networks")
 

@@ -55,7 +55,13 @@ def test_peerinfo_fields(t):
             for field in ("addr", "inbound", "version", "startingheight", "bytessent", "bytesrecv", "pingtime",
                           "conntime", "subver"):
                 assert_true(field in p, f"getpeerinfo of node{node.index} lacks {field}: {p}")
-            assert_equal(p["version"], 2, "protocol version")
+            assert_equal(p["version"], 3, "protocol version")
+            # A peer we dialled said its inbound load (`slots`, docs/protocol.md 7.8).
+            if not p["inbound"]:
+                assert_equal(p["peer_slots"]["max_inbound"], 54, f"peer_slots of an outbound peer {p}")
+                assert_true(1 <= p["peer_slots"]["inbound"] <= 54, f"peer_slots {p}")
+            else:
+                assert_true("peer_slots" not in p, f"peer_slots on an inbound peer {p}")
             assert_true(p["addr"].startswith("127.0.0.1:"), f"addr {p['addr']}")
             assert_true(p["bytessent"] > 0 and p["bytesrecv"] > 0, f"byte counters {p}")
             assert_true(0 <= p["pingtime"] < 5, f"pingtime {p['pingtime']}")

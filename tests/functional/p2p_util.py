@@ -736,6 +736,16 @@ def net_node(t, extra=(), start=True):
     return t.node(extra_args=NET_ARGS + list(extra), start=start)
 
 
+def tell_address(node, other):
+    """One addr entry naming `other`, from an inbound raw peer (its first token of the rate limit)."""
+    entry = struct.pack("<qQ", int(time.time()), 1) + bytes(10) + b"\xff\xff" + bytes([127, 0, 0, 1]) \
+        + struct.pack("<H", other.p2p_port)
+    with connect_raw(node, handshake=True) as raw:
+        raw.send("addr", varint(1) + entry)
+        raw.send("ping", struct.pack("<Q", 7))
+        raw.expect("pong", timeout=5)
+
+
 def p2p_addr(node):
     return f"127.0.0.1:{node.p2p_port}"
 

@@ -6,10 +6,10 @@
 // 64 steps by up to 4 fake peers at a time: connect (inbound, or outbound of any connection kind), close, a
 // handshake, messages (version with fuzzed fields, verack, ping/pong, inv/getdata/notfound of fuzzed hashes or of the
 // prebuilt blocks and transfers, getheaders, headers of the prebuilt blocks or mutated ones, blocks and transfers
-// prebuilt or mutated through net::decode_message, getaddr/addr with fuzzed addresses, raw fuzzed payloads of any
-// command that decode), a message from a peer that is gone or never was, clock moves, ticks, running the queued
-// block/transaction work, the block queue full or with room again. A peer the processor disconnected is closed at the
-// end of the step, as the connection manager would.
+// prebuilt or mutated through net::decode_message, getaddr/addr with fuzzed addresses, slots (an outbound peer's
+// load), raw fuzzed payloads of any command that decode), a message from a peer that is gone or never was, clock
+// moves, ticks, running the queued block/transaction work, the block queue full or with room again. A peer the
+// processor disconnected is closed at the end of the step, as the connection manager would.
 //
 // Properties after every step: no crash or sanitizer finding; the processor sends only to peers
 // it saw connect and never to one after on_closed; a closed peer has nothing in flight; per peer
@@ -90,7 +90,7 @@ const Setup& setup() {
 constexpr std::string_view kCommands[] = {"version",   "verack",     "ping",       "pong",      "inv",      "getdata",
                                           "notfound",  "getheaders", "headers",    "block",     "tx",       "getaddr",
                                           "addr",      "register",   "registered", "heartbeat", "getpeers", "peers",
-                                          "getstatus", "status",     "bogus"};
+                                          "getstatus", "status",     "slots",      "bogus"};
 
 //! One fuzzed run: the harness, the peers the script knows, and what the processor sent.
 class Run {
@@ -100,7 +100,7 @@ class Run {
   }
 
   void step() {
-    const auto action = in_.range<std::uint8_t>(0, 19);
+    const auto action = in_.range<std::uint8_t>(0, 20);
     if (trace()) std::fprintf(stderr, "step %u (live:%s)\n", unsigned{action}, peers_text(live_).c_str());
     switch (action) {
       case 0: connect(); break;
@@ -142,6 +142,11 @@ class Run {
         }
         break;
       case 19: stale_peer(); break;
+      case 20: {  // an outbound peer's load, crowded or not (valid: inbound <= max_inbound >= 1)
+        const auto max_inbound = in_.range<std::uint16_t>(1, 60);
+        to_peer(net::SlotsMsg{in_.range<std::uint16_t>(0, max_inbound), max_inbound});
+        break;
+      }
     }
     check_sends();
     close_disconnected();

@@ -110,6 +110,7 @@ std::vector<Message> sample_messages() {
   v.emplace_back(StatusMsg{{{"main", 12}, {"test", 3}, {"regtest", 0}}});
   v.emplace_back(DeregisterMsg{0x55aa55aa55aa55aaULL, TrackerSecret{9, 8, 7}});
   v.emplace_back(TrackerErrorMsg{TrackerErrorCode::kNonceInUse, "node nonce in use"});
+  v.emplace_back(SlotsMsg{23, 54});
   return v;
 }
 
@@ -660,6 +661,25 @@ TEST_CASE("a version-1 register decodes as version 1; a version byte below 2 is 
   CHECK(std::get<RegisterMsg>(*v3).version == 3);
   // Version 1 encodes as its own 10-byte layout (what an old node sent).
   CHECK(to_hex(encode_payload(RegisterMsg{1, 0x6f21, 0x0807060504030201ULL, 0, 0})) == "216f0102030405060708");
+}
+
+TEST_CASE("slots: layout and bounds (docs/protocol.md 4.1)", "[net][protocol]") {
+  // inbound u16, then max_inbound u16, little-endian: 23 of 54.
+  CHECK(to_hex(encode_payload(SlotsMsg{23, 54})) == "17003600");
+  // At the bounds: full (inbound == max_inbound), empty, one slot, the u16 maximum.
+  for (const SlotsMsg m :
+       {SlotsMsg{54, 54}, SlotsMsg{0, 54}, SlotsMsg{0, 1}, SlotsMsg{1, 1}, SlotsMsg{65535, 65535}}) {
+    CAPTURE(m.inbound, m.max_inbound);
+    const auto back = decode_message("slots", encode_payload(m));
+    REQUIRE(back.has_value());
+    CHECK(std::get<SlotsMsg>(*back) == m);
+  }
+  // One more inbound than slots, or no slots at all (a node that does not listen sends none).
+  CHECK(decode_error("slots", hex("37003600")) == malformed(DecodeError::kInvalidValue));
+  CHECK(decode_error("slots", hex("00000000")) == malformed(DecodeError::kInvalidValue));
+  CHECK(decode_error("slots", hex("170036")) == malformed(DecodeError::kTruncated));
+  CHECK(decode_error("slots", hex("1700360000")) == malformed(DecodeError::kTrailingData));
+  CHECK(kSlotsProtocolVersion == kProtocolVersion);
 }
 
 TEST_CASE("invalid field values", "[net][protocol]") {

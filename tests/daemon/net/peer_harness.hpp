@@ -185,6 +185,7 @@ class PeerHarness {
   static PeerManager::Options default_options() {
     PeerManager::Options o;
     o.local_nonce = 0x5e1f5e1f5e1f5e1fULL;
+    o.max_inbound = 54;  // the default -maxconnections (64) less 10 outbound: `slots` is sent
     return o;
   }
 
