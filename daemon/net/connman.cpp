@@ -289,15 +289,19 @@ asio::awaitable<void> ConnManager::tick_loop() {
   auto last_save = std::chrono::steady_clock::now();
   auto last_dial = std::chrono::steady_clock::time_point{};
   while (!stopping_) {
-    const auto t = std::chrono::steady_clock::now();
-    if (t - last_dial >= std::chrono::seconds(1)) {
-      last_dial = t;
-      dial_more(connected_endpoints());
-    }
-    if (events_) events_->on_tick();
-    if (t - last_save > kAddrBookSaveInterval) {
-      addresses_.save(options_.datadir / "peers.json");
-      last_save = t;
+    {
+      // Named for the io watchdog (until the wait below, not during it).
+      const auto named = io::IoWatchdog::scope_here("p2p", "tick");
+      const auto t = std::chrono::steady_clock::now();
+      if (t - last_dial >= std::chrono::seconds(1)) {
+        last_dial = t;
+        dial_more(connected_endpoints());
+      }
+      if (events_) events_->on_tick();
+      if (t - last_save > kAddrBookSaveInterval) {
+        addresses_.save(options_.datadir / "peers.json");
+        last_save = t;
+      }
     }
     tick_timer_->expires_after(kConnManagerTick);
     co_await tick_timer_->async_wait(asio::as_tuple(asio::use_awaitable));

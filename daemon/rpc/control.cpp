@@ -68,6 +68,7 @@ RpcMethod getstallinfo(NodeContext& node) {
             json::object o;
             o["bound_ms"] = s.bound.count();
             o["tick_ms"] = s.tick.count();
+            o["idle_tick_ms"] = s.idle_tick.count();
             o["stalls"] = s.stalls;
             o["longest_ms"] = milliseconds(s.longest);
             o["longest_task"] = s.longest_task;

@@ -150,3 +150,69 @@ TEST_CASE("a task name longer than the limit is cut, not overrun", "[io][watchdo
   CHECK(logged.task.size() == kIoTaskNameMax);
   CHECK(logged.task.starts_with("rpc xxx"));
 }
+
+TEST_CASE("an idle io thread slows its heartbeat to the idle tick, and a named task brings it back",
+          "[io][watchdog]") {
+  asio::io_context io;
+  std::vector<Logged> logged;
+  IoWatchdog w(io.get_executor(), [&](std::string_view task, std::chrono::microseconds held) {
+    logged.push_back({std::string(task), held});
+  });
+  w.start();
+  // Idle for 1.2 s: kIoQuietBeats beats at kIoLagTick, then one every kIoIdleTick. At 10 ms
+  // throughout it would be about 120 beats.
+  asio::steady_timer idle_for(io, 1200ms);
+  bool idled = false;
+  idle_for.async_wait([&](const boost::system::error_code&) { idled = true; });
+  run_until(
+      io, [&] { return idled; }, 10s);
+  REQUIRE(idled);
+  CHECK(w.idle());
+  const auto idle_beats = w.stats().beats;
+  CHECK(idle_beats >= kIoQuietBeats);
+  // Unloaded: kIoQuietBeats + 2 or 3. A late beat (a loaded machine) restarts the quiet count, so
+  // the bound leaves room for several, far below the 120 of a 10 ms heartbeat.
+  CHECK(idle_beats <= 40);
+
+  // A named task that begins while idle is measured from its start, as at 10 ms: its stall is
+  // logged under its name, at least its length less one kIoLagTick.
+  std::optional<std::size_t> before;
+  asio::post(io, [&] {
+    before = logged.size();
+    const auto named = w.scope("rpc", "afteridle");
+    CHECK_FALSE(w.idle());
+    std::this_thread::sleep_for(3 * kIoStallWarning);
+  });
+  run_until(
+      io, [&] { return before && logged.size() > *before; }, 10s);
+  REQUIRE(before);
+  REQUIRE(logged.size() > *before);
+  CHECK(logged[*before].task == "rpc afteridle");
+  CHECK(logged[*before].held >= 3 * kIoStallWarning - kIoLagTick);
+  CHECK_FALSE(w.idle());
+  w.stop();
+}
+
+TEST_CASE("an unnamed stall that begins while idle is still caught when longer than the idle tick",
+          "[io][watchdog]") {
+  asio::io_context io;
+  std::vector<Logged> logged;
+  IoWatchdog w(io.get_executor(), [&](std::string_view task, std::chrono::microseconds held) {
+    logged.push_back({std::string(task), held});
+  });
+  w.start();
+  bool done = false;
+  asio::steady_timer later(io, 300ms);  // idle by then
+  later.async_wait([&](const boost::system::error_code&) {
+    REQUIRE(w.idle());
+    std::this_thread::sleep_for(kIoIdleTick + 3 * kIoStallWarning);
+    done = true;
+  });
+  run_until(
+      io, [&] { return done && !logged.empty(); }, 10s);
+  w.stop();
+  REQUIRE_FALSE(logged.empty());
+  CHECK(logged.back().task == "(unnamed)");
+  // Reported at most one idle tick short.
+  CHECK(logged.back().held >= 3 * kIoStallWarning);
+}

@@ -65,6 +65,9 @@ FAKE_PREFIX = "10.77.200."  # the attacker's fake addresses (tests/netsim/attack
 MIN_TRACKER_ANSWERS = 10  # `peers` answers the observer must get during the attack
 DEFAULT_HEAL_BOUND = 10.0  # seconds from the heal until every node is on the most-work tip
 SETTLE_QUIET = 3.0  # seconds without a change of outbound counts: dialling has settled
+# Inbound slots of a node with the default -maxconnections (64 less 8 full-relay and 2
+# block-relay-only outbound): a node at this many has filled up (issue 17).
+DEFAULT_MAX_INBOUND = 54
 # A TCP connect over emulated links may take this much more than a round trip plus jitter (a
 # busy machine, a SYN queued behind others); a lost SYN (1 s retry) lands above it.
 CONNECT_SLACK_MS = 50.0
@@ -141,7 +144,11 @@ class Run:
         for name, res in (("block", block), ("tx", txt), ("confirm_block", confirm)):
             if len(res) < n:
                 self.failures.append(f"converge: {n - len(res)} node(s) never got the {name}")
-        self.summary["connections"] = self.settled_connections()
+        conns = self.summary["connections"] = self.settled_connections()
+        default_slots = not any(arg.startswith("-maxconnections") for arg in (self.opts.node_arg or []))
+        if default_slots and conns["in_max"] >= DEFAULT_MAX_INBOUND:
+            self.failures.append(f"converge: a node's inbound slots filled up (busiest {conns['in_top'][:3]}, "
+                                 f"{DEFAULT_MAX_INBOUND} slots)")
 
     def settled_connections(self):
         """The connections table once dialling has settled: no node's outbound count changed for

@@ -24,7 +24,8 @@ net::NetAddress local(std::uint8_t n) { return net::NetAddress::from_ipv4({127, 
 
 //! `n` outbound full-relay peers past the handshake, at 127.0.0.10 and up.
 void outbound_peers(PeerHarness& h, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) h.handshaked_as(ConnectionType::kOutboundFullRelay, static_cast<std::uint8_t>(10 + i));
+  for (std::size_t i = 0; i < n; ++i)
+    h.handshaked_as(ConnectionType::kOutboundFullRelay, static_cast<std::uint8_t>(10 + i));
 }
 
 //! A dial of kind `type` to 127.0.0.<n> that the book knows from gossip (as the connection manager
@@ -53,7 +54,7 @@ std::set<std::string> all_but(std::uint8_t keep) {
 TEST_CASE("slots: the accepting side sends its inbound load between version and verack", "[daemon][net][slots]") {
   PeerHarness h;
   for (std::uint8_t n = 2; n < 5; ++n) h.handshaked(true, n);  // 3 inbound peers
-  h.handshaked_as(ConnectionType::kOutboundFullRelay, 20);      // outbound ones do not count
+  h.handshaked_as(ConnectionType::kOutboundFullRelay, 20);     // outbound ones do not count
   const PeerId in = h.connect(true, 5);
   h.peers.on_message(in, h.version(5005));
   CHECK(commands_to(h.sink, in) == std::vector<std::string_view>{"version", "slots", "verack"});
