@@ -54,6 +54,16 @@ Logged run_slow_task(const std::function<void(IoWatchdog&)>& slow, IoStallStats*
   return logged[*before];
 }
 
+//! A started watchdog on its own io_context, with what it logged.
+struct Watched {
+  asio::io_context io;
+  std::vector<Logged> logged;
+  IoWatchdog w{io.get_executor(), [this](std::string_view task, std::chrono::microseconds held) {
+                 logged.push_back({std::string(task), held});
+               }};
+  Watched() { w.start(); }
+};
+
 }  // namespace
 
 TEST_CASE("a slow task inside a scope is logged and counted under its name", "[io][watchdog]") {
@@ -153,12 +163,8 @@ TEST_CASE("a task name longer than the limit is cut, not overrun", "[io][watchdo
 
 TEST_CASE("an idle io thread slows its heartbeat to the idle tick, and a named task brings it back",
           "[io][watchdog]") {
-  asio::io_context io;
-  std::vector<Logged> logged;
-  IoWatchdog w(io.get_executor(), [&](std::string_view task, std::chrono::microseconds held) {
-    logged.push_back({std::string(task), held});
-  });
-  w.start();
+  Watched watched;
+  auto& [io, logged, w] = watched;
   // Idle for 1.2 s: kIoQuietBeats beats at kIoLagTick, then one every kIoIdleTick. At 10 ms
   // throughout it would be about 120 beats.
   asio::steady_timer idle_for(io, 1200ms);
@@ -195,12 +201,8 @@ TEST_CASE("an idle io thread slows its heartbeat to the idle tick, and a named t
 
 TEST_CASE("an unnamed stall that begins while idle is still caught when longer than the idle tick",
           "[io][watchdog]") {
-  asio::io_context io;
-  std::vector<Logged> logged;
-  IoWatchdog w(io.get_executor(), [&](std::string_view task, std::chrono::microseconds held) {
-    logged.push_back({std::string(task), held});
-  });
-  w.start();
+  Watched watched;
+  auto& [io, logged, w] = watched;
   bool done = false;
   asio::steady_timer later(io, 300ms);  // idle by then
   later.async_wait([&](const boost::system::error_code&) {
