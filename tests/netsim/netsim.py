@@ -287,8 +287,9 @@ class Run:
     def trackerloss(self):
         """converge; kill the tracker; start `--newcomers` nodes whose -tracker is the dead one and
         whose only other source is `-seednode=` one random running node (docs/protocol.md 7.6):
-        seconds from their start until each has `--min-peers` outbound connections and is on the
-        network's tip (`join`); then a block mined on an old node (`block`: seconds until each
+        seconds from their start until each has `--min-peers` outbound connections (or, in a
+        network smaller than that allows, every other node as a peer, one dialled by itself) and
+        is on the network's tip (`join`); then a block mined on an old node (`block`: seconds until each
         newcomer has it) and a transfer sent from a newcomer (`tx`: seconds until every mempool
         has it)."""
         s, opts = self.s, self.opts
@@ -306,10 +307,20 @@ class Run:
             newcomers.append(node)
         s.wait_each(newcomers, sim.SimNode.try_ready, sim.START_TIMEOUT_BASE, "RPC ready", interval=0.2)
         want = min(opts.min_peers, len(old))
+        others = len(old) + len(newcomers) - 1
 
         def joined(node):
-            return (node.rpc("getnetworkinfo")["connections_out"] >= want
-                    and node.rpc("getbestblockhash") == tip)
+            if node.rpc("getbestblockhash") != tip:
+                return False
+            if node.rpc("getnetworkinfo")["connections_out"] >= want:
+                return True
+            # In a small network the others may dial the newcomer before it dials them (they have
+            # free outbound slots and hear of it from its seed): once every other node is its peer,
+            # one of them dialled by itself from what it learned, nothing is left to dial.
+            peers = [p for p in node.rpc("getpeerinfo") if p.get("handshake_done")]
+            dialled = [p for p in peers if p["connection_type"] in ("outbound-full-relay", "block-relay-only")]
+            hosts = {p["addr"].rsplit(":", 1)[0] for p in peers}  # one IP per host
+            return len(dialled) >= 1 and len(hosts) >= others
 
         join = s.wait_each(newcomers, joined, self.reach_timeout * 2, "joined", t0=t0, interval=0.2,
                            raise_on_timeout=False)
