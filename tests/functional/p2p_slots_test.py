@@ -57,8 +57,10 @@ def test_a_dialler_leaves_a_crowded_node(t):
     r = outbound_to(d, roomy)[0]
     assert_equal(r["connection_type"], "outbound-full-relay")
     assert_equal(r["peer_slots"], {"inbound": 1, "max_inbound": 54})
-    assert_true(all(p.get("peer_slots") is None for p in u.peers(d) if p["connection_type"] == "inbound"),
-                "peer_slots on an inbound peer")
+    # The other side: A1 accepted D, so it was sent no `slots` (an opener never sends one).
+    d_at_a = [p for p in u.peers(manual[0]) if p["inbound"]]
+    assert_equal(len(d_at_a), 1, "A1's inbound peers")
+    assert_true("peer_slots" not in d_at_a[0], f"peer_slots on an inbound peer: {d_at_a[0]}")
 
 
 if __name__ == "__main__":

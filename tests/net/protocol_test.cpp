@@ -679,7 +679,6 @@ TEST_CASE("slots: layout and bounds (docs/protocol.md 4.1)", "[net][protocol]") 
   CHECK(decode_error("slots", hex("00000000")) == malformed(DecodeError::kInvalidValue));
   CHECK(decode_error("slots", hex("170036")) == malformed(DecodeError::kTruncated));
   CHECK(decode_error("slots", hex("1700360000")) == malformed(DecodeError::kTrailingData));
-  CHECK(kSlotsProtocolVersion == kProtocolVersion);
 }
 
 TEST_CASE("invalid field values", "[net][protocol]") {
